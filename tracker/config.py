@@ -1,0 +1,28 @@
+"""Configuration from environment variables, with safe defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def database_url(instance_path: str) -> str:
+    """TRACKER_DATABASE_URL, else SQLite at instance/tracker.db."""
+    url = os.environ.get("TRACKER_DATABASE_URL", "").strip()
+    if url:
+        return url
+    return f"sqlite:///{Path(instance_path) / 'tracker.db'}"
+
+
+def load(instance_path: str) -> dict[str, Any]:
+    """The app's settings: every key can be set with a TRACKER_ environment variable."""
+    return {
+        "SECRET_KEY": os.environ.get("TRACKER_SECRET_KEY") or secrets.token_hex(32),
+        "DATABASE_URL": database_url(instance_path),
+        "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("TRACKER_SQLITE_BUSY_TIMEOUT_MS", "5000")),
+        "DISPLAY_TIMEZONE": "Asia/Shanghai",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+    }

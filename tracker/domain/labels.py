@@ -1,0 +1,84 @@
+"""Display labels: the one place where identifiers become the Chinese people read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State, Unit
+
+_LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+STATE_LABELS: Mapping[State, str] = {
+    State.DISPATCHED: "待签收",
+    State.HANDLING: "处置中",
+    State.RETURN_REQUESTED: "退单审核中",
+    State.RETURNED: "已退单",
+    State.CLOSED: "已办结",
+}
+
+ACTION_LABELS: Mapping[Action, str] = {
+    Action.DISPATCH: "派单",
+    Action.SIGN: "签收",
+    Action.FIRST_CONTACT: "先行联系",
+    Action.REQUEST_EXTENSION: "申请延期",
+    Action.APPROVE_EXTENSION: "批准延期",
+    Action.REJECT_EXTENSION: "驳回延期",
+    Action.REQUEST_RETURN: "申请退单",
+    Action.APPROVE_RETURN: "批准退单",
+    Action.REJECT_RETURN: "驳回退单",
+    Action.CLOSE: "办结",
+    Action.REDO: "重办",
+    Action.SUPERVISE: "督办",
+    Action.REDISPATCH: "重新派单",
+}
+
+STAGE_LABELS: Mapping[Stage, str] = {
+    Stage.FIRST_CONTACT: "先行联系",
+    Stage.CLOSURE: "办结",
+    Stage.RETURN_DECISION: "退单审核",
+    Stage.EXTENSION_DECISION: "延期审核",
+    Stage.REDO: "重办",
+    Stage.SUPERVISION: "督办",
+}
+
+OUTCOME_LABELS: Mapping[Outcome, str] = {
+    Outcome.MET: "按时",
+    Outcome.LATE: "超时",
+    Outcome.MISSED: "未完成",
+    Outcome.CANCELLED: "不再适用",
+}
+
+ALERT_LABELS: Mapping[AlertLevel, str] = {
+    AlertLevel.BLUE: "蓝色预警（1 个工作日内到期）",
+    AlertLevel.YELLOW: "黄色预警（4 小时内到期）",
+    AlertLevel.RED: "红色预警（已超期）",
+}
+
+EXTENSION_LABELS: Mapping[ExtensionStatus, str] = {
+    ExtensionStatus.NONE: "未申请",
+    ExtensionStatus.REQUESTED: "延期审核中",
+    ExtensionStatus.APPROVED: "已批准",
+    ExtensionStatus.REJECTED: "已驳回",
+}
+
+UNIT_LABELS: Mapping[Unit, str] = {
+    Unit.WORKING_DAYS: "个工作日",
+    Unit.HOURS: "小时",
+    Unit.FIXED: "指定日期",
+}
+
+
+def unit_amount_label(amount: int, unit: Unit) -> str:
+    """E.g. '5 个工作日', '2 小时', '指定日期'."""
+    if unit is Unit.FIXED:
+        return UNIT_LABELS[unit]
+    return f"{amount} {UNIT_LABELS[unit]}"
+
+
+def format_local(moment: datetime | None) -> str:
+    """An aware datetime as Asia/Shanghai 'YYYY-MM-DD HH:MM', or '—'."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(_LOCAL_TZ).strftime("%Y-%m-%d %H:%M")

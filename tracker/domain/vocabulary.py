@@ -1,0 +1,80 @@
+"""The tracker's vocabulary: states, actions, stages and outcomes as enums (values are stored)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """Where an order is in its life."""
+
+    DISPATCHED = "dispatched"
+    HANDLING = "handling"
+    RETURN_REQUESTED = "return_requested"
+    RETURNED = "returned"
+    CLOSED = "closed"
+
+
+class Action(StrEnum):
+    """Something that happens to an order; each writes one audit event."""
+
+    DISPATCH = "dispatch"
+    SIGN = "sign"
+    FIRST_CONTACT = "first_contact"
+    REQUEST_EXTENSION = "request_extension"
+    APPROVE_EXTENSION = "approve_extension"
+    REJECT_EXTENSION = "reject_extension"
+    REQUEST_RETURN = "request_return"
+    APPROVE_RETURN = "approve_return"
+    REJECT_RETURN = "reject_return"
+    CLOSE = "close"
+    REDO = "redo"
+    SUPERVISE = "supervise"
+    REDISPATCH = "redispatch"
+
+
+class ExtensionStatus(StrEnum):
+    """Where the order's (single) extension request stands."""
+
+    NONE = "none"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Stage(StrEnum):
+    """A step of an order that has its own deadline."""
+
+    FIRST_CONTACT = "first_contact"
+    CLOSURE = "closure"
+    RETURN_DECISION = "return_decision"
+    EXTENSION_DECISION = "extension_decision"
+    REDO = "redo"
+    SUPERVISION = "supervision"
+
+
+class Unit(StrEnum):
+    """How a rule counts time."""
+
+    WORKING_DAYS = "working_days"
+    HOURS = "hours"
+    FIXED = "fixed"  # a date set by a person (督办 with an explicit deadline, approved 延期)
+
+
+class Outcome(StrEnum):
+    """How a stage ended."""
+
+    MET = "met"
+    LATE = "late"
+    MISSED = "missed"  # the order moved on without the stage's step ever being done
+    CANCELLED = "cancelled"  # the stage no longer applies (e.g. the order was returned)
+
+
+class AlertLevel(StrEnum):
+    """Urgency of an open stage deadline, lowest to highest."""
+
+    BLUE = "blue"
+    YELLOW = "yellow"
+    RED = "red"
+
+

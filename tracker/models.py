@@ -1,0 +1,217 @@
+"""SQLModel tables. Times are stored as aware UTC; enums are guarded by check constraints."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from tracker.domain.vocabulary import Action, ExtensionStatus, Outcome, Stage, State, Unit
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on SQLite (which forgets the zone) and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values: Any) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v.value}'" for v in values) + ")"
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
+    """A UTC timestamp column."""
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def utcnow() -> datetime:
+    """Now, aware UTC (used only for row bookkeeping; business time is passed in)."""
+    return datetime.now(UTC)
+
+
+class Order(SQLModel, table=True):
+    """A hotline complaint work order (诉件); key (source, order_no)."""
+
+    __tablename__ = "work_order"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "order_no", name="uq_work_order_source_no"),
+        sa.CheckConstraint(_in("state", State), name="ck_work_order_state"),
+        sa.CheckConstraint(_in("extension_status", ExtensionStatus), name="ck_work_order_extension_status"),
+        sa.Index("ix_work_order_state_street", "state", "street"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    order_no: str = Field(max_length=64)
+    cycle: int = 1
+    state: str = Field(max_length=32)
+    received_at: datetime | None = Field(default=None, sa_column=utc_column())
+    dispatched_at: datetime = Field(sa_column=utc_column(nullable=False))
+    request_type: str | None = Field(default=None, max_length=32)
+    urgency: str | None = Field(default=None, max_length=16)
+    category: str | None = Field(default=None, max_length=64)
+    content: str | None = None
+    address: str | None = None
+    street: str | None = Field(default=None, max_length=64, index=True)
+    handling_unit: str | None = Field(default=None, max_length=128)
+    complainant: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+    signed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    contact_at: datetime | None = Field(default=None, sa_column=utc_column())
+    contact_result: str | None = Field(default=None, max_length=8)
+    contact_reason: str | None = Field(default=None, max_length=32)
+    contact_person: str | None = Field(default=None, max_length=64)
+    extension_status: str = Field(default=ExtensionStatus.NONE.value, max_length=16)
+    extension_reason: str | None = None
+    extension_requested_to: date | None = None
+    return_count: int = 0
+    return_reason_code: str | None = Field(default=None, max_length=32)
+    return_basis: str | None = None
+    reply: str | None = None
+    verdict: str | None = Field(default=None, max_length=16)
+    reply_method: str | None = Field(default=None, max_length=16)
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    satisfaction: str | None = Field(default=None, max_length=16)
+    is_repeat: bool = False
+    repeat_of: str | None = Field(default=None, max_length=64)
+    extras: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class OrderDeadline(SQLModel, table=True):
+    """One stage deadline of one order cycle; its rule of record is kept so it can be recomputed."""
+
+    __tablename__ = "order_deadline"
+    __table_args__ = (
+        sa.CheckConstraint(_in("stage", Stage), name="ck_order_deadline_stage"),
+        sa.CheckConstraint(_in("unit", Unit), name="ck_order_deadline_unit"),
+        sa.CheckConstraint("outcome IS NULL OR " + _in("outcome", Outcome), name="ck_order_deadline_outcome"),
+        # open deadlines by due time: what the overdue scan reads
+        sa.Index(
+            "ix_order_deadline_open_due",
+            "due_at",
+            "stage",
+            sqlite_where=sa.text("completed_at IS NULL"),
+            postgresql_where=sa.text("completed_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    cycle: int = 1
+    stage: str = Field(max_length=32)
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    amount: int = 0
+    unit: str = Field(max_length=16)
+    rule_label: str = Field(default="", max_length=200)
+    due_at: datetime | None = Field(default=None, sa_column=utc_column())
+    due_error: str | None = Field(default=None, max_length=200)
+    original_due_at: datetime | None = Field(default=None, sa_column=utc_column())
+    completed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    outcome: str | None = Field(default=None, max_length=16)
+
+
+class OrderEvent(SQLModel, table=True):
+    """Append-only audit trail: one row per action, written with the change it records."""
+
+    __tablename__ = "order_event"
+    __table_args__ = (sa.CheckConstraint(_in("action", Action), name="ck_order_event_action"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    cycle: int = 1
+    action: str = Field(max_length=32)
+    state_before: str | None = Field(default=None, max_length=32)
+    state_after: str = Field(max_length=32)
+    actor: str = Field(max_length=128)
+    actor_name: str = Field(max_length=128)
+    source: str = Field(max_length=32)
+    at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    note: str = ""
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year whose official holiday arrangement is loaded."""
+
+    __tablename__ = "calendar_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    source: str = Field(max_length=200)
+    loaded_at: datetime = Field(sa_column=utc_column(nullable=False))
+    loaded_by: str = Field(max_length=128)
+
+
+class CalendarDay(SQLModel, table=True):
+    """An exception to the weekend rule: a named rest day or a make-up working day (补班)."""
+
+    __tablename__ = "calendar_day"
+
+    day: date = Field(primary_key=True)
+    year: int = Field(foreign_key="calendar_year.year", index=True)
+    is_workday: bool
+    name: str = Field(max_length=64)
+
+
+class DeadlineRuleRow(SQLModel, table=True):
+    """An editable deadline rule (defaults from domain.md section 3)."""
+
+    __tablename__ = "deadline_rule"
+    __table_args__ = (
+        sa.CheckConstraint(_in("stage", Stage), name="ck_deadline_rule_stage"),
+        sa.CheckConstraint(_in("unit", Unit), name="ck_deadline_rule_unit"),
+        sa.CheckConstraint("amount >= 0", name="ck_deadline_rule_amount"),
+        sa.UniqueConstraint("stage", "request_type", "urgency", name="uq_deadline_rule_scope"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    stage: str = Field(max_length=32)
+    request_type: str | None = Field(default=None, max_length=32)
+    urgency: str | None = Field(default=None, max_length=16)
+    amount: int
+    unit: str = Field(max_length=16)
+    note: str = ""
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+def append_only_statements(dialect: str) -> list[str]:
+    """SQL that makes order_event refuse UPDATE and DELETE at the database itself."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS order_event_no_{verb.lower()} BEFORE {verb} ON order_event "
+            "BEGIN SELECT RAISE(ABORT, 'order_event is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        ]
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION order_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'order_event is append-only'; END $$",
+            "DROP TRIGGER IF EXISTS order_event_no_change ON order_event",
+            "CREATE TRIGGER order_event_no_change BEFORE UPDATE OR DELETE ON order_event "
+            "FOR EACH ROW EXECUTE FUNCTION order_event_append_only()",
+        ]
+    return []
+
+
+@sa.event.listens_for(OrderEvent.__table__, "after_create")  # type: ignore[attr-defined]
+def _order_event_append_only(target: sa.Table, connection: sa.Connection, **_kw: Any) -> None:
+    for statement in append_only_statements(connection.dialect.name):
+        connection.exec_driver_sql(statement)

@@ -1,0 +1,151 @@
+"""Stage deadline rows: opening, ending, recomputing after a calendar change, explaining."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from tracker.domain.calendar import WorkCalendar
+from tracker.domain.deadlines import RuleTable, completion_outcome, explain_due, try_compute_due
+from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.labels import format_local
+from tracker.domain.lifecycle import OPEN_STATES, StageEffect
+from tracker.domain.vocabulary import Outcome, Stage, Unit
+from tracker.models import Order, OrderDeadline
+
+CLOSING_STAGES = (Stage.CLOSURE.value, Stage.REDO.value)
+
+
+def open_stage(
+    session: Session,
+    *,
+    order: Order,
+    stage: Stage,
+    start: datetime,
+    rules: RuleTable,
+    calendar: WorkCalendar,
+    fixed_due: datetime | None = None,
+    fixed_label: str = "",
+) -> OrderDeadline:
+    """Open a stage deadline from the matching rule (or a date set by a person)."""
+    if fixed_due is not None:
+        row = OrderDeadline(
+            order_id=_id(order),
+            cycle=order.cycle,
+            stage=stage.value,
+            started_at=start,
+            amount=0,
+            unit=Unit.FIXED.value,
+            rule_label=fixed_label or f"指定期限 {format_local(fixed_due)}",
+            due_at=fixed_due,
+        )
+    else:
+        rule = rules.match(stage, request_type=order.request_type, urgency=order.urgency)
+        due = try_compute_due(start, rule.amount, rule.unit, calendar)
+        row = OrderDeadline(
+            order_id=_id(order),
+            cycle=order.cycle,
+            stage=stage.value,
+            started_at=start,
+            amount=rule.amount,
+            unit=rule.unit.value,
+            rule_label=rule.label(),
+            due_at=due.due_at,
+            due_error=due.error,
+        )
+    session.add(row)
+    return row
+
+
+def _id(order: Order) -> int:
+    if order.id is None:
+        raise ValueError("order must be flushed before its deadlines are opened")
+    return order.id
+
+
+def open_deadlines(session: Session, order: Order) -> list[OrderDeadline]:
+    """The order's stage deadlines that have not ended."""
+    return list(
+        session.exec(
+            select(OrderDeadline)
+            .where(OrderDeadline.order_id == _id(order), col(OrderDeadline.completed_at).is_(None))
+            .order_by(col(OrderDeadline.id))
+        ).all()
+    )
+
+
+def all_deadlines(session: Session, order: Order) -> list[OrderDeadline]:
+    """Every stage deadline of the order, oldest first."""
+    return list(
+        session.exec(
+            select(OrderDeadline).where(OrderDeadline.order_id == _id(order)).order_by(col(OrderDeadline.id))
+        ).all()
+    )
+
+
+def closing_deadline(rows: Iterable[OrderDeadline]) -> OrderDeadline | None:
+    """The open deadline the order must close by (the redo deadline in a redo cycle)."""
+    candidates = [row for row in rows if row.stage in CLOSING_STAGES and row.completed_at is None]
+    return candidates[-1] if candidates else None
+
+
+def end_stages(
+    rows: Iterable[OrderDeadline], *, effect: StageEffect, at: datetime, done_at: Mapping[Stage, datetime]
+) -> list[OrderDeadline]:
+    """Apply an action's cancels, completions and misses to the open rows; returns the rows ended."""
+    ended = []
+    for row in rows:
+        stage = Stage(row.stage)
+        if row.completed_at is not None:
+            continue
+        if stage in effect.cancels:
+            row.completed_at, row.outcome = at, Outcome.CANCELLED.value
+        elif stage in effect.completes:
+            finished = done_at.get(stage, at)
+            outcome = completion_outcome(finished, row.due_at)
+            row.completed_at, row.outcome = finished, outcome.value if outcome else None
+        elif stage in effect.misses:
+            row.completed_at, row.outcome = at, Outcome.MISSED.value
+        else:
+            continue
+        ended.append(row)
+    return ended
+
+
+def recompute_open_deadlines(session: Session, *, calendar: WorkCalendar) -> int:
+    """Recompute every rule-based open deadline of every open order; returns how many changed."""
+    rows = session.exec(
+        select(OrderDeadline.id, OrderDeadline.started_at, OrderDeadline.amount, OrderDeadline.unit,
+               OrderDeadline.due_at, OrderDeadline.due_error)
+        .join(Order, col(Order.id) == col(OrderDeadline.order_id))
+        .where(
+            col(OrderDeadline.completed_at).is_(None),
+            col(OrderDeadline.unit) != Unit.FIXED.value,
+            col(Order.state).in_([s.value for s in OPEN_STATES]),
+        )
+    ).all()
+    changes = []
+    for row_id, started_at, amount, unit, due_at, due_error in rows:
+        due = try_compute_due(started_at, amount, Unit(unit), calendar)
+        if due.due_at != due_at or due.error != due_error:
+            changes.append({"id": row_id, "due_at": due.due_at, "due_error": due.error})
+    if changes:
+        session.flush()
+        session.execute(update(OrderDeadline), changes)
+        session.expire_all()
+    return len(changes)
+
+
+def explain(row: OrderDeadline, calendar: WorkCalendar) -> list[str]:
+    """Chinese lines explaining how this deadline was reached."""
+    lines = [f"依据：{row.rule_label}"]
+    try:
+        lines += explain_due(row.started_at, row.amount, Unit(row.unit), calendar)
+    except CalendarNotLoaded as exc:
+        lines.append(exc.message)
+    if row.original_due_at is not None:
+        lines.append(f"原期限：{format_local(row.original_due_at)}（已批准延期）")
+    return lines

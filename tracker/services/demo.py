@@ -1,0 +1,108 @@
+"""Demo data: the sample exports, shifted by working days so that they look freshly exported."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from sqlmodel import Session
+
+from tracker.domain.calendar import WorkCalendar
+from tracker.domain.deadlines import LOCAL_TZ, to_local
+from tracker.domain.errors import CalendarNotLoaded, TrackerError
+from tracker.services.calendar import load_calendar
+from tracker.services.importing import ImportReport, import_export
+from tracker.services.rules import rule_table
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_orders"
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    """One sample export and the platform it stands for."""
+
+    path: Path
+    source: str
+
+
+def read_manifest(folder: Path = SAMPLES) -> tuple[datetime, list[SampleFile]]:
+    """The samples' export moment and files."""
+    manifest = folder / "manifest.toml"
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        as_of = data["as_of"]
+        files = [SampleFile(folder / entry["path"], entry["source"]) for entry in data["files"]]
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+        raise TrackerError(f"示例数据清单「{manifest}」无法读取：{exc}") from exc
+    if not isinstance(as_of, datetime) or as_of.tzinfo is None:
+        raise TrackerError(f"示例数据清单字段 as_of 应为带时区的时间，实际为：{as_of!r}")
+    return as_of, files
+
+
+class WorkdayShift:
+    """Moves sample times so the export moment lands on the latest working day not after ``now``.
+
+    Each working day of the file maps to one working day of the target weeks, in order, so
+    working-day deadlines, extension limits and the order of steps stay as in the file. The
+    rest days after a working day map into the rest days after its image (or, where the
+    target has none, into the last hour of that working day): the map never reorders times.
+    """
+
+    def __init__(self, as_of: datetime, now: datetime, calendar: WorkCalendar) -> None:
+        self.calendar = calendar
+        local_as_of = to_local(as_of)
+        self.anchor = calendar.previous_workday(local_as_of.date())
+        today = to_local(now).date()
+        target = calendar.previous_workday(today)
+        if target == today and datetime.combine(today, local_as_of.timetz()) > now:
+            target = calendar.previous_workday(today - timedelta(days=1))
+        self.target = target
+
+    def workday(self, day: date) -> date:
+        """The image of working day ``day``."""
+        offset = self.calendar.working_days_between(day, self.anchor)
+        return self.calendar.move_working_days(self.target, -offset)
+
+    def _next_workday(self, day: date) -> date:
+        try:
+            return self.calendar.move_working_days(day, 1)
+        except CalendarNotLoaded:  # the last loaded working day: treat the next day as worked
+            return day + DAY
+
+    def __call__(self, moment: datetime) -> datetime:
+        local = to_local(moment)
+        base = self.calendar.previous_workday(local.date())
+        following = self._next_workday(base)
+        image = self.workday(base)
+        image_following = self._next_workday(image)
+        start, new_start = _midnight(base), _midnight(image)
+        rest_start, end, new_end = _midnight(base + DAY), _midnight(following), _midnight(image_following)
+        squeeze = following - base > DAY and image_following - image == DAY
+        work_span = DAY - timedelta(hours=1) if squeeze else DAY
+        if local < rest_start:
+            moved = new_start + (local - start) * (work_span / DAY)
+        else:
+            moved = new_start + work_span + (local - rest_start) * ((new_end - new_start - work_span) / (end - rest_start))
+        return moved.astimezone(moment.tzinfo)
+
+
+DAY = timedelta(days=1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), LOCAL_TZ)
+
+
+def load_samples(session: Session, *, now: datetime, folder: Path = SAMPLES) -> list[ImportReport]:
+    """Import every sample file, shifted to ``now``; orders already loaded are left alone."""
+    as_of, files = read_manifest(folder)
+    calendar = load_calendar(session)
+    shift = WorkdayShift(as_of, now, calendar)
+    rules = rule_table(session)
+    batch = f"demo-{to_local(now):%Y%m%d%H%M%S}"
+    return [
+        import_export(session, f.path, source=f.source, batch=batch, calendar=calendar, rules=rules, shift=shift)
+        for f in files
+    ]

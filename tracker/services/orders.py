@@ -1,0 +1,255 @@
+"""The one door for order state: create an order, apply a lifecycle action, write the audit event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from tracker.domain.calendar import WorkCalendar
+from tracker.domain.deadlines import RuleTable, end_of_local_day
+from tracker.domain.labels import format_local
+from tracker.domain.lifecycle import INITIAL_STATE, STAGE_EFFECTS, ActionInput, OrderFacts, allowed_actions, decide
+from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State, Unit
+from tracker.models import Order, OrderDeadline, OrderEvent
+from tracker.services import deadlines as deadline_rows
+from tracker.services.actors import Actor
+
+AUDITED_FIELDS = (
+    "state", "cycle", "street", "handling_unit", "dispatched_at", "signed_at", "contact_at", "contact_result",
+    "contact_reason", "contact_person", "extension_status", "extension_reason", "extension_requested_to",
+    "return_count", "return_reason_code", "return_basis", "reply", "verdict", "reply_method", "closed_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """The facts of an order as dispatched by the platform."""
+
+    source: str
+    order_no: str
+    dispatched_at: datetime
+    received_at: datetime | None = None
+    request_type: str | None = None
+    urgency: str | None = None
+    category: str | None = None
+    content: str | None = None
+    address: str | None = None
+    street: str | None = None
+    handling_unit: str | None = None
+    complainant: str | None = None
+    phone: str | None = None
+    satisfaction: str | None = None
+    is_repeat: bool = False
+    repeat_of: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every state change needs: who, when, and the rules and calendar in force."""
+
+    actor: Actor
+    now: datetime
+    calendar: WorkCalendar
+    rules: RuleTable
+
+
+def find_order(session: Session, *, source: str, order_no: str) -> Order | None:
+    """The order with this natural key, if any."""
+    return session.exec(select(Order).where(Order.source == source, Order.order_no == order_no)).first()
+
+
+def create_order(session: Session, *, data: NewOrder, ctx: Context, note: str = "") -> Order:
+    """Create a dispatched order, open its first-contact and closure deadlines, record 派单."""
+    order = Order(
+        source=data.source,
+        order_no=data.order_no,
+        state=INITIAL_STATE.value,
+        dispatched_at=data.dispatched_at,
+        received_at=data.received_at,
+        request_type=data.request_type,
+        urgency=data.urgency,
+        category=data.category,
+        content=data.content,
+        address=data.address,
+        street=data.street,
+        handling_unit=data.handling_unit,
+        complainant=data.complainant,
+        phone=data.phone,
+        satisfaction=data.satisfaction,
+        is_repeat=data.is_repeat,
+        repeat_of=data.repeat_of,
+        extras=dict(data.extras),
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    session.add(order)
+    session.flush()
+    for stage in STAGE_EFFECTS[Action.DISPATCH].opens:
+        deadline_rows.open_stage(
+            session, order=order, stage=stage, start=data.dispatched_at, rules=ctx.rules, calendar=ctx.calendar
+        )
+    _record(session, order=order, action=Action.DISPATCH, before=None, changes={}, ctx=ctx, note=note)
+    session.flush()
+    return order
+
+
+def facts_of(session: Session, order: Order) -> OrderFacts:
+    """The lifecycle's view of an order."""
+    closing = deadline_rows.closing_deadline(deadline_rows.open_deadlines(session, order))
+    return OrderFacts(
+        order_no=order.order_no,
+        state=State(order.state),
+        dispatched_at=order.dispatched_at,
+        closure_due_at=closing.due_at if closing else None,
+        extension_status=ExtensionStatus(order.extension_status),
+        cycle=order.cycle,
+    )
+
+
+def available_actions(session: Session, order: Order, *, now: datetime) -> list[Action]:
+    """What may happen to this order now (what the UI offers)."""
+    return allowed_actions(facts_of(session, order), now)
+
+
+def apply_action(session: Session, *, order: Order, action: Action, data: ActionInput, ctx: Context) -> Order:
+    """Check ``action`` against the lifecycle, apply it, move deadlines and write one event; flushes."""
+    facts = facts_of(session, order)
+    next_state = decide(facts, action, data, ctx.now, ctx.calendar)
+    before = _snapshot(order)
+    open_rows = deadline_rows.open_deadlines(session, order)
+    done_at: dict[Stage, datetime] = {}
+    _apply_fields(order, action, data, ctx, done_at)
+    if action is Action.APPROVE_EXTENSION:
+        _extend_closing_deadline(open_rows, order.extension_requested_to)
+    effect = STAGE_EFFECTS[action]
+    deadline_rows.end_stages(open_rows, effect=effect, at=ctx.now, done_at=done_at)
+    order.state = next_state.value
+    order.updated_at = ctx.now
+    for stage in effect.opens:
+        deadline_rows.open_stage(
+            session,
+            order=order,
+            stage=stage,
+            start=ctx.now,
+            rules=ctx.rules,
+            calendar=ctx.calendar,
+            fixed_due=data.due_at if stage is Stage.SUPERVISION else None,
+            fixed_label=f"督办人指定期限 {format_local(data.due_at)}" if data.due_at else "",
+        )
+    after = _snapshot(order)
+    changes = {name: [_jsonable(before[name]), _jsonable(after[name])] for name in before if before[name] != after[name]}
+    _record(session, order=order, action=action, before=State(before["state"]), changes=changes, ctx=ctx,
+            note=_note(action, data))  # fmt: skip
+    session.flush()
+    return order
+
+
+def _apply_fields(order: Order, action: Action, data: ActionInput, ctx: Context, done_at: dict[Stage, datetime]) -> None:
+    """The order's own fields that an action sets."""
+    now = ctx.now
+    if action is Action.SIGN:
+        order.signed_at = now
+    elif action is Action.FIRST_CONTACT:
+        order.contact_at = data.contact_at or now
+        order.contact_result = data.contact_result
+        order.contact_reason = data.contact_reason or None
+        order.contact_person = data.contact_person or ctx.actor.name
+        done_at[Stage.FIRST_CONTACT] = order.contact_at
+    elif action is Action.REQUEST_EXTENSION:
+        order.extension_status = ExtensionStatus.REQUESTED.value
+        order.extension_reason = data.reason.strip()
+        order.extension_requested_to = data.new_due_date
+    elif action is Action.APPROVE_EXTENSION:
+        order.extension_status = ExtensionStatus.APPROVED.value
+    elif action is Action.REJECT_EXTENSION:
+        order.extension_status = ExtensionStatus.REJECTED.value
+    elif action is Action.REQUEST_RETURN:
+        order.return_count += 1
+        order.return_reason_code = data.reason_code
+        order.return_basis = data.basis.strip()
+    elif action is Action.CLOSE:
+        order.reply = data.reply.strip()
+        order.verdict = data.verdict
+        order.reply_method = data.reply_method or None
+        order.closed_at = now
+    elif action is Action.REDO:
+        order.cycle += 1
+        order.reply = order.verdict = order.reply_method = None
+        order.closed_at = None
+    elif action is Action.REDISPATCH:
+        order.street = data.street.strip() or order.street
+        order.handling_unit = data.handling_unit.strip() or order.handling_unit
+        order.dispatched_at = now
+        order.signed_at = None
+        order.contact_at = order.contact_result = order.contact_reason = order.contact_person = None
+        order.extension_status = ExtensionStatus.NONE.value
+        order.extension_reason = order.extension_requested_to = None
+
+
+def _extend_closing_deadline(open_rows: list[OrderDeadline], new_date: date | None) -> None:
+    row = deadline_rows.closing_deadline(open_rows)
+    if row is None or new_date is None:
+        return
+    row.original_due_at = row.due_at
+    row.due_at = end_of_local_day(new_date)
+    row.due_error = None
+    row.unit = Unit.FIXED.value
+    row.rule_label = f"{row.rule_label}；已批准延期至 {new_date.isoformat()}"
+
+
+def _note(action: Action, data: ActionInput) -> str:
+    parts = [data.note.strip()] if data.note.strip() else []
+    if action is Action.REQUEST_RETURN:
+        parts.append(f"退单原因：{data.reason_code}；依据：{data.basis.strip()}")
+    elif data.reason.strip():
+        parts.append(data.reason.strip())
+    return "；".join(parts)
+
+
+def _snapshot(order: Order) -> dict[str, Any]:
+    return {name: getattr(order, name) for name in AUDITED_FIELDS}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def _record(
+    session: Session,
+    *,
+    order: Order,
+    action: Action,
+    before: State | None,
+    changes: dict[str, Any],
+    ctx: Context,
+    note: str,
+) -> OrderEvent:
+    assert order.id is not None
+    event = OrderEvent(
+        order_id=order.id,
+        cycle=order.cycle,
+        action=action.value,
+        state_before=before.value if before else None,
+        state_after=order.state,
+        actor=ctx.actor.id,
+        actor_name=ctx.actor.name,
+        source=ctx.actor.source,
+        at=ctx.now,
+        note=note,
+        changes=changes,
+    )
+    session.add(event)
+    return event
+
+
+def events_of(session: Session, order: Order) -> list[OrderEvent]:
+    """The order's audit trail, oldest first."""
+    return list(
+        session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(col(OrderEvent.id))).all()
+    )
