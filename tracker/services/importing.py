@@ -149,9 +149,12 @@ def _import_row(
             moment = parse_local_datetime(fields.get(name, ""))
         except ValueError as exc:
             raise _RowProblem(RowError(row, name, fields.get(name, ""), str(exc))) from None
-        if moment is None:
-            return None
-        return shift(moment) if shift else moment
+        if moment is None or shift is None:
+            return moment
+        try:
+            return shift(moment)
+        except TrackerError as exc:
+            raise _RowProblem(RowError(row, name, fields.get(name, ""), exc.message)) from None
 
     dispatched = when("派单时间") or when("受理时间")
     if dispatched is None:

@@ -1,0 +1,182 @@
+"""The one door: actions through the orders service move state and deadlines and write the audit trail."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import exc, text
+from sqlmodel import Session, select
+
+from tests.helpers import local
+from tracker.domain.errors import ActionRefused
+from tracker.domain.lifecycle import ActionInput
+from tracker.domain.vocabulary import Action, Outcome, Stage, State
+from tracker.models import Order, OrderDeadline, OrderEvent
+from tracker.services import deadlines as deadline_rows
+from tracker.services.actors import Actor
+from tracker.services.orders import apply_action, available_actions, events_of
+
+CLOSE = ActionInput(reply="经现场查看，已责令整改。", verdict="实际解决", reply_method="电话")
+
+
+def stages(session: Session, order: Order) -> dict[tuple[int, str], tuple[str, str | None]]:
+    """(cycle, stage) → (due, outcome) in Beijing time, for readable assertions."""
+    from tracker.domain.labels import format_local
+
+    return {(r.cycle, r.stage): (format_local(r.due_at), r.outcome) for r in deadline_rows.all_deadlines(session, order)}
+
+
+def test_dispatch_opens_first_contact_and_closure_deadlines(session: Session, new_order) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-02-13 10:00")
+    assert order.state == State.DISPATCHED
+    assert stages(session, order) == {
+        (1, "first_contact"): ("2026-02-14 23:59", None),
+        (1, "closure"): ("2026-02-27 23:59", None),
+    }
+    [event] = events_of(session, order)
+    assert (event.action, event.state_before, event.state_after) == ("dispatch", None, "dispatched")
+    assert (event.actor, event.actor_name, event.source) == ("import:t1", "导入批次 t1", "import")
+
+
+def test_an_urgent_order_must_be_contacted_within_two_hours(session: Session, new_order) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-20 10:00", urgency="紧急")
+    assert stages(session, order)[(1, "first_contact")] == ("2026-11-20 12:00", None)
+
+
+def test_full_life_with_late_closure_kept_after_redo(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")  # Monday; closure due Mon 11-23
+    apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(session, order=order, action=Action.FIRST_CONTACT,
+                 data=ActionInput(contact_result="已联", contact_at=local("2026-11-16 10:00")),
+                 ctx=make_ctx("2026-11-16 11:00"))  # fmt: skip
+    apply_action(session, order=order, action=Action.CLOSE, data=CLOSE, ctx=make_ctx("2026-11-24 10:00"))
+    assert order.state == State.CLOSED
+    assert stages(session, order) == {
+        (1, "first_contact"): ("2026-11-17 23:59", Outcome.MET),
+        (1, "closure"): ("2026-11-23 23:59", Outcome.LATE),
+    }
+    apply_action(session, order=order, action=Action.REDO, data=ActionInput(reason="回访不满意"),
+                 ctx=make_ctx("2026-11-25 09:00"))  # fmt: skip
+    assert (order.state, order.cycle, order.closed_at, order.verdict) == (State.HANDLING, 2, None, None)
+    assert stages(session, order)[(2, "redo")] == ("2026-11-30 23:59", None)  # 3 working days from Wed
+    assert stages(session, order)[(1, "closure")] == ("2026-11-23 23:59", Outcome.LATE)  # "was late" survives
+    apply_action(session, order=order, action=Action.CLOSE, data=CLOSE, ctx=make_ctx("2026-11-27 15:00"))
+    assert stages(session, order)[(2, "redo")] == ("2026-11-30 23:59", Outcome.MET)
+    actions = [e.action for e in events_of(session, order)]
+    assert actions == ["dispatch", "sign", "first_contact", "close", "redo", "close"]
+
+
+def test_events_record_state_change_actor_and_changed_fields(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(session, order=order, action=Action.CLOSE, data=CLOSE, ctx=make_ctx("2026-11-17 10:00"))
+    event = events_of(session, order)[-1]
+    assert (event.state_before, event.state_after, event.cycle) == ("handling", "closed", 1)
+    assert (event.actor, event.actor_name, event.source) == ("user:7", "静安寺街道执法队 张三", "web")
+    assert event.at == local("2026-11-17 10:00")
+    assert event.changes["state"] == ["handling", "closed"]
+    assert event.changes["verdict"] == [None, "实际解决"]
+    assert event.changes["closed_at"][1].startswith("2026-11-17T02:00:00")
+
+
+def test_a_refused_action_changes_nothing(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    session.commit()
+    with pytest.raises(ActionRefused) as refused:
+        apply_action(session, order=order, action=Action.CLOSE, data=CLOSE, ctx=make_ctx("2026-11-16 10:00"))
+    assert "工单 SH202602130001（当前状态：待签收）不能执行「办结」" in str(refused.value)
+    assert order.state == State.DISPATCHED
+    assert len(events_of(session, order)) == 1
+
+
+def test_extension_request_approval_moves_the_closure_deadline(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(session, order=order, action=Action.REQUEST_EXTENSION,
+                 data=ActionInput(reason="需联合执法", new_due_date=date(2026, 11, 27)),
+                 ctx=make_ctx("2026-11-18 10:00"))  # fmt: skip
+    assert stages(session, order)[(1, "extension_decision")] == ("2026-11-19 23:59", None)
+    approver = Actor(id="user:1", name="区局 李督察", source="web")
+    apply_action(session, order=order, action=Action.APPROVE_EXTENSION, data=ActionInput(),
+                 ctx=make_ctx("2026-11-18 15:00", approver))  # fmt: skip
+    [closure] = [r for r in deadline_rows.all_deadlines(session, order) if r.stage == "closure"]
+    assert closure.due_at == local("2026-11-27 23:59:59")
+    assert closure.original_due_at == local("2026-11-23 23:59:59")
+    assert closure.unit == "fixed"
+    assert "已批准延期至 2026-11-27" in closure.rule_label
+    assert stages(session, order)[(1, "extension_decision")][1] == Outcome.MET
+    assert Action.REQUEST_EXTENSION not in available_actions(session, order, now=local("2026-11-19 10:00"))
+
+
+def test_return_approved_cancels_the_work_deadlines_and_redispatch_restarts_them(
+    session: Session, new_order, make_ctx  # type: ignore[no-untyped-def]
+) -> None:
+    order = new_order("2026-11-16 09:00")
+    apply_action(session, order=order, action=Action.REQUEST_RETURN,
+                 data=ActionInput(reason_code="非本辖区", basis="地址属曹家渡街道"),
+                 ctx=make_ctx("2026-11-16 11:00"))  # fmt: skip
+    assert order.state == State.RETURN_REQUESTED and order.return_count == 1
+    apply_action(session, order=order, action=Action.APPROVE_RETURN, data=ActionInput(), ctx=make_ctx("2026-11-18 09:00"))
+    assert order.state == State.RETURNED
+    assert stages(session, order) == {
+        (1, "first_contact"): ("2026-11-17 23:59", Outcome.CANCELLED),
+        (1, "closure"): ("2026-11-23 23:59", Outcome.CANCELLED),
+        (1, "return_decision"): ("2026-11-17 23:59", Outcome.LATE),
+    }
+    apply_action(session, order=order, action=Action.REDISPATCH, data=ActionInput(street="曹家渡街道"),
+                 ctx=make_ctx("2026-11-18 10:00"))  # fmt: skip
+    assert (order.state, order.street) == (State.DISPATCHED, "曹家渡街道")
+    open_rows = deadline_rows.open_deadlines(session, order)
+    assert {(r.stage, r.started_at) for r in open_rows} == {
+        ("first_contact", local("2026-11-18 10:00")),
+        ("closure", local("2026-11-18 10:00")),
+    }
+
+
+def test_return_rejected_keeps_the_clock_running(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    apply_action(session, order=order, action=Action.REQUEST_RETURN,
+                 data=ActionInput(reason_code="非本部门职责", basis="属物业管理"), ctx=make_ctx("2026-11-16 11:00"))  # fmt: skip
+    apply_action(session, order=order, action=Action.REJECT_RETURN, data=ActionInput(reason="属城管职责"),
+                 ctx=make_ctx("2026-11-16 15:00"))  # fmt: skip
+    assert order.state == State.HANDLING
+    assert stages(session, order)[(1, "closure")] == ("2026-11-23 23:59", None)
+
+
+def test_closure_without_contact_marks_the_contact_stage_missed(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(session, order=order, action=Action.CLOSE, data=CLOSE, ctx=make_ctx("2026-11-16 16:00"))
+    assert stages(session, order)[(1, "first_contact")][1] == Outcome.MISSED
+
+
+def test_supervision_with_a_date_set_by_the_supervisor(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    supervisor = Actor(id="user:2", name="区局 王督察", source="web")
+    apply_action(session, order=order, action=Action.SUPERVISE,
+                 data=ActionInput(reason="市民多次来电", due_at=local("2026-11-18 12:00")),
+                 ctx=make_ctx("2026-11-17 09:00", supervisor))  # fmt: skip
+    row = next(r for r in deadline_rows.open_deadlines(session, order) if r.stage == Stage.SUPERVISION)
+    assert (row.due_at, row.unit, row.rule_label) == (local("2026-11-18 12:00"), "fixed", "督办人指定期限 2026-11-18 12:00")
+    apply_action(session, order=order, action=Action.SUPERVISE, data=ActionInput(reason="再次督办"),
+                 ctx=make_ctx("2026-11-17 10:00", supervisor))  # fmt: skip
+    supervision = [r for r in deadline_rows.all_deadlines(session, order) if r.stage == Stage.SUPERVISION]
+    assert [r.outcome for r in supervision] == [Outcome.CANCELLED, None]
+    assert supervision[1].due_at == local("2026-11-20 23:59:59")  # default: 3 working days
+
+
+def test_events_are_append_only_in_the_database(session: Session, new_order) -> None:  # type: ignore[no-untyped-def]
+    new_order("2026-11-16 09:00")
+    session.commit()
+    for statement in ("UPDATE order_event SET note = 'x'", "DELETE FROM order_event"):
+        with pytest.raises(exc.DBAPIError, match="append-only"):
+            session.execute(text(statement))
+        session.rollback()
+    assert len(session.exec(select(OrderEvent)).all()) == 1
+
+
+def test_deadline_rows_need_an_order(session: Session) -> None:
+    with pytest.raises(exc.IntegrityError):
+        session.add(OrderDeadline(order_id=999, stage="closure", started_at=local("2026-11-16 09:00"), unit="hours"))
+        session.flush()
