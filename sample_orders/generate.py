@@ -27,11 +27,41 @@ XLSX_NAME = "12345工单导出_2026-11-20.xlsx"
 CSV_NAME = "城管诉件导出_2026-11-20.csv"
 
 STREETS = (
-    "静安寺街道", "曹家渡街道", "江宁路街道", "石门二路街道", "南京西路街道", "天目西路街道", "北站街道",
-    "宝山路街道", "芷江西路街道", "共和新路街道", "大宁路街道", "彭浦新村街道", "临汾路街道", "彭浦镇",
-)  # fmt: skip
-ROADS = ("南京西路", "愚园路", "武定路", "康定路", "江宁路", "昌平路", "西康路", "大统路", "天目中路",
-         "共和新路", "广中路", "临汾路", "平型关路", "场中路", "灵石路", "彭江路", "永和路", "万荣路")  # fmt: skip
+    "静安寺街道",
+    "曹家渡街道",
+    "江宁路街道",
+    "石门二路街道",
+    "南京西路街道",
+    "天目西路街道",
+    "北站街道",
+    "宝山路街道",
+    "芷江西路街道",
+    "共和新路街道",
+    "大宁路街道",
+    "彭浦新村街道",
+    "临汾路街道",
+    "彭浦镇",
+)
+ROADS = (
+    "南京西路",
+    "愚园路",
+    "武定路",
+    "康定路",
+    "江宁路",
+    "昌平路",
+    "西康路",
+    "大统路",
+    "天目中路",
+    "共和新路",
+    "广中路",
+    "临汾路",
+    "平型关路",
+    "场中路",
+    "灵石路",
+    "彭江路",
+    "永和路",
+    "万荣路",
+)
 CATEGORIES = {
     "油烟扰民": "楼下饭店油烟直排，开窗满屋油烟味，要求处理。",
     "噪声扰民": "夜间施工噪声扰民，晚上十点后仍在作业，影响休息。",
@@ -200,8 +230,13 @@ def _timeline(
         current = closure_due.astimezone(LOCAL_TZ).date()
         new_date = min(limit, calendar.add_working_days(current, rng.randint(3, 5)))
         if new_date > calendar.add_working_days(current, 2):
-            v.update({"延期申请时间": asked, "延期理由": "需协调多个部门联合执法，现场整改需要时间。",
-                      "申请延期至": new_date.isoformat()})  # fmt: skip
+            v.update(
+                {
+                    "延期申请时间": asked,
+                    "延期理由": "需协调多个部门联合执法，现场整改需要时间。",
+                    "申请延期至": new_date.isoformat(),
+                }
+            )
             decided = asked + timedelta(hours=rng.randint(1, 20))
             if before_now(decided) and rng.random() < 0.7:
                 approve = rng.random() < 0.8
@@ -220,14 +255,29 @@ def _timeline(
         closed = closure_due + timedelta(hours=rng.randint(3, 60))
     else:
         closed = None
-    start = max(t for t in (signed, v.get("联系时间"), v.get("退单审核时间"), v.get("延期申请时间"),
-                            v.get("延期审核时间"), v.get("督办时间"))
-                if isinstance(t, datetime))  # fmt: skip
+    start = max(
+        t
+        for t in (
+            signed,
+            v.get("联系时间"),
+            v.get("退单审核时间"),
+            v.get("延期申请时间"),
+            v.get("延期审核时间"),
+            v.get("督办时间"),
+        )
+        if isinstance(t, datetime)
+    )
     if closed is not None and closed > start + timedelta(minutes=10) and before_now(closed):
         verdict = rng.choices(list(REPLIES), weights=(60, 32, 8))[0]
-        v.update({"办结时间": closed, "答复内容": REPLIES[verdict], "结案评判": verdict,
-                  "答复方式": rng.choice(("电话", "电话", "书面", "约谈")),
-                  "满意度": _weighted(rng, SATISFACTION)})  # fmt: skip
+        v.update(
+            {
+                "办结时间": closed,
+                "答复内容": REPLIES[verdict],
+                "结案评判": verdict,
+                "答复方式": rng.choice(("电话", "电话", "书面", "约谈")),
+                "满意度": _weighted(rng, SATISFACTION),
+            }
+        )
         state = "已办结"
         if v["满意度"] == "不满意" and rng.random() < 0.7:
             redo = closed + timedelta(hours=rng.randint(20, 70))
@@ -238,17 +288,46 @@ def _timeline(
 
 
 XLSX_HEADERS = {  # canonical → header in the 12345 layout
-    "工单编号": "12345工单编号", "受理时间": "12345受理时间", "派单时间": "派单时间", "诉求类型": "12345工单类型",
-    "问题分类": "二级分类", "紧急程度": "紧急程度", "诉求内容": "12345内容描述", "地址": "12345诉求地址",
-    "所属街镇": "街道", "承办单位": "主办单位", "诉求人": "反映人", "联系电话": "市民移动电话",
-    "工单状态": "工单状态", "签收时间": "签收时间", "联系时间": "先行联系时间", "联系结果": "先行联系",
-    "未联原因": "未联原因", "先行联系人": "先行联系人", "延期申请时间": "延期申请时间", "延期理由": "延期理由",
-    "申请延期至": "申请延期至", "延期审核结果": "延期审核结果", "延期审核时间": "延期审核时间",
-    "退单申请时间": "退单申请时间", "退单原因": "退单原因", "退单依据": "退单依据", "退单审核结果": "退单审核结果",
-    "退单审核时间": "退单审核时间", "督办时间": "督办时间", "督办事项": "督办事项", "办结时间": "办结时间",
-    "答复内容": "答复市民要点", "结案评判": "解决情况", "答复方式": "答复方式", "满意度": "回访总体满意度",
-    "重办时间": "重办时间", "重办原因": "重办原因", "是否重复": "12345工单是否重复", "重复工单号": "12345重复工单号",
-}  # fmt: skip
+    "工单编号": "12345工单编号",
+    "受理时间": "12345受理时间",
+    "派单时间": "派单时间",
+    "诉求类型": "12345工单类型",
+    "问题分类": "二级分类",
+    "紧急程度": "紧急程度",
+    "诉求内容": "12345内容描述",
+    "地址": "12345诉求地址",
+    "所属街镇": "街道",
+    "承办单位": "主办单位",
+    "诉求人": "反映人",
+    "联系电话": "市民移动电话",
+    "工单状态": "工单状态",
+    "签收时间": "签收时间",
+    "联系时间": "先行联系时间",
+    "联系结果": "先行联系",
+    "未联原因": "未联原因",
+    "先行联系人": "先行联系人",
+    "延期申请时间": "延期申请时间",
+    "延期理由": "延期理由",
+    "申请延期至": "申请延期至",
+    "延期审核结果": "延期审核结果",
+    "延期审核时间": "延期审核时间",
+    "退单申请时间": "退单申请时间",
+    "退单原因": "退单原因",
+    "退单依据": "退单依据",
+    "退单审核结果": "退单审核结果",
+    "退单审核时间": "退单审核时间",
+    "督办时间": "督办时间",
+    "督办事项": "督办事项",
+    "办结时间": "办结时间",
+    "答复内容": "答复市民要点",
+    "结案评判": "解决情况",
+    "答复方式": "答复方式",
+    "满意度": "回访总体满意度",
+    "重办时间": "重办时间",
+    "重办原因": "重办原因",
+    "是否重复": "12345工单是否重复",
+    "重复工单号": "12345重复工单号",
+}
 CSV_HEADERS = {canonical: canonical for canonical in XLSX_HEADERS}
 
 
@@ -281,7 +360,9 @@ def write_csv(rows: list[Row], path: Path) -> None:
             out = []
             for canonical in CSV_HEADERS:
                 value = row.values.get(canonical, "")
-                out.append(value.astimezone(LOCAL_TZ).strftime("%Y/%m/%d %H:%M") if isinstance(value, datetime) else value)
+                out.append(
+                    value.astimezone(LOCAL_TZ).strftime("%Y/%m/%d %H:%M") if isinstance(value, datetime) else value
+                )
             writer.writerow(out)
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-import tracker.models  # noqa: F401  (registers the tables)
+import tracker.models
 from tests.helpers import local
 from tracker import create_app
 from tracker.db import make_engine
@@ -86,9 +86,16 @@ def make_ctx(calendar: WorkCalendar, squad: Actor):  # type: ignore[no-untyped-d
 def new_order(session: Session, make_ctx):  # type: ignore[no-untyped-def]
     """Create an order dispatched at a Beijing time."""
 
-    def make(dispatched: str = "2026-02-13 10:00", order_no: str = "SH202602130001", **fields: object) -> tracker.models.Order:
-        data = NewOrder(source="12345", order_no=order_no, dispatched_at=local(dispatched),
-                        request_type=str(fields.pop("request_type", "投诉举报")), **fields)  # type: ignore[arg-type]
+    def make(
+        dispatched: str = "2026-02-13 10:00", order_no: str = "SH202602130001", **fields: object
+    ) -> tracker.models.Order:
+        data = NewOrder(
+            source="12345",
+            order_no=order_no,
+            dispatched_at=local(dispatched),
+            request_type=str(fields.pop("request_type", "投诉举报")),
+            **fields,
+        )  # type: ignore[arg-type]
         return create_order(session, data=data, ctx=make_ctx(dispatched, Actor.importer("t1")))
 
     return make

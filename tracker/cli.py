@@ -154,12 +154,19 @@ def rules_list_command(as_json: bool) -> None:
     """列出期限规则（越具体的规则优先）。"""
     table = rules_service.rule_table(get_session())
     if as_json:
-        click.echo(json.dumps([{**r.__dict__, "stage": r.stage.value, "unit": r.unit.value} for r in table.rules],
-                              ensure_ascii=False, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                [{**r.__dict__, "stage": r.stage.value, "unit": r.unit.value} for r in table.rules],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     for rule in table.rules:
         scope = "，".join(x for x in (rule.request_type, rule.urgency) if x) or "通用"
-        click.echo(f"{STAGE_LABELS[rule.stage]:<6}{scope:<10}{unit_amount_label(rule.amount, rule.unit):<10}{rule.note}")
+        click.echo(
+            f"{STAGE_LABELS[rule.stage]:<6}{scope:<10}{unit_amount_label(rule.amount, rule.unit):<10}{rule.note}"
+        )
 
 
 @rules_group.command("set")
@@ -170,12 +177,22 @@ def rules_list_command(as_json: bool) -> None:
 @click.option("--urgency", default=None, help="紧急程度，如 紧急；不填为通用")
 @click.option("--note", default="", help="规则依据说明")
 @with_appcontext
-def rules_set_command(stage: str, amount: int, unit: str, request_type: str | None, urgency: str | None, note: str) -> None:
+def rules_set_command(
+    stage: str, amount: int, unit: str, request_type: str | None, urgency: str | None, note: str
+) -> None:
     """新增或修改一条期限规则；只影响此后新开始的阶段期限。"""
     try:
         with unit_of_work() as session:
-            rules_service.set_rule(session, stage=stage, amount=amount, unit=unit, request_type=request_type,
-                                   urgency=urgency, note=note, now=utcnow())  # fmt: skip
+            rules_service.set_rule(
+                session,
+                stage=stage,
+                amount=amount,
+                unit=unit,
+                request_type=request_type,
+                urgency=urgency,
+                note=note,
+                now=utcnow(),
+            )
     except TrackerError as exc:
         raise fail(exc) from None
     click.echo("规则已保存。")
@@ -204,4 +221,3 @@ def init_app(app: Flask) -> None:
     """Register the tracker's commands."""
     for cmd in (init_db_command, deadline_command, calendar_group, rules_group, demo_load_command):
         app.cli.add_command(cmd)
-

@@ -6,6 +6,7 @@ numbered as the spreadsheet shows them (1-based, title rows included).
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import unicodedata
@@ -81,8 +82,13 @@ class ExportFileError(TrackerError):
 
 
 def normalise_text(value: str) -> str:
-    """Full-width digits and letters to half-width, stray and non-breaking spaces trimmed."""
+    """Full-width digits, letters and punctuation to half-width, spaces trimmed (headers, dates, numbers)."""
     return unicodedata.normalize("NFKC", value).strip()
+
+
+def clean_cell(value: str) -> str:
+    """A cell's text with surrounding (also full-width and non-breaking) spaces trimmed; the text itself kept."""
+    return value.strip(" \t\r\n\u3000\u00a0")
 
 
 def canonical_header(name: str) -> str | None:
@@ -121,7 +127,10 @@ def read_grid(path: Path) -> tuple[pd.DataFrame, str | None]:
             return frame, None
         if suffix == ".csv":
             text, encoding = decode_csv(path.read_bytes(), name=path.name)
-            frame = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False)
+            # csv module first: title and totals rows have fewer fields than the data, which pandas refuses
+            records = list(csv.reader(io.StringIO(text, newline="")))
+            width = max((len(r) for r in records), default=0)
+            frame = pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype=str)
             return frame, encoding
     except ExportFileError:
         raise
@@ -133,7 +142,7 @@ def read_grid(path: Path) -> tuple[pd.DataFrame, str | None]:
 def read_export(path: Path) -> ExportTable:
     """Read an export: find the header row, map headers, set aside title, totals and blank rows."""
     grid, encoding = read_grid(path)
-    cells = [[normalise_text(str(v)) for v in row] for row in grid.itertuples(index=False)]
+    cells = [[clean_cell(str(v)) for v in row] for row in grid.itertuples(index=False)]
     header_index = _find_header(cells, path.name)
     header = cells[header_index]
     columns: dict[str, str] = {}

@@ -94,7 +94,9 @@ def test_due_is_a_working_day_with_exactly_n_working_days_after_the_effective_st
     effective = calendar.add_working_days(start, 0)
     assert calendar.is_workday(due)
     assert calendar.working_days_between(effective, due) == days
-    assert effective >= start and all(not calendar.is_workday(start + timedelta(d)) for d in range((effective - start).days))
+    assert effective >= start and all(
+        not calendar.is_workday(start + timedelta(d)) for d in range((effective - start).days)
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -151,13 +153,23 @@ def test_the_shipped_example_file_equals_the_package_year(calendar: WorkCalendar
         ('year = "2027"', "节假日安排文件字段 year 应为 2000–2100 之间的年份，实际为：'2027'"),
         ("year = 2027", "节假日安排文件未列出任何节假日（holidays），年份 2027"),
         ("year = 2027\n[[holidays]]\nstart = 2027-01-01", "holidays 第 1 项缺少 name（节日名称），实际为：None"),
-        ('year = 2027\n[[holidays]]\nname = "元旦"\nstart = "2027-01-01"',
-         "holidays 第 1 项字段 start 应为日期（如 2027-01-01，不加引号），实际为：'2027-01-01'"),
-        ('year = 2027\n[[holidays]]\nname = "元旦"\nstart = 2027-01-03\nend = 2027-01-01',
-         "holidays 第 1 项（元旦）：end 2027-01-01 早于 start 2027-01-03"),
-        ('year = 2027\n[[holidays]]\nname = "元旦"\nstart = 2031-01-01', "holidays 第 1 项字段 start 的日期 2031-01-01 不属于 2027 年前后"),
-        ('year = 2027\n[[holidays]]\nname = "元旦"\nstart = 2027-01-01\n[[workdays]]\nname = "元旦"\ndate = 2027-01-01',
-         "workdays 第 1 项：2027-01-01 同时被列为节假日（元旦）"),
+        (
+            'year = 2027\n[[holidays]]\nname = "元旦"\nstart = "2027-01-01"',
+            "holidays 第 1 项字段 start 应为日期（如 2027-01-01，不加引号），实际为：'2027-01-01'",
+        ),
+        (
+            'year = 2027\n[[holidays]]\nname = "元旦"\nstart = 2027-01-03\nend = 2027-01-01',
+            "holidays 第 1 项（元旦）：end 2027-01-01 早于 start 2027-01-03",
+        ),
+        (
+            'year = 2027\n[[holidays]]\nname = "元旦"\nstart = 2031-01-01',
+            "holidays 第 1 项字段 start 的日期 2031-01-01 不属于 2027 年前后",
+        ),
+        (
+            'year = 2027\n[[holidays]]\nname = "元旦"\nstart = 2027-01-01\n'
+            '[[workdays]]\nname = "元旦"\ndate = 2027-01-01',
+            "workdays 第 1 项：2027-01-01 同时被列为节假日（元旦）",
+        ),
     ],
 )
 def test_bad_calendar_files_are_explained(text: str, message: str) -> None:

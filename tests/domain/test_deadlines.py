@@ -46,9 +46,13 @@ def test_default_rules(stage: Stage, request_type: str | None, urgency: str | No
 
 
 def test_the_most_specific_rule_wins() -> None:
-    table = RuleTable((*DEFAULT_RULES,
-                       DeadlineRule(Stage.CLOSURE, 3, Unit.WORKING_DAYS, urgency="紧急"),
-                       DeadlineRule(Stage.CLOSURE, 2, Unit.WORKING_DAYS, request_type="投诉举报", urgency="紧急")))  # fmt: skip
+    table = RuleTable(
+        (
+            *DEFAULT_RULES,
+            DeadlineRule(Stage.CLOSURE, 3, Unit.WORKING_DAYS, urgency="紧急"),
+            DeadlineRule(Stage.CLOSURE, 2, Unit.WORKING_DAYS, request_type="投诉举报", urgency="紧急"),
+        )
+    )
     assert table.match(Stage.CLOSURE, request_type="投诉举报", urgency="紧急").amount == 2
     assert table.match(Stage.CLOSURE, request_type="求助", urgency="紧急").amount == 3
     assert table.match(Stage.CLOSURE, request_type="求助", urgency="普通").amount == 5
@@ -122,7 +126,9 @@ def test_alert_levels(calendar: WorkCalendar, now: str, level: AlertLevel | None
 def test_alert_thresholds_are_configurable(calendar: WorkCalendar) -> None:
     due = local("2026-11-24 23:59:59")
     assert alert_level(due, local("2026-11-24 12:00"), calendar, AlertThresholds(yellow_hours=12)) is AlertLevel.YELLOW
-    assert alert_level(due, local("2026-11-20 09:00"), calendar, AlertThresholds(blue_working_days=2)) is AlertLevel.BLUE
+    assert (
+        alert_level(due, local("2026-11-20 09:00"), calendar, AlertThresholds(blue_working_days=2)) is AlertLevel.BLUE
+    )
 
 
 def test_completion_outcome() -> None:

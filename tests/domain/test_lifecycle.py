@@ -63,7 +63,9 @@ def table_cases() -> list[tuple[State, Action, State | None]]:
         label, *cells = line.split()
         assert len(cells) == len(COLUMNS), line
         for column, cell in zip(COLUMNS, cells, strict=True):
-            cases.append((STATE_BY_LABEL[column], ACTION_BY_LABEL[label], None if cell == "×" else STATE_BY_LABEL[cell]))
+            cases.append(
+                (STATE_BY_LABEL[column], ACTION_BY_LABEL[label], None if cell == "×" else STATE_BY_LABEL[cell])
+            )
     return cases
 
 
@@ -90,8 +92,12 @@ def test_the_table_is_data_the_ui_can_ask() -> None:
     assert allowed_actions(facts(State.RETURNED), NOW) == [Action.REDISPATCH]
     assert allowed_actions(facts(State.CLOSED), NOW) == [Action.REDO]
     assert allowed_actions(facts(State.HANDLING), NOW) == [
-        Action.FIRST_CONTACT, Action.REQUEST_EXTENSION, Action.REQUEST_RETURN, Action.CLOSE, Action.SUPERVISE,
-    ]  # fmt: skip
+        Action.FIRST_CONTACT,
+        Action.REQUEST_EXTENSION,
+        Action.REQUEST_RETURN,
+        Action.CLOSE,
+        Action.SUPERVISE,
+    ]
     assert all(isinstance(v, State) for v in TRANSITIONS.values())
 
 
@@ -115,8 +121,14 @@ HANDLING_ALLOWED = "当前可执行：先行联系、申请延期、申请退单
         (ActionInput(verdict="实际解决"), "缺少答复内容"),
         (ActionInput(reply="   ", verdict="实际解决"), "缺少答复内容"),
         (ActionInput(reply="已处理"), "结案评判应为 实际解决 / 解释说明 / 未解决 之一，实际为「空」"),
-        (ActionInput(reply="已处理", verdict="已解决"), "结案评判应为 实际解决 / 解释说明 / 未解决 之一，实际为「已解决」"),
-        (ActionInput(reply="已处理", verdict="实际解决", reply_method="短信"), "答复方式应为 电话 / 书面 / 约谈 之一，实际为「短信」"),
+        (
+            ActionInput(reply="已处理", verdict="已解决"),
+            "结案评判应为 实际解决 / 解释说明 / 未解决 之一，实际为「已解决」",
+        ),
+        (
+            ActionInput(reply="已处理", verdict="实际解决", reply_method="短信"),
+            "答复方式应为 电话 / 书面 / 约谈 之一，实际为「短信」",
+        ),
     ],
 )
 def test_close_needs_reply_and_verdict(data: ActionInput, reason: str, calendar: WorkCalendar) -> None:
@@ -127,8 +139,14 @@ def test_close_needs_reply_and_verdict(data: ActionInput, reason: str, calendar:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (ActionInput(basis="不归我们管"), "退单原因应为 非本辖区 / 非本部门职责 / 重复件 / 诉求不清无法核实 / 其他 之一，实际为「空」"),
-        (ActionInput(reason_code="太忙", basis="x"), "退单原因应为 非本辖区 / 非本部门职责 / 重复件 / 诉求不清无法核实 / 其他 之一，实际为「太忙」"),
+        (
+            ActionInput(basis="不归我们管"),
+            "退单原因应为 非本辖区 / 非本部门职责 / 重复件 / 诉求不清无法核实 / 其他 之一，实际为「空」",
+        ),
+        (
+            ActionInput(reason_code="太忙", basis="x"),
+            "退单原因应为 非本辖区 / 非本部门职责 / 重复件 / 诉求不清无法核实 / 其他 之一，实际为「太忙」",
+        ),
         (ActionInput(reason_code="非本辖区"), "缺少退单依据说明"),
     ],
 )
@@ -139,15 +157,21 @@ def test_return_needs_reason_code_and_basis(data: ActionInput, reason: str, cale
 
 def test_extension_only_before_the_deadline(calendar: WorkCalendar) -> None:
     late = local("2026-03-10 08:00")
-    message = refusal(facts(State.HANDLING), Action.REQUEST_EXTENSION, VALID_INPUT[Action.REQUEST_EXTENSION], calendar, late)
+    message = refusal(
+        facts(State.HANDLING), Action.REQUEST_EXTENSION, VALID_INPUT[Action.REQUEST_EXTENSION], calendar, late
+    )
     assert "延期须在办结期限届满前申请，期限已过" in message
     assert "当前可执行：先行联系、申请退单、办结、督办。" in message  # 申请延期 is no longer on offer
 
 
 @pytest.mark.parametrize("status", [ExtensionStatus.REQUESTED, ExtensionStatus.APPROVED, ExtensionStatus.REJECTED])
 def test_extension_at_most_once(status: ExtensionStatus, calendar: WorkCalendar) -> None:
-    message = refusal(facts(State.HANDLING, extension_status=status), Action.REQUEST_EXTENSION,
-                      VALID_INPUT[Action.REQUEST_EXTENSION], calendar)  # fmt: skip
+    message = refusal(
+        facts(State.HANDLING, extension_status=status),
+        Action.REQUEST_EXTENSION,
+        VALID_INPUT[Action.REQUEST_EXTENSION],
+        calendar,
+    )
     assert "每件工单最多申请一次延期，本单已申请过" in message
 
 
@@ -165,7 +189,10 @@ def test_extension_limited_to_15_working_days_from_dispatch(calendar: WorkCalend
     [
         (ActionInput(new_due_date=date(2026, 3, 12)), "缺少延期理由"),
         (ActionInput(reason="复杂"), "缺少申请延期至的日期"),
-        (ActionInput(reason="复杂", new_due_date=date(2026, 3, 9)), "申请延期至 2026-03-09 不晚于现有办结期限 2026-03-09"),
+        (
+            ActionInput(reason="复杂", new_due_date=date(2026, 3, 9)),
+            "申请延期至 2026-03-09 不晚于现有办结期限 2026-03-09",
+        ),
     ],
 )
 def test_extension_input(data: ActionInput, reason: str, calendar: WorkCalendar) -> None:
@@ -173,8 +200,12 @@ def test_extension_input(data: ActionInput, reason: str, calendar: WorkCalendar)
 
 
 def test_extension_without_known_deadline_is_refused(calendar: WorkCalendar) -> None:
-    message = refusal(facts(State.HANDLING, closure_due_at=None), Action.REQUEST_EXTENSION,
-                      VALID_INPUT[Action.REQUEST_EXTENSION], calendar)  # fmt: skip
+    message = refusal(
+        facts(State.HANDLING, closure_due_at=None),
+        Action.REQUEST_EXTENSION,
+        VALID_INPUT[Action.REQUEST_EXTENSION],
+        calendar,
+    )
     assert "办结期限尚未确定" in message
 
 
@@ -208,7 +239,12 @@ def test_no_contact_with_reason_is_a_valid_record(calendar: WorkCalendar) -> Non
         (Action.REJECT_RETURN, State.RETURN_REQUESTED, ActionInput(), "缺少理由说明"),
         (Action.REDO, State.CLOSED, ActionInput(), "缺少理由说明"),
         (Action.SUPERVISE, State.HANDLING, ActionInput(), "缺少督办事项说明"),
-        (Action.SUPERVISE, State.HANDLING, ActionInput(reason="快", due_at=datetime(2026, 3, 1, tzinfo=UTC)), "督办期限必须晚于当前时间"),
+        (
+            Action.SUPERVISE,
+            State.HANDLING,
+            ActionInput(reason="快", due_at=datetime(2026, 3, 1, tzinfo=UTC)),
+            "督办期限必须晚于当前时间",
+        ),
         (Action.REDISPATCH, State.RETURNED, ActionInput(), "重新派单须指定街镇或承办单位"),
     ],
 )

@@ -24,7 +24,9 @@ def stages(session: Session, order: Order) -> dict[tuple[int, str], tuple[str, s
     """(cycle, stage) → (due, outcome) in Beijing time, for readable assertions."""
     from tracker.domain.labels import format_local
 
-    return {(r.cycle, r.stage): (format_local(r.due_at), r.outcome) for r in deadline_rows.all_deadlines(session, order)}
+    return {
+        (r.cycle, r.stage): (format_local(r.due_at), r.outcome) for r in deadline_rows.all_deadlines(session, order)
+    }
 
 
 def test_dispatch_opens_first_contact_and_closure_deadlines(session: Session, new_order) -> None:  # type: ignore[no-untyped-def]
@@ -47,17 +49,26 @@ def test_an_urgent_order_must_be_contacted_within_two_hours(session: Session, ne
 def test_full_life_with_late_closure_kept_after_redo(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
     order = new_order("2026-11-16 09:00")  # Monday; closure due Mon 11-23
     apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
-    apply_action(session, order=order, action=Action.FIRST_CONTACT,
-                 data=ActionInput(contact_result="已联", contact_at=local("2026-11-16 10:00")),
-                 ctx=make_ctx("2026-11-16 11:00"))  # fmt: skip
+    apply_action(
+        session,
+        order=order,
+        action=Action.FIRST_CONTACT,
+        data=ActionInput(contact_result="已联", contact_at=local("2026-11-16 10:00")),
+        ctx=make_ctx("2026-11-16 11:00"),
+    )
     apply_action(session, order=order, action=Action.CLOSE, data=CLOSE, ctx=make_ctx("2026-11-24 10:00"))
     assert order.state == State.CLOSED
     assert stages(session, order) == {
         (1, "first_contact"): ("2026-11-17 23:59", Outcome.MET),
         (1, "closure"): ("2026-11-23 23:59", Outcome.LATE),
     }
-    apply_action(session, order=order, action=Action.REDO, data=ActionInput(reason="回访不满意"),
-                 ctx=make_ctx("2026-11-25 09:00"))  # fmt: skip
+    apply_action(
+        session,
+        order=order,
+        action=Action.REDO,
+        data=ActionInput(reason="回访不满意"),
+        ctx=make_ctx("2026-11-25 09:00"),
+    )
     assert (order.state, order.cycle, order.closed_at, order.verdict) == (State.HANDLING, 2, None, None)
     assert stages(session, order)[(2, "redo")] == ("2026-11-30 23:59", None)  # 3 working days from Wed
     assert stages(session, order)[(1, "closure")] == ("2026-11-23 23:59", Outcome.LATE)  # "was late" survives
@@ -93,13 +104,22 @@ def test_a_refused_action_changes_nothing(session: Session, new_order, make_ctx)
 def test_extension_request_approval_moves_the_closure_deadline(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
     order = new_order("2026-11-16 09:00")
     apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
-    apply_action(session, order=order, action=Action.REQUEST_EXTENSION,
-                 data=ActionInput(reason="需联合执法", new_due_date=date(2026, 11, 27)),
-                 ctx=make_ctx("2026-11-18 10:00"))  # fmt: skip
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_EXTENSION,
+        data=ActionInput(reason="需联合执法", new_due_date=date(2026, 11, 27)),
+        ctx=make_ctx("2026-11-18 10:00"),
+    )
     assert stages(session, order)[(1, "extension_decision")] == ("2026-11-19 23:59", None)
     approver = Actor(id="user:1", name="区局 李督察", source="web")
-    apply_action(session, order=order, action=Action.APPROVE_EXTENSION, data=ActionInput(),
-                 ctx=make_ctx("2026-11-18 15:00", approver))  # fmt: skip
+    apply_action(
+        session,
+        order=order,
+        action=Action.APPROVE_EXTENSION,
+        data=ActionInput(),
+        ctx=make_ctx("2026-11-18 15:00", approver),
+    )
     [closure] = [r for r in deadline_rows.all_deadlines(session, order) if r.stage == "closure"]
     assert closure.due_at == local("2026-11-27 23:59:59")
     assert closure.original_due_at == local("2026-11-23 23:59:59")
@@ -110,22 +130,35 @@ def test_extension_request_approval_moves_the_closure_deadline(session: Session,
 
 
 def test_return_approved_cancels_the_work_deadlines_and_redispatch_restarts_them(
-    session: Session, new_order, make_ctx  # type: ignore[no-untyped-def]
+    session: Session,
+    new_order,
+    make_ctx,  # type: ignore[no-untyped-def]
 ) -> None:
     order = new_order("2026-11-16 09:00")
-    apply_action(session, order=order, action=Action.REQUEST_RETURN,
-                 data=ActionInput(reason_code="非本辖区", basis="地址属曹家渡街道"),
-                 ctx=make_ctx("2026-11-16 11:00"))  # fmt: skip
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_RETURN,
+        data=ActionInput(reason_code="非本辖区", basis="地址属曹家渡街道"),
+        ctx=make_ctx("2026-11-16 11:00"),
+    )
     assert order.state == State.RETURN_REQUESTED and order.return_count == 1
-    apply_action(session, order=order, action=Action.APPROVE_RETURN, data=ActionInput(), ctx=make_ctx("2026-11-18 09:00"))
+    apply_action(
+        session, order=order, action=Action.APPROVE_RETURN, data=ActionInput(), ctx=make_ctx("2026-11-18 09:00")
+    )
     assert order.state == State.RETURNED
     assert stages(session, order) == {
         (1, "first_contact"): ("2026-11-17 23:59", Outcome.CANCELLED),
         (1, "closure"): ("2026-11-23 23:59", Outcome.CANCELLED),
         (1, "return_decision"): ("2026-11-17 23:59", Outcome.LATE),
     }
-    apply_action(session, order=order, action=Action.REDISPATCH, data=ActionInput(street="曹家渡街道"),
-                 ctx=make_ctx("2026-11-18 10:00"))  # fmt: skip
+    apply_action(
+        session,
+        order=order,
+        action=Action.REDISPATCH,
+        data=ActionInput(street="曹家渡街道"),
+        ctx=make_ctx("2026-11-18 10:00"),
+    )
     assert (order.state, order.street) == (State.DISPATCHED, "曹家渡街道")
     open_rows = deadline_rows.open_deadlines(session, order)
     assert {(r.stage, r.started_at) for r in open_rows} == {
@@ -136,10 +169,20 @@ def test_return_approved_cancels_the_work_deadlines_and_redispatch_restarts_them
 
 def test_return_rejected_keeps_the_clock_running(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
     order = new_order("2026-11-16 09:00")
-    apply_action(session, order=order, action=Action.REQUEST_RETURN,
-                 data=ActionInput(reason_code="非本部门职责", basis="属物业管理"), ctx=make_ctx("2026-11-16 11:00"))  # fmt: skip
-    apply_action(session, order=order, action=Action.REJECT_RETURN, data=ActionInput(reason="属城管职责"),
-                 ctx=make_ctx("2026-11-16 15:00"))  # fmt: skip
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_RETURN,
+        data=ActionInput(reason_code="非本部门职责", basis="属物业管理"),
+        ctx=make_ctx("2026-11-16 11:00"),
+    )
+    apply_action(
+        session,
+        order=order,
+        action=Action.REJECT_RETURN,
+        data=ActionInput(reason="属城管职责"),
+        ctx=make_ctx("2026-11-16 15:00"),
+    )
     assert order.state == State.HANDLING
     assert stages(session, order)[(1, "closure")] == ("2026-11-23 23:59", None)
 
@@ -154,13 +197,26 @@ def test_closure_without_contact_marks_the_contact_stage_missed(session: Session
 def test_supervision_with_a_date_set_by_the_supervisor(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
     order = new_order("2026-11-16 09:00")
     supervisor = Actor(id="user:2", name="区局 王督察", source="web")
-    apply_action(session, order=order, action=Action.SUPERVISE,
-                 data=ActionInput(reason="市民多次来电", due_at=local("2026-11-18 12:00")),
-                 ctx=make_ctx("2026-11-17 09:00", supervisor))  # fmt: skip
+    apply_action(
+        session,
+        order=order,
+        action=Action.SUPERVISE,
+        data=ActionInput(reason="市民多次来电", due_at=local("2026-11-18 12:00")),
+        ctx=make_ctx("2026-11-17 09:00", supervisor),
+    )
     row = next(r for r in deadline_rows.open_deadlines(session, order) if r.stage == Stage.SUPERVISION)
-    assert (row.due_at, row.unit, row.rule_label) == (local("2026-11-18 12:00"), "fixed", "督办人指定期限 2026-11-18 12:00")
-    apply_action(session, order=order, action=Action.SUPERVISE, data=ActionInput(reason="再次督办"),
-                 ctx=make_ctx("2026-11-17 10:00", supervisor))  # fmt: skip
+    assert (row.due_at, row.unit, row.rule_label) == (
+        local("2026-11-18 12:00"),
+        "fixed",
+        "督办人指定期限 2026-11-18 12:00",
+    )
+    apply_action(
+        session,
+        order=order,
+        action=Action.SUPERVISE,
+        data=ActionInput(reason="再次督办"),
+        ctx=make_ctx("2026-11-17 10:00", supervisor),
+    )
     supervision = [r for r in deadline_rows.all_deadlines(session, order) if r.stage == Stage.SUPERVISION]
     assert [r.outcome for r in supervision] == [Outcome.CANCELLED, None]
     assert supervision[1].due_at == local("2026-11-20 23:59:59")  # default: 3 working days

@@ -74,9 +74,7 @@ class RuleTable:
         candidates = [
             rule
             for rule in self.rules
-            if rule.stage == stage
-            and rule.request_type in (None, request_type)
-            and rule.urgency in (None, urgency)
+            if rule.stage == stage and rule.request_type in (None, request_type) and rule.urgency in (None, urgency)
         ]
         if not candidates:
             raise RuleNotFound(

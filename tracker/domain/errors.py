@@ -41,8 +41,7 @@ class ActionRefused(TrackerError):
     ) -> None:
         allowed = "、".join(allowed_labels) if allowed_labels else "无"
         super().__init__(
-            f"工单 {order_no}（当前状态：{state_label}）不能执行「{action_label}」：{reason}。"
-            f"当前可执行：{allowed}。"
+            f"工单 {order_no}（当前状态：{state_label}）不能执行「{action_label}」：{reason}。当前可执行：{allowed}。"
         )
         self.order_no = order_no
         self.state_label = state_label

@@ -76,5 +76,3 @@ class AlertLevel(StrEnum):
     BLUE = "blue"
     YELLOW = "yellow"
     RED = "red"
-
-

@@ -62,7 +62,7 @@ _generation = [0]  # bumped by every store in this process, so a same-second rep
 def load_calendar(session: Session) -> WorkCalendar:
     """The stored calendar, rebuilt only when a year was loaded or replaced since last time."""
     count, latest = session.exec(select(func.count(), func.max(CalendarYear.loaded_at))).one()
-    key = (str(session.get_bind().url), int(count), latest, _generation[0])
+    key = (str(session.get_bind().engine.url), int(count), latest, _generation[0])
     calendar = _cache.get(key)
     if calendar is None:
         years = frozenset(session.exec(select(CalendarYear.year)).all())
@@ -94,7 +94,7 @@ def load_year(session: Session, text: str, *, source: str, actor: Actor, now: da
     arrangement = parse_year_file(text, source=source)
     existing = session.get(CalendarYear, arrangement.year)
     if existing is not None:
-        session.exec(delete(CalendarDay).where(col(CalendarDay.year) == arrangement.year))  # type: ignore[call-overload]
+        session.exec(delete(CalendarDay).where(col(CalendarDay.year) == arrangement.year))
         session.delete(existing)
         session.flush()
     _store(session, arrangement, actor=actor, now=now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -117,9 +118,15 @@ def end_stages(
 
 def recompute_open_deadlines(session: Session, *, calendar: WorkCalendar) -> int:
     """Recompute every rule-based open deadline of every open order; returns how many changed."""
-    rows = session.exec(
-        select(OrderDeadline.id, OrderDeadline.started_at, OrderDeadline.amount, OrderDeadline.unit,
-               OrderDeadline.due_at, OrderDeadline.due_error)
+    rows = session.execute(
+        sa_select(
+            col(OrderDeadline.id),
+            col(OrderDeadline.started_at),
+            col(OrderDeadline.amount),
+            col(OrderDeadline.unit),
+            col(OrderDeadline.due_at),
+            col(OrderDeadline.due_error),
+        )
         .join(Order, col(Order.id) == col(OrderDeadline.order_id))
         .where(
             col(OrderDeadline.completed_at).is_(None),

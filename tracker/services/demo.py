@@ -84,7 +84,9 @@ class WorkdayShift:
         if local < rest_start:
             moved = new_start + (local - start) * (work_span / DAY)
         else:
-            moved = new_start + work_span + (local - rest_start) * ((new_end - new_start - work_span) / (end - rest_start))
+            moved = (
+                new_start + work_span + (local - rest_start) * ((new_end - new_start - work_span) / (end - rest_start))
+            )
         return moved.astimezone(moment.tzinfo)
 
 

@@ -7,8 +7,8 @@ rolled back alone and reported with its row number, field and value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,13 +45,47 @@ YES_TEXTS = ("是", "Y", "y", "1", "true", "TRUE", "重复")
 
 CONSUMED_FIELDS = frozenset(
     {
-        "工单编号", "受理时间", "派单时间", "诉求类型", "问题分类", "紧急程度", "诉求内容", "地址", "所属街镇",
-        "承办单位", "诉求人", "联系电话", "满意度", "是否重复", "重复工单号", "工单状态", "签收时间", "联系时间",
-        "联系结果", "未联原因", "先行联系人", "延期申请时间", "延期理由", "申请延期至", "延期审核结果",
-        "延期审核时间", "退单申请时间", "退单原因", "退单依据", "退单审核结果", "退单审核时间", "办结时间",
-        "答复内容", "结案评判", "答复方式", "重办时间", "重办原因", "督办时间", "督办事项",
+        "工单编号",
+        "受理时间",
+        "派单时间",
+        "诉求类型",
+        "问题分类",
+        "紧急程度",
+        "诉求内容",
+        "地址",
+        "所属街镇",
+        "承办单位",
+        "诉求人",
+        "联系电话",
+        "满意度",
+        "是否重复",
+        "重复工单号",
+        "工单状态",
+        "签收时间",
+        "联系时间",
+        "联系结果",
+        "未联原因",
+        "先行联系人",
+        "延期申请时间",
+        "延期理由",
+        "申请延期至",
+        "延期审核结果",
+        "延期审核时间",
+        "退单申请时间",
+        "退单原因",
+        "退单依据",
+        "退单审核结果",
+        "退单审核时间",
+        "办结时间",
+        "答复内容",
+        "结案评判",
+        "答复方式",
+        "重办时间",
+        "重办原因",
+        "督办时间",
+        "督办事项",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -183,17 +217,26 @@ def _import_row(
     order = create_order(session, data=data, ctx=Context(actor, dispatched, calendar, rules))
     for step in _steps(row, fields, when):
         try:
-            apply_action(session, order=order, action=step.action, data=step.data, ctx=Context(actor, step.at, calendar, rules))
+            apply_action(
+                session, order=order, action=step.action, data=step.data, ctx=Context(actor, step.at, calendar, rules)
+            )
         except TrackerError as exc:
             raise _RowProblem(RowError(row, step.field, step.value, exc.message)) from None
     status = fields.get("工单状态", "")
     if status:
         expected = STATUS_TEXTS.get(status)
         if expected is None:
-            raise _RowProblem(RowError(row, "工单状态", status, f"无法识别的工单状态，可识别：{'、'.join(STATUS_TEXTS)}"))
+            raise _RowProblem(
+                RowError(row, "工单状态", status, f"无法识别的工单状态，可识别：{'、'.join(STATUS_TEXTS)}")
+            )
         if expected.value != order.state:
             raise _RowProblem(
-                RowError(row, "工单状态", status, f"按本行记录的各环节时间推演，工单应为「{STATE_LABELS[State(order.state)]}」，与导出状态不符")
+                RowError(
+                    row,
+                    "工单状态",
+                    status,
+                    f"按本行记录的各环节时间推演，工单应为「{STATE_LABELS[State(order.state)]}」，与导出状态不符",
+                )
             )
 
 
@@ -216,23 +259,49 @@ def _steps(row: int, fields: dict[str, str], when: Any) -> list[_Step]:
 
     add("签收时间", Action.SIGN, ActionInput())
     contact_at = when("联系时间")
-    add("联系时间", Action.FIRST_CONTACT, ActionInput(
-        contact_at=contact_at, contact_result=fields.get("联系结果", ""),
-        contact_reason=fields.get("未联原因", ""), contact_person=fields.get("先行联系人", "")))  # fmt: skip
+    add(
+        "联系时间",
+        Action.FIRST_CONTACT,
+        ActionInput(
+            contact_at=contact_at,
+            contact_result=fields.get("联系结果", ""),
+            contact_reason=fields.get("未联原因", ""),
+            contact_person=fields.get("先行联系人", ""),
+        ),
+    )
     new_due = when("申请延期至")
-    add("延期申请时间", Action.REQUEST_EXTENSION, ActionInput(
-        reason=fields.get("延期理由", ""), new_due_date=new_due.date() if new_due else None))  # fmt: skip
+    add(
+        "延期申请时间",
+        Action.REQUEST_EXTENSION,
+        ActionInput(reason=fields.get("延期理由", ""), new_due_date=new_due.date() if new_due else None),
+    )
     if fields.get("延期审核时间"):
         reason = fields.get("延期理由", "") or "平台审核"
-        add("延期审核时间", decision("延期审核结果", Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION),
-            ActionInput(reason=f"平台审核结果：{fields.get('延期审核结果', '')}（{reason}）"))  # fmt: skip
-    add("退单申请时间", Action.REQUEST_RETURN, ActionInput(
-        reason_code=fields.get("退单原因", ""), basis=fields.get("退单依据", "")))  # fmt: skip
+        add(
+            "延期审核时间",
+            decision("延期审核结果", Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION),
+            ActionInput(reason=f"平台审核结果：{fields.get('延期审核结果', '')}（{reason}）"),
+        )
+    add(
+        "退单申请时间",
+        Action.REQUEST_RETURN,
+        ActionInput(reason_code=fields.get("退单原因", ""), basis=fields.get("退单依据", "")),
+    )
     if fields.get("退单审核时间"):
-        add("退单审核时间", decision("退单审核结果", Action.APPROVE_RETURN, Action.REJECT_RETURN),
-            ActionInput(reason=f"平台审核结果：{fields.get('退单审核结果', '')}"))  # fmt: skip
+        add(
+            "退单审核时间",
+            decision("退单审核结果", Action.APPROVE_RETURN, Action.REJECT_RETURN),
+            ActionInput(reason=f"平台审核结果：{fields.get('退单审核结果', '')}"),
+        )
     add("督办时间", Action.SUPERVISE, ActionInput(reason=fields.get("督办事项", "")))
-    add("办结时间", Action.CLOSE, ActionInput(
-        reply=fields.get("答复内容", ""), verdict=fields.get("结案评判", ""), reply_method=fields.get("答复方式", "")))  # fmt: skip
+    add(
+        "办结时间",
+        Action.CLOSE,
+        ActionInput(
+            reply=fields.get("答复内容", ""),
+            verdict=fields.get("结案评判", ""),
+            reply_method=fields.get("答复方式", ""),
+        ),
+    )
     add("重办时间", Action.REDO, ActionInput(reason=fields.get("重办原因", "")))
     return sorted(steps, key=lambda step: step.at)

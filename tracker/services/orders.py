@@ -18,10 +18,27 @@ from tracker.services import deadlines as deadline_rows
 from tracker.services.actors import Actor
 
 AUDITED_FIELDS = (
-    "state", "cycle", "street", "handling_unit", "dispatched_at", "signed_at", "contact_at", "contact_result",
-    "contact_reason", "contact_person", "extension_status", "extension_reason", "extension_requested_to",
-    "return_count", "return_reason_code", "return_basis", "reply", "verdict", "reply_method", "closed_at",
-)  # fmt: skip
+    "state",
+    "cycle",
+    "street",
+    "handling_unit",
+    "dispatched_at",
+    "signed_at",
+    "contact_at",
+    "contact_result",
+    "contact_reason",
+    "contact_person",
+    "extension_status",
+    "extension_reason",
+    "extension_requested_to",
+    "return_count",
+    "return_reason_code",
+    "return_basis",
+    "reply",
+    "verdict",
+    "reply_method",
+    "closed_at",
+)
 
 
 @dataclass(frozen=True)
@@ -141,14 +158,25 @@ def apply_action(session: Session, *, order: Order, action: Action, data: Action
             fixed_label=f"督办人指定期限 {format_local(data.due_at)}" if data.due_at else "",
         )
     after = _snapshot(order)
-    changes = {name: [_jsonable(before[name]), _jsonable(after[name])] for name in before if before[name] != after[name]}
-    _record(session, order=order, action=action, before=State(before["state"]), changes=changes, ctx=ctx,
-            note=_note(action, data))  # fmt: skip
+    changes = {
+        name: [_jsonable(before[name]), _jsonable(after[name])] for name in before if before[name] != after[name]
+    }
+    _record(
+        session,
+        order=order,
+        action=action,
+        before=State(before["state"]),
+        changes=changes,
+        ctx=ctx,
+        note=_note(action, data),
+    )
     session.flush()
     return order
 
 
-def _apply_fields(order: Order, action: Action, data: ActionInput, ctx: Context, done_at: dict[Stage, datetime]) -> None:
+def _apply_fields(
+    order: Order, action: Action, data: ActionInput, ctx: Context, done_at: dict[Stage, datetime]
+) -> None:
     """The order's own fields that an action sets."""
     now = ctx.now
     if action is Action.SIGN:

@@ -75,12 +75,16 @@ def set_rule(
     row = session.exec(
         select(DeadlineRuleRow).where(
             DeadlineRuleRow.stage == stage_value.value,
-            DeadlineRuleRow.request_type == request_type if request_type else col(DeadlineRuleRow.request_type).is_(None),
+            DeadlineRuleRow.request_type == request_type
+            if request_type
+            else col(DeadlineRuleRow.request_type).is_(None),
             DeadlineRuleRow.urgency == urgency if urgency else col(DeadlineRuleRow.urgency).is_(None),
         )
     ).first()
     if row is None:
-        row = DeadlineRuleRow(stage=stage_value.value, request_type=request_type, urgency=urgency, amount=amount, unit=unit)
+        row = DeadlineRuleRow(
+            stage=stage_value.value, request_type=request_type, urgency=urgency, amount=amount, unit=unit
+        )
     row.amount, row.unit, row.note, row.updated_at = amount, unit, note, now
     session.add(row)
     session.flush()

@@ -10,7 +10,7 @@ from tracker.models import utcnow
 from tracker.services.calendar import load_calendar
 from tracker.services.overview import alert_counts, list_orders, order_detail, state_counts
 
-bp = Blueprint("orders", __name__)
+bp = Blueprint("orders", __name__, template_folder="templates")
 PAGE_SIZE = 100
 
 

@@ -1,0 +1,50 @@
+# Two commands for a newcomer:  `make demo` (set up, load samples, serve)  and  `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: demo test lint bench bench-deadlines samples clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+## demo: create .venv, migrate instance/tracker.db, load the sample exports, serve http://127.0.0.1:5000
+demo: $(VENV)/.installed
+	$(BIN)/flask --app wsgi init-db
+	$(BIN)/flask --app wsgi demo-load
+	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+## test: lint, type-check the domain, run the whole suite (PostgreSQL too when TRACKER_TEST_DATABASE_URL is set)
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: every benchmark; each prints one JSON line last
+bench: bench-deadlines
+
+bench-deadlines: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.deadlines
+
+## samples: regenerate sample_orders/ (deterministic)
+samples: $(VENV)/.installed
+	$(BIN)/python -m sample_orders.generate
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis

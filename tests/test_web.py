@@ -1,0 +1,45 @@
+"""The plain pages: list with states and deadlines, detail with explanations, masked personal data."""
+
+from __future__ import annotations
+
+import re
+
+import time_machine
+
+from tests.helpers import local
+
+
+def load_demo(runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(args=["demo-load", "--now", "2026-11-26T10:00"])
+    assert result.exit_code == 0, result.output
+
+
+@time_machine.travel(local("2026-11-26 10:00"), tick=False)
+def test_list_shows_states_deadlines_and_alerts(client, runner) -> None:  # type: ignore[no-untyped-def]
+    load_demo(runner)
+    page = client.get("/").get_data(as_text=True)
+    assert "共 310 件" in page
+    for label in ("待签收", "处置中", "退单审核中", "已退单", "已办结"):
+        assert label in page
+    assert "（已超期）" in page and "（即将到期）" in page
+    assert re.search(r"已超期 [1-9]\d*", page)
+    closed = client.get("/?state=closed").get_data(as_text=True)
+    assert "已办结" in closed and "待签收</td>" not in closed
+
+
+@time_machine.travel(local("2026-11-26 10:00"), tick=False)
+def test_detail_explains_deadlines_and_masks_the_phone(client, runner, app) -> None:  # type: ignore[no-untyped-def]
+    load_demo(runner)
+    page = client.get("/orders/1").get_data(as_text=True)
+    assert "各阶段期限" in page and "依据：" in page and "截止：" in page
+    assert "操作记录" in page and "派单" in page
+    assert re.search(r"1[3-9]\d\*\*\*\*\d{4}", page)
+    assert not re.search(r"1[3-9]\d{9}", page)
+
+
+def test_empty_list_tells_what_to_do(client) -> None:  # type: ignore[no-untyped-def]
+    assert "请先运行" in client.get("/").get_data(as_text=True)
+
+
+def test_missing_order_is_404(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/orders/99999").status_code == 404
