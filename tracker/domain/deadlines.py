@@ -7,7 +7,7 @@ working day; an hour rule counts calendar hours.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -105,12 +105,6 @@ def compute_due(start: datetime, amount: int, unit: Unit, calendar: WorkCalendar
     raise ValueError("a fixed deadline is set by a person, not computed")
 
 
-def due_dates(starts: Iterable[date], amount: int, calendar: WorkCalendar) -> list[date]:
-    """Due dates for many local start dates at once (bulk path for recomputation)."""
-    add = calendar.add_working_days
-    return [add(day, amount) for day in starts]
-
-
 @dataclass(frozen=True)
 class StageDue:
     """The outcome of computing one stage deadline: a due time, or the reason there is none."""
@@ -125,6 +119,28 @@ def try_compute_due(start: datetime, amount: int, unit: Unit, calendar: WorkCale
         return StageDue(compute_due(start, amount, unit, calendar), None)
     except CalendarNotLoaded as exc:
         return StageDue(None, exc.message)
+
+
+def try_compute_dues(starts: Sequence[datetime], amount: int, unit: Unit, calendar: WorkCalendar) -> list[StageDue]:
+    """Bulk :func:`try_compute_due`: one calendar lookup per distinct local start date."""
+    if unit is Unit.HOURS:
+        delta = timedelta(hours=amount)
+        return [StageDue((start + delta).astimezone(UTC), None) for start in starts]
+    if unit is not Unit.WORKING_DAYS:
+        raise ValueError("a fixed deadline is set by a person, not computed")
+    by_day: dict[date, StageDue] = {}
+    result = []
+    for start in starts:
+        day = start.astimezone(LOCAL_TZ).date()
+        due = by_day.get(day)
+        if due is None:
+            try:
+                due = StageDue(end_of_local_day(calendar.add_working_days(day, amount)), None)
+            except CalendarNotLoaded as exc:
+                due = StageDue(None, exc.message)
+            by_day[day] = due
+        result.append(due)
+    return result
 
 
 def completion_outcome(completed_at: datetime, due_at: datetime | None) -> Outcome | None:

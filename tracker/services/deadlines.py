@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tracker.domain.calendar import WorkCalendar
-from tracker.domain.deadlines import RuleTable, completion_outcome, explain_due, try_compute_due
+from tracker.domain.deadlines import RuleTable, completion_outcome, explain_due, try_compute_due, try_compute_dues
 from tracker.domain.errors import CalendarNotLoaded
 from tracker.domain.labels import format_local
 from tracker.domain.lifecycle import OPEN_STATES, StageEffect
@@ -134,11 +136,15 @@ def recompute_open_deadlines(session: Session, *, calendar: WorkCalendar) -> int
             col(Order.state).in_([s.value for s in OPEN_STATES]),
         )
     ).all()
+    by_rule: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for row in rows:
+        by_rule[(row.amount, row.unit)].append(row)
     changes = []
-    for row_id, started_at, amount, unit, due_at, due_error in rows:
-        due = try_compute_due(started_at, amount, Unit(unit), calendar)
-        if due.due_at != due_at or due.error != due_error:
-            changes.append({"id": row_id, "due_at": due.due_at, "due_error": due.error})
+    for (amount, unit), group in by_rule.items():
+        dues = try_compute_dues([row.started_at for row in group], amount, Unit(unit), calendar)
+        for row, due in zip(group, dues, strict=True):
+            if due.due_at != row.due_at or due.error != row.due_error:
+                changes.append({"id": row.id, "due_at": due.due_at, "due_error": due.error})
     if changes:
         session.flush()
         session.execute(update(OrderDeadline), changes)
