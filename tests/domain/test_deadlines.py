@@ -18,6 +18,7 @@ from tracker.domain.deadlines import (
     compute_due,
     explain_due,
     try_compute_due,
+    try_compute_dues,
 )
 from tracker.domain.errors import RuleNotFound
 from tracker.domain.labels import format_local
@@ -141,3 +142,12 @@ def test_completion_outcome() -> None:
 def test_times_are_shown_in_beijing_time() -> None:
     assert format_local(local("2026-02-13 10:00")) == "2026-02-13 10:00"
     assert format_local(None) == "—"
+
+
+def test_bulk_computation_agrees_with_one_at_a_time(calendar: WorkCalendar) -> None:
+    starts = [local(f"2026-{month:02d}-{day:02d} {hour:02d}:30") for month in (2, 9, 12) for day in (13, 21, 30)
+              if not (month == 2 and day == 30) for hour in (0, 8, 23)]  # fmt: skip
+    for unit, amount in ((Unit.WORKING_DAYS, 5), (Unit.HOURS, 2), (Unit.WORKING_DAYS, 0)):
+        expected = [try_compute_due(s, amount, unit, calendar) for s in starts]
+        assert try_compute_dues(starts, amount, unit, calendar) == expected
+    assert any(due.error for due in try_compute_dues(starts, 5, Unit.WORKING_DAYS, calendar))  # late December
