@@ -176,7 +176,7 @@ def _timeline(
     else:
         v["是否重复"] = "否"
     # 待签收: a few fresh ones and a few forgotten ones
-    if rng.random() < 0.07:
+    if rng.random() < (0.3 if dispatched > AS_OF - timedelta(days=2) else 0.01):
         v["工单状态"] = "待签收"
         return
     signed = dispatched + timedelta(minutes=rng.randint(5, 180))
@@ -253,8 +253,10 @@ def _timeline(
         closed = min(closure_due - timedelta(hours=1), signed + timedelta(hours=rng.randint(3, 90)))
     elif roll < 0.88:
         closed = closure_due + timedelta(hours=rng.randint(3, 60))
+    elif closure_due > AS_OF - timedelta(days=4) or rng.random() < 0.15:
+        closed = None  # still open: recent ones, and a few long overdue
     else:
-        closed = None
+        closed = closure_due + timedelta(hours=rng.randint(3, 60))
     start = max(
         t
         for t in (
@@ -267,7 +269,9 @@ def _timeline(
         )
         if isinstance(t, datetime)
     )
-    if closed is not None and closed > start + timedelta(minutes=10) and before_now(closed):
+    if closed is not None and closed <= start + timedelta(minutes=10):
+        closed = start + timedelta(hours=rng.randint(1, 30))
+    if closed is not None and before_now(closed):
         verdict = rng.choices(list(REPLIES), weights=(60, 32, 8))[0]
         v.update(
             {

@@ -33,6 +33,8 @@ def test_detail_explains_deadlines_and_masks_the_phone(client, runner, app) -> N
     page = client.get("/orders/1").get_data(as_text=True)
     assert "各阶段期限" in page and "依据：" in page and "截止：" in page
     assert "操作记录" in page and "派单" in page
+    for order_id in range(1, 21):  # changed fields are named in Chinese
+        assert not re.search(r'class="muted">[a-z_]+<', client.get(f"/orders/{order_id}").get_data(as_text=True))
     assert re.search(r"1[3-9]\d\*\*\*\*\d{4}", page)
     assert not re.search(r"1[3-9]\d{9}", page)
 

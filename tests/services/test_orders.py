@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from tests.helpers import local
 from tracker.domain.errors import ActionRefused
+from tracker.domain.labels import FIELD_LABELS
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action, Outcome, Stage, State
 from tracker.models import Order, OrderDeadline, OrderEvent
@@ -89,6 +90,7 @@ def test_events_record_state_change_actor_and_changed_fields(session: Session, n
     assert event.changes["state"] == ["handling", "closed"]
     assert event.changes["verdict"] == [None, "实际解决"]
     assert event.changes["closed_at"][1].startswith("2026-11-17T02:00:00")
+    assert set(event.changes) <= set(FIELD_LABELS)  # every audited field has a Chinese label
 
 
 def test_a_refused_action_changes_nothing(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]

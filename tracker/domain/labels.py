@@ -82,3 +82,27 @@ def format_local(moment: datetime | None) -> str:
     if moment is None:
         return "—"
     return moment.astimezone(_LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+FIELD_LABELS: Mapping[str, str] = {
+    "state": "状态",
+    "cycle": "轮次",
+    "street": "所属街镇",
+    "handling_unit": "承办单位",
+    "dispatched_at": "派单时间",
+    "signed_at": "签收时间",
+    "contact_at": "联系时间",
+    "contact_result": "联系结果",
+    "contact_reason": "未联原因",
+    "contact_person": "先行联系人",
+    "extension_status": "延期状态",
+    "extension_reason": "延期理由",
+    "extension_requested_to": "申请延期至",
+    "return_count": "退单次数",
+    "return_reason_code": "退单原因",
+    "return_basis": "退单依据",
+    "reply": "答复内容",
+    "verdict": "结案评判",
+    "reply_method": "答复方式",
+    "closed_at": "办结时间",
+}

@@ -23,5 +23,6 @@ def init_app(app: Flask) -> None:
         stage_label=lambda v: labels.STAGE_LABELS[Stage(v)],
         outcome_label=lambda v: labels.OUTCOME_LABELS[Outcome(v)] if v else "—",
         alert_label=lambda v: labels.ALERT_LABELS[AlertLevel(v)] if v else "",
+        field_label=lambda name: labels.FIELD_LABELS.get(name, name),
         STATES=list(State),
     )
