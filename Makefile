@@ -8,8 +8,8 @@ PORT ?= 5000
 .PHONY: demo test lint bench bench-deadlines samples clean
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本")'
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本；可用 make PYTHON=python3.11 指定")'
+	@$(PYTHON) -m venv $(VENV) || { echo "无法创建虚拟环境；Debian/Ubuntu 上请先安装 python3-venv（或 python3.11-venv）"; exit 1; }
 
 $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt

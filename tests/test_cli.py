@@ -83,6 +83,9 @@ def test_rules_list_and_set(runner) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(args=["rules", "set", "closure", "3", "--request-type", "求助", "--note", "本局规定"])
     assert result.exit_code == 0 and "规则已保存" in result.output
     assert '"amount": 3' in runner.invoke(args=["rules", "list", "--json"]).output
+    result = runner.invoke(args=["rules", "set", "先行联系", "4", "--unit", "hours", "--urgency", "紧急"])
+    assert result.exit_code == 0, result.output
+    assert "先行联系·紧急" not in result.output and "4 小时" in runner.invoke(args=["rules", "list"]).output
     result = runner.invoke(args=["rules", "set", "closure", "400"])
     assert result.exit_code == 1 and "办结期限「400」应在 0–365 之间" in result.output
 

@@ -34,7 +34,9 @@ def test_detail_explains_deadlines_and_masks_the_phone(client, runner, app) -> N
     assert "各阶段期限" in page and "依据：" in page and "截止：" in page
     assert "操作记录" in page and "派单" in page
     for order_id in range(1, 21):  # changed fields are named in Chinese
-        assert not re.search(r'class="muted">[a-z_]+<', client.get(f"/orders/{order_id}").get_data(as_text=True))
+        page = client.get(f"/orders/{order_id}").get_data(as_text=True)
+        assert not re.search(r'class="muted">[a-z_]+<', page)
+        assert "dispatched</" not in page and "handling</" not in page
     assert re.search(r"1[3-9]\d\*\*\*\*\d{4}", page)
     assert not re.search(r"1[3-9]\d{9}", page)
 
@@ -45,3 +47,17 @@ def test_empty_list_tells_what_to_do(client) -> None:  # type: ignore[no-untyped
 
 def test_missing_order_is_404(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/orders/99999").status_code == 404
+
+
+def test_not_found_page_is_in_chinese(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/no-such-page").get_data(as_text=True)
+    assert "页面不存在" in page and "Not Found" not in page
+
+
+def test_before_init_db_the_page_says_what_to_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tracker import create_app
+
+    app = create_app({"TESTING": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
+    response = app.test_client().get("/")
+    assert response.status_code == 503
+    assert "数据库尚未初始化：请运行 flask --app wsgi init-db" in response.get_data(as_text=True)

@@ -169,8 +169,11 @@ def rules_list_command(as_json: bool) -> None:
         )
 
 
+STAGE_CHOICES = {**{s.value: s for s in Stage}, **{label: stage for stage, label in STAGE_LABELS.items()}}
+
+
 @rules_group.command("set")
-@click.argument("stage", type=click.Choice([s.value for s in Stage]))
+@click.argument("stage", type=click.Choice(list(STAGE_CHOICES)))
 @click.argument("amount", type=int)
 @click.option("--unit", type=click.Choice([Unit.WORKING_DAYS.value, Unit.HOURS.value]), default=Unit.WORKING_DAYS.value)
 @click.option("--request-type", default=None, help="诉求类型，如 投诉举报；不填为通用")
@@ -180,12 +183,12 @@ def rules_list_command(as_json: bool) -> None:
 def rules_set_command(
     stage: str, amount: int, unit: str, request_type: str | None, urgency: str | None, note: str
 ) -> None:
-    """新增或修改一条期限规则；只影响此后新开始的阶段期限。"""
+    """新增或修改一条期限规则；只影响此后新开始的阶段期限。STAGE 可写中文，如 办结、先行联系。"""
     try:
         with unit_of_work() as session:
             rules_service.set_rule(
                 session,
-                stage=stage,
+                stage=STAGE_CHOICES[stage].value,
                 amount=amount,
                 unit=unit,
                 request_type=request_type,
@@ -208,10 +211,12 @@ def demo_load_command(now_text: str | None) -> None:
     now = _parse_start(now_text).astimezone(UTC) if now_text else utcnow()
     try:
         with unit_of_work() as session:
-            reports = load_samples(session, now=now)
+            loaded = load_samples(session, now=now)
     except TrackerError as exc:
         raise fail(exc) from None
-    for report in reports:
+    if loaded.note:
+        click.echo(f"注意：{loaded.note}")
+    for report in loaded.reports:
         click.echo(report.summary())
         for error in report.errors:
             click.echo(f"  {error}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ import pandas as pd
 
 from tracker.domain.deadlines import LOCAL_TZ
 from tracker.domain.errors import TrackerError
+
+log = logging.getLogger(__name__)
 
 # canonical field → header spellings seen in real exports (domain.md section 4)
 HEADER_ALIASES: Mapping[str, tuple[str, ...]] = {
@@ -134,8 +137,10 @@ def read_grid(path: Path) -> tuple[pd.DataFrame, str | None]:
             return frame, encoding
     except ExportFileError:
         raise
-    except Exception as exc:  # pandas raises many types for a broken file
-        raise ExportFileError(f"文件「{path.name}」无法作为表格读取：{exc}") from exc
+    except Exception as exc:  # pandas and its engines raise many types for a broken file
+        log.warning("cannot read %s: %r", path.name, exc)
+        reason = "文件已损坏，或不是 Excel 表格（扩展名与内容不符）" if suffix != ".csv" else "不是有效的 CSV 表格"
+        raise ExportFileError(f"文件「{path.name}」无法读取：{reason}") from exc
     raise ExportFileError(f"文件「{path.name}」的类型「{suffix or '无扩展名'}」不受支持，应为 .xlsx、.xls 或 .csv")
 
 

@@ -47,7 +47,11 @@ def utcnow() -> datetime:
 
 
 class Order(SQLModel, table=True):
-    """A hotline complaint work order (诉件); key (source, order_no)."""
+    """A hotline complaint work order (诉件); key (source, order_no).
+
+    Text that comes from exports has no length limit: a platform's long category or name must
+    not fail on PostgreSQL where SQLite would have accepted it.
+    """
 
     __tablename__ = "work_order"
     __table_args__ = (
@@ -62,35 +66,37 @@ class Order(SQLModel, table=True):
     order_no: str = Field(max_length=64)
     cycle: int = 1
     state: str = Field(max_length=32)
+    return_from_state: str | None = Field(default=None, max_length=32)
+    cycle_started_at: datetime = Field(sa_column=utc_column(nullable=False))
     received_at: datetime | None = Field(default=None, sa_column=utc_column())
     dispatched_at: datetime = Field(sa_column=utc_column(nullable=False))
-    request_type: str | None = Field(default=None, max_length=32)
-    urgency: str | None = Field(default=None, max_length=16)
-    category: str | None = Field(default=None, max_length=64)
+    request_type: str | None = Field(default=None)
+    urgency: str | None = Field(default=None)
+    category: str | None = Field(default=None)
     content: str | None = None
     address: str | None = None
-    street: str | None = Field(default=None, max_length=64, index=True)
-    handling_unit: str | None = Field(default=None, max_length=128)
-    complainant: str | None = Field(default=None, max_length=64)
-    phone: str | None = Field(default=None, max_length=32)
+    street: str | None = Field(default=None, index=True)
+    handling_unit: str | None = Field(default=None)
+    complainant: str | None = Field(default=None)
+    phone: str | None = Field(default=None)
     signed_at: datetime | None = Field(default=None, sa_column=utc_column())
     contact_at: datetime | None = Field(default=None, sa_column=utc_column())
-    contact_result: str | None = Field(default=None, max_length=8)
-    contact_reason: str | None = Field(default=None, max_length=32)
-    contact_person: str | None = Field(default=None, max_length=64)
+    contact_result: str | None = Field(default=None)
+    contact_reason: str | None = Field(default=None)
+    contact_person: str | None = Field(default=None)
     extension_status: str = Field(default=ExtensionStatus.NONE.value, max_length=16)
     extension_reason: str | None = None
     extension_requested_to: date | None = None
     return_count: int = 0
-    return_reason_code: str | None = Field(default=None, max_length=32)
+    return_reason_code: str | None = Field(default=None)
     return_basis: str | None = None
     reply: str | None = None
-    verdict: str | None = Field(default=None, max_length=16)
-    reply_method: str | None = Field(default=None, max_length=16)
+    verdict: str | None = Field(default=None)
+    reply_method: str | None = Field(default=None)
     closed_at: datetime | None = Field(default=None, sa_column=utc_column())
-    satisfaction: str | None = Field(default=None, max_length=16)
+    satisfaction: str | None = Field(default=None)
     is_repeat: bool = False
-    repeat_of: str | None = Field(default=None, max_length=64)
+    repeat_of: str | None = Field(default=None)
     extras: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
@@ -121,9 +127,9 @@ class OrderDeadline(SQLModel, table=True):
     started_at: datetime = Field(sa_column=utc_column(nullable=False))
     amount: int = 0
     unit: str = Field(max_length=16)
-    rule_label: str = Field(default="", max_length=200)
+    rule_label: str = ""
     due_at: datetime | None = Field(default=None, sa_column=utc_column())
-    due_error: str | None = Field(default=None, max_length=200)
+    due_error: str | None = None
     original_due_at: datetime | None = Field(default=None, sa_column=utc_column())
     completed_at: datetime | None = Field(default=None, sa_column=utc_column())
     outcome: str | None = Field(default=None, max_length=16)
@@ -168,7 +174,7 @@ class CalendarDay(SQLModel, table=True):
     day: date = Field(primary_key=True)
     year: int = Field(foreign_key="calendar_year.year", index=True)
     is_workday: bool
-    name: str = Field(max_length=64)
+    name: str
 
 
 class DeadlineRuleRow(SQLModel, table=True):
@@ -184,8 +190,8 @@ class DeadlineRuleRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     stage: str = Field(max_length=32)
-    request_type: str | None = Field(default=None, max_length=32)
-    urgency: str | None = Field(default=None, max_length=16)
+    request_type: str | None = Field(default=None)
+    urgency: str | None = Field(default=None)
     amount: int
     unit: str = Field(max_length=16)
     note: str = ""

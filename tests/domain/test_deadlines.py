@@ -145,8 +145,13 @@ def test_times_are_shown_in_beijing_time() -> None:
 
 
 def test_bulk_computation_agrees_with_one_at_a_time(calendar: WorkCalendar) -> None:
-    starts = [local(f"2026-{month:02d}-{day:02d} {hour:02d}:30") for month in (2, 9, 12) for day in (13, 21, 30)
-              if not (month == 2 and day == 30) for hour in (0, 8, 23)]  # fmt: skip
+    starts = [
+        local(f"2026-{month:02d}-{day:02d} {hour:02d}:30")
+        for month in (2, 9, 12)
+        for day in (13, 21, 30)
+        if not (month == 2 and day == 30)
+        for hour in (0, 8, 23)
+    ]
     for unit, amount in ((Unit.WORKING_DAYS, 5), (Unit.HOURS, 2), (Unit.WORKING_DAYS, 0)):
         expected = [try_compute_due(s, amount, unit, calendar) for s in starts]
         assert try_compute_dues(starts, amount, unit, calendar) == expected

@@ -77,7 +77,11 @@ def test_the_written_table_covers_every_state_and_action() -> None:
 @pytest.mark.parametrize(("state", "action", "expected"), table_cases())
 def test_state_action_pair(state: State, action: Action, expected: State | None, calendar: WorkCalendar) -> None:
     pending = action in (Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION)
-    order = facts(state, extension_status=ExtensionStatus.REQUESTED if pending else ExtensionStatus.NONE)
+    order = facts(
+        state,
+        extension_status=ExtensionStatus.REQUESTED if pending else ExtensionStatus.NONE,
+        extension_requested_to=date(2026, 3, 12) if pending else None,
+    )
     data = VALID_INPUT.get(action, ActionInput())
     if expected is None:
         with pytest.raises(ActionRefused) as refused:
@@ -181,7 +185,7 @@ def test_extension_limited_to_15_working_days_from_dispatch(calendar: WorkCalend
     assert decide(facts(State.HANDLING), Action.REQUEST_EXTENSION, ok, NOW, calendar) is State.HANDLING
     too_far = ActionInput(reason="复杂", new_due_date=date(2026, 3, 24))
     message = refusal(facts(State.HANDLING), Action.REQUEST_EXTENSION, too_far, calendar)
-    assert "延期后期限 2026-03-24 超过自派单起 15 个工作日（2026-03-23）的上限" in message
+    assert "延期后期限 2026-03-24 超过自派单（本轮起算）起 15 个工作日（2026-03-23）的上限" in message
 
 
 @pytest.mark.parametrize(
@@ -197,6 +201,13 @@ def test_extension_limited_to_15_working_days_from_dispatch(calendar: WorkCalend
 )
 def test_extension_input(data: ActionInput, reason: str, calendar: WorkCalendar) -> None:
     assert f"：{reason}。" in refusal(facts(State.HANDLING), Action.REQUEST_EXTENSION, data, calendar)
+
+
+def test_extension_limit_in_an_unloaded_year_is_refused(calendar: WorkCalendar) -> None:
+    order = facts(State.HANDLING, dispatched_at=local("2026-12-21 09:00"), closure_due_at=local("2026-12-28 23:59:59"))
+    data = ActionInput(reason="复杂", new_due_date=date(2027, 1, 8))
+    message = refusal(order, Action.REQUEST_EXTENSION, data, calendar, local("2026-12-22 09:00"))
+    assert "不能执行「申请延期」：2027 年节假日安排尚未载入" in message
 
 
 def test_extension_without_known_deadline_is_refused(calendar: WorkCalendar) -> None:

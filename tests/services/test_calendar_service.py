@@ -97,3 +97,43 @@ def test_example_file_in_docs_loads(session: Session) -> None:
     assert result.replaced
     after = load_calendar(session)
     assert after.holidays == before.holidays and after.workdays == before.workdays
+
+
+def test_a_stage_ended_while_its_year_was_unknown_is_judged_once_the_year_is_loaded(
+    session: Session,
+    new_order,
+    make_ctx,  # type: ignore[no-untyped-def]
+) -> None:
+    order = new_order("2026-12-29 10:00")
+    calendar, rules = load_calendar(session), make_ctx("2026-12-31 09:00").rules
+    actor = make_ctx("2026-12-31 09:00").actor
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_RETURN,
+        data=ActionInput(reason_code="非本辖区", basis="相邻街道"),
+        ctx=Context(actor, local("2026-12-31 09:00"), calendar, rules),
+    )
+    apply_action(
+        session,
+        order=order,
+        action=Action.REJECT_RETURN,
+        data=ActionInput(reason="属本辖区"),
+        ctx=Context(actor, local("2027-01-04 10:00"), calendar, rules),
+    )
+    decision = next(r for r in deadline_rows.all_deadlines(session, order) if r.stage == "return_decision")
+    assert decision.completed_at is not None and decision.due_at is None and decision.outcome is None
+    load_year(session, YEAR_2027, source="测试文件", actor=Actor.cli(), now=local("2027-01-04 11:00"))
+    decision = next(r for r in deadline_rows.all_deadlines(session, order) if r.stage == "return_decision")
+    assert decision.due_at == local("2027-01-04 23:59:59")  # 01-01..01-03 off in the test data
+    assert decision.outcome == "met"
+
+
+def test_the_stored_calendar_agrees_with_the_holidays_package(session: Session) -> None:
+    import holidays
+
+    stored = load_calendar(session)  # seeded through _store → calendar_day → load_calendar
+    for year in (2025, 2026):
+        ours = {day for day in stored.workdays if day.year == year}
+        assert ours == {day for day in holidays.China(years=year).weekend_workdays if day.year == year}
+    assert stored.day_kind(local("2026-02-17 12:00").date()).reason == "春节"

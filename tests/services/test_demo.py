@@ -22,7 +22,7 @@ from tracker.services.overview import alert_counts, state_counts
 )
 def test_demo_as_of_any_day(session: Session, today: str) -> None:
     now = local(today)
-    reports = load_samples(session, now=now)
+    reports = load_samples(session, now=now).reports
     assert [r.errors for r in reports] == [[], []]
     assert sum(r.created for r in reports) == 310
     counts = state_counts(session)
@@ -32,8 +32,17 @@ def test_demo_as_of_any_day(session: Session, today: str) -> None:
     assert alerts[AlertLevel.BLUE] + alerts[AlertLevel.YELLOW] > 0
     latest = max(o.dispatched_at for o in session.exec(select(Order)).all())
     assert latest <= now
-    again = load_samples(session, now=now)
+    again = load_samples(session, now=now).reports
     assert sum(r.created for r in again) == 0 and sum(len(r.existing) for r in again) == 310
+
+
+def test_in_a_year_without_calendar_the_demo_falls_back_to_the_last_loaded_day(session: Session) -> None:
+    loaded = load_samples(session, now=local("2027-01-15 10:00"))
+    assert loaded.note.startswith("2027 年节假日安排尚未载入")
+    assert "示例数据改为按 2026-12-31（最后一个已载入的工作日）载入" in loaded.note
+    assert sum(r.created for r in loaded.reports) > 250
+    counts = state_counts(session)
+    assert all(counts[state] > 0 for state in State)
 
 
 def test_the_shift_keeps_working_days_and_order(session: Session) -> None:

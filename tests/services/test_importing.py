@@ -148,4 +148,9 @@ def test_bad_files_are_refused_whole(session: Session, tmp_path: Path) -> None:
     garbage.write_bytes(b"\xff\xfe\xff\xfe\x80\x80")
     with pytest.raises(ExportFileError, match="既不是 UTF-8 也不是 GB18030"):
         run(session, garbage)
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 this is not really a workbook")
+    with pytest.raises(ExportFileError) as refused:
+        run(session, broken)
+    assert str(refused.value) == "文件「broken.xlsx」无法读取：文件已损坏，或不是 Excel 表格（扩展名与内容不符）"
     assert count(session, Order) == 0

@@ -185,7 +185,8 @@ def test_return_rejected_keeps_the_clock_running(session: Session, new_order, ma
         data=ActionInput(reason="属城管职责"),
         ctx=make_ctx("2026-11-16 15:00"),
     )
-    assert order.state == State.HANDLING
+    assert order.state == State.DISPATCHED  # back where it came from: it still has to be signed for
+    assert Action.SIGN in available_actions(session, order, now=local("2026-11-16 16:00"))
     assert stages(session, order)[(1, "closure")] == ("2026-11-23 23:59", None)
 
 
@@ -238,3 +239,160 @@ def test_deadline_rows_need_an_order(session: Session) -> None:
     with pytest.raises(exc.IntegrityError):
         session.add(OrderDeadline(order_id=999, stage="closure", started_at=local("2026-11-16 09:00"), unit="hours"))
         session.flush()
+
+
+# What each action does to the stage deadlines, written out: opens / completes / misses / cancels.
+EXPECTED_EFFECTS = {
+    Action.DISPATCH: ({"first_contact", "closure"}, set(), set(), set()),
+    Action.REDISPATCH: ({"first_contact", "closure"}, set(), set(), set()),
+    Action.SIGN: (set(), set(), set(), set()),
+    Action.FIRST_CONTACT: (set(), {"first_contact"}, set(), set()),
+    Action.REQUEST_EXTENSION: ({"extension_decision"}, set(), set(), set()),
+    Action.APPROVE_EXTENSION: (set(), {"extension_decision"}, set(), set()),
+    Action.REJECT_EXTENSION: (set(), {"extension_decision"}, set(), set()),
+    Action.REQUEST_RETURN: ({"return_decision"}, set(), set(), set()),
+    Action.APPROVE_RETURN: (
+        set(),
+        {"return_decision"},
+        set(),
+        {"first_contact", "closure", "redo", "supervision", "extension_decision"},
+    ),
+    Action.REJECT_RETURN: (set(), {"return_decision"}, set(), set()),
+    Action.CLOSE: (set(), {"closure", "redo", "supervision"}, {"first_contact"}, {"extension_decision"}),
+    Action.REDO: ({"redo"}, set(), set(), set()),
+    Action.SUPERVISE: ({"supervision"}, set(), set(), {"supervision"}),
+}
+
+
+def test_stage_effects_table() -> None:
+    from tracker.domain.lifecycle import STAGE_EFFECTS
+
+    assert set(STAGE_EFFECTS) == set(Action) == set(EXPECTED_EFFECTS)
+    for action, (opens, completes, misses, cancels) in EXPECTED_EFFECTS.items():
+        effect = STAGE_EFFECTS[action]
+        got = (
+            {s.value for s in effect.opens},
+            {s.value for s in effect.completes},
+            {s.value for s in effect.misses},
+            {s.value for s in effect.cancels},
+        )
+        assert got == (opens, completes, misses, cancels), action
+
+
+def test_closing_with_a_pending_extension_cancels_it_for_good(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_EXTENSION,
+        data=ActionInput(reason="x", new_due_date=date(2026, 11, 27)),
+        ctx=make_ctx("2026-11-17 10:00"),
+    )
+    apply_action(session, order=order, action=Action.CLOSE, data=CLOSE, ctx=make_ctx("2026-11-18 10:00"))
+    assert order.extension_status == "cancelled"
+    assert stages(session, order)[(1, "extension_decision")][1] == Outcome.CANCELLED
+    apply_action(
+        session, order=order, action=Action.REDO, data=ActionInput(reason="不满意"), ctx=make_ctx("2026-11-30 09:00")
+    )
+    offered = available_actions(session, order, now=local("2026-11-30 10:00"))
+    assert Action.APPROVE_EXTENSION not in offered and Action.REQUEST_EXTENSION not in offered
+    assert stages(session, order)[(2, "redo")] == ("2026-12-03 23:59", None)
+
+
+def test_a_rejected_return_from_handling_goes_back_to_handling(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_RETURN,
+        data=ActionInput(reason_code="重复件", basis="同一问题"),
+        ctx=make_ctx("2026-11-16 11:00"),
+    )
+    assert order.return_from_state == State.HANDLING
+    apply_action(
+        session,
+        order=order,
+        action=Action.REJECT_RETURN,
+        data=ActionInput(reason="不是重复件"),
+        ctx=make_ctx("2026-11-16 15:00"),
+    )
+    assert order.state == State.HANDLING
+
+
+def test_redispatch_starts_a_new_cycle_and_keeps_the_platform_dispatch_time(
+    session: Session,
+    new_order,
+    make_ctx,  # type: ignore[no-untyped-def]
+) -> None:
+    order = new_order("2026-11-16 09:00")
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_RETURN,
+        data=ActionInput(reason_code="非本辖区", basis="b"),
+        ctx=make_ctx("2026-11-16 10:00"),
+    )
+    apply_action(
+        session, order=order, action=Action.APPROVE_RETURN, data=ActionInput(), ctx=make_ctx("2026-11-16 11:00")
+    )
+    apply_action(
+        session,
+        order=order,
+        action=Action.REDISPATCH,
+        data=ActionInput(street="北站街道"),
+        ctx=make_ctx("2026-11-17 09:00"),
+    )
+    assert (order.cycle, order.dispatched_at, order.cycle_started_at) == (
+        2,
+        local("2026-11-16 09:00"),
+        local("2026-11-17 09:00"),
+    )
+    assert stages(session, order)[(2, "closure")] == ("2026-11-24 23:59", None)
+    assert stages(session, order)[(1, "closure")][1] == Outcome.CANCELLED
+
+
+def test_deadline_moves_are_in_the_audit_trail(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    apply_action(
+        session,
+        order=order,
+        action=Action.SUPERVISE,
+        data=ActionInput(reason="快", due_at=local("2026-11-18 12:00")),
+        ctx=make_ctx("2026-11-17 09:00"),
+    )
+    assert events_of(session, order)[-1].changes["supervision_due_at"] == [None, "2026-11-18T04:00:00+00:00"]
+    apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-17 09:30"))
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_EXTENSION,
+        data=ActionInput(reason="x", new_due_date=date(2026, 11, 27)),
+        ctx=make_ctx("2026-11-17 10:00"),
+    )
+    apply_action(
+        session, order=order, action=Action.APPROVE_EXTENSION, data=ActionInput(), ctx=make_ctx("2026-11-17 11:00")
+    )
+    changes = events_of(session, order)[-1].changes
+    assert changes["closure_due_at"] == ["2026-11-23T15:59:59+00:00", "2026-11-27T15:59:59+00:00"]
+    assert changes["extension_decision_due_at"][1] is None
+
+
+def test_approving_an_extension_that_no_longer_extends_is_refused(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    order = new_order("2026-11-16 09:00")
+    apply_action(session, order=order, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(
+        session,
+        order=order,
+        action=Action.REQUEST_EXTENSION,
+        data=ActionInput(reason="x", new_due_date=date(2026, 11, 24)),
+        ctx=make_ctx("2026-11-17 10:00"),
+    )
+    row = next(r for r in deadline_rows.open_deadlines(session, order) if r.stage == "closure")
+    row.due_at = local("2026-11-25 23:59:59")  # e.g. the rule was recomputed after a calendar correction
+    with pytest.raises(ActionRefused) as refused:
+        apply_action(
+            session, order=order, action=Action.APPROVE_EXTENSION, data=ActionInput(), ctx=make_ctx("2026-11-17 11:00")
+        )
+    assert "申请延期至 2026-11-24 不晚于现有办结期限 2026-11-25，批准没有意义，请驳回" in str(refused.value)

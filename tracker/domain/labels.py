@@ -61,6 +61,7 @@ EXTENSION_LABELS: Mapping[ExtensionStatus, str] = {
     ExtensionStatus.REQUESTED: "延期审核中",
     ExtensionStatus.APPROVED: "已批准",
     ExtensionStatus.REJECTED: "已驳回",
+    ExtensionStatus.CANCELLED: "已撤销（办结时尚未审核）",
 }
 
 UNIT_LABELS: Mapping[Unit, str] = {
@@ -105,4 +106,23 @@ FIELD_LABELS: Mapping[str, str] = {
     "verdict": "结案评判",
     "reply_method": "答复方式",
     "closed_at": "办结时间",
+    "cycle_started_at": "本轮起算时间",
+    "return_from_state": "申请退单前状态",
+    **{f"{stage.value}_due_at": f"{label}期限" for stage, label in STAGE_LABELS.items()},
 }
+
+
+def describe_value(name: str, value: object) -> str:
+    """A recorded field value (as stored in an event's changes) as people read it."""
+    if value is None or value == "":
+        return "—"
+    if name in ("state", "return_from_state") and isinstance(value, str) and value in State._value2member_map_:
+        return STATE_LABELS[State(value)]
+    if name == "extension_status" and isinstance(value, str) and value in ExtensionStatus._value2member_map_:
+        return EXTENSION_LABELS[ExtensionStatus(value)]
+    if isinstance(value, str) and (name.endswith("_at")):
+        try:
+            return format_local(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)

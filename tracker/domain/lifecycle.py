@@ -40,6 +40,10 @@ TRANSITIONS: Mapping[tuple[State, Action], State] = {
 }
 """Every allowed move. DISPATCH creates an order and is not in the table."""
 
+RESUMES_PREVIOUS: frozenset[tuple[State, Action]] = frozenset({(S.RETURN_REQUESTED, A.REJECT_RETURN)})
+"""Moves that return to the state the order was in before (a rejected return goes back where it came
+from, 待签收 or 处置中); the table's value is the fallback when that state is unknown."""
+
 INITIAL_STATE = State.DISPATCHED
 
 CLOSURE_VERDICTS = ("实际解决", "解释说明", "未解决")
@@ -92,7 +96,10 @@ class OrderFacts:
     dispatched_at: datetime
     closure_due_at: datetime | None = None
     extension_status: ExtensionStatus = ExtensionStatus.NONE
+    extension_requested_to: date | None = None
     cycle: int = 1
+    cycle_started_at: datetime | None = None  # None: the cycle started at dispatch
+    resume_state: State | None = None  # the state before the pending return request
 
 
 @dataclass(frozen=True)
@@ -175,11 +182,24 @@ def _validate_extension(facts: OrderFacts, data: ActionInput, now: datetime, cal
     if data.new_due_date <= current:
         return f"申请延期至 {data.new_due_date} 不晚于现有办结期限 {current}"
     try:
-        limit = latest_extension_date(facts.dispatched_at, calendar)
+        limit = latest_extension_date(facts.cycle_started_at or facts.dispatched_at, calendar)
     except CalendarNotLoaded as exc:
         return exc.message.rstrip("。")
     if data.new_due_date > limit:
-        return f"延期后期限 {data.new_due_date} 超过自派单起 15 个工作日（{limit}）的上限"
+        return f"延期后期限 {data.new_due_date} 超过自派单（本轮起算）起 15 个工作日（{limit}）的上限"
+    return None
+
+
+def _validate_approve_extension(
+    facts: OrderFacts, data: ActionInput, now: datetime, calendar: WorkCalendar
+) -> str | None:
+    if facts.extension_requested_to is None:
+        return "延期申请缺少申请延期至的日期"
+    if facts.closure_due_at is not None and facts.extension_requested_to <= to_local(facts.closure_due_at).date():
+        return (
+            f"申请延期至 {facts.extension_requested_to} 不晚于现有办结期限 "
+            f"{to_local(facts.closure_due_at).date()}，批准没有意义，请驳回"
+        )
     return None
 
 
@@ -220,6 +240,7 @@ VALIDATORS: Mapping[Action, Validator] = {
     A.CLOSE: _validate_close,
     A.REQUEST_RETURN: _validate_return,
     A.REQUEST_EXTENSION: _validate_extension,
+    A.APPROVE_EXTENSION: _validate_approve_extension,
     A.FIRST_CONTACT: _validate_contact,
     A.REJECT_EXTENSION: _validate_reason,
     A.REJECT_RETURN: _validate_reason,
@@ -258,4 +279,6 @@ def decide(facts: OrderFacts, action: Action, data: ActionInput, now: datetime, 
             reason=reason,
             allowed_labels=[ACTION_LABELS[a] for a in allowed_actions(facts, now)],
         )
+    if (facts.state, action) in RESUMES_PREVIOUS and facts.resume_state is not None:
+        return facts.resume_state
     return TRANSITIONS[(facts.state, action)]

@@ -40,6 +40,7 @@ class ExtensionStatus(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"  # the order was closed before the request was decided
 
 
 class Stage(StrEnum):

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tracker.domain.calendar import WorkCalendar
@@ -119,7 +119,12 @@ def end_stages(
 
 
 def recompute_open_deadlines(session: Session, *, calendar: WorkCalendar) -> int:
-    """Recompute every rule-based open deadline of every open order; returns how many changed."""
+    """Recompute the rule-based deadlines of every open order; returns how many changed.
+
+    Open stages get their due time again; a stage that ended while its due time was unknown
+    (its year not loaded) gets the due time and, now that it can be judged, its outcome.
+    Closed orders are not touched.
+    """
     rows = session.execute(
         sa_select(
             col(OrderDeadline.id),
@@ -128,10 +133,14 @@ def recompute_open_deadlines(session: Session, *, calendar: WorkCalendar) -> int
             col(OrderDeadline.unit),
             col(OrderDeadline.due_at),
             col(OrderDeadline.due_error),
+            col(OrderDeadline.completed_at),
         )
         .join(Order, col(Order.id) == col(OrderDeadline.order_id))
         .where(
-            col(OrderDeadline.completed_at).is_(None),
+            or_(
+                col(OrderDeadline.completed_at).is_(None),
+                and_(col(OrderDeadline.due_at).is_(None), col(OrderDeadline.outcome).is_(None)),
+            ),
             col(OrderDeadline.unit) != Unit.FIXED.value,
             col(Order.state).in_([s.value for s in OPEN_STATES]),
         )
@@ -144,7 +153,10 @@ def recompute_open_deadlines(session: Session, *, calendar: WorkCalendar) -> int
         dues = try_compute_dues([row.started_at for row in group], amount, Unit(unit), calendar)
         for row, due in zip(group, dues, strict=True):
             if due.due_at != row.due_at or due.error != row.due_error:
-                changes.append({"id": row.id, "due_at": due.due_at, "due_error": due.error})
+                outcome = completion_outcome(row.completed_at, due.due_at) if row.completed_at else None
+                changes.append(
+                    {"id": row.id, "due_at": due.due_at, "due_error": due.error, "outcome": outcome and outcome.value}
+                )
     if changes:
         session.flush()
         session.execute(update(OrderDeadline), changes)

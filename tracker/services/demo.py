@@ -34,8 +34,10 @@ def read_manifest(folder: Path = SAMPLES) -> tuple[datetime, list[SampleFile]]:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
         as_of = data["as_of"]
         files = [SampleFile(folder / entry["path"], entry["source"]) for entry in data["files"]]
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
-        raise TrackerError(f"示例数据清单「{manifest}」无法读取：{exc}") from exc
+    except OSError as exc:
+        raise TrackerError(f"示例数据清单「{manifest}」无法打开") from exc
+    except (KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise TrackerError(f"示例数据清单「{manifest}」格式不对：应有 as_of 和 [[files]]（path、source）") from exc
     if not isinstance(as_of, datetime) or as_of.tzinfo is None:
         raise TrackerError(f"示例数据清单字段 as_of 应为带时区的时间，实际为：{as_of!r}")
     return as_of, files
@@ -97,14 +99,35 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), LOCAL_TZ)
 
 
-def load_samples(session: Session, *, now: datetime, folder: Path = SAMPLES) -> list[ImportReport]:
-    """Import every sample file, shifted to ``now``; orders already loaded are left alone."""
+@dataclass(frozen=True)
+class DemoLoad:
+    """What loading the samples did, and as of when."""
+
+    reports: list[ImportReport]
+    as_of: datetime
+    note: str = ""
+
+
+def load_samples(session: Session, *, now: datetime, folder: Path = SAMPLES) -> DemoLoad:
+    """Import every sample file, shifted to ``now``; orders already loaded are left alone.
+
+    When ``now`` lies in a year whose holiday arrangement is not loaded, the samples are
+    shifted to the last loaded working day instead, and the note says so.
+    """
     as_of, files = read_manifest(folder)
     calendar = load_calendar(session)
-    shift = WorkdayShift(as_of, now, calendar)
     rules = rule_table(session)
+    note = ""
+    try:
+        shift = WorkdayShift(as_of, now, calendar)
+    except CalendarNotLoaded as exc:
+        last = calendar.previous_workday(date(calendar.last_year, 12, 31))
+        now = datetime.combine(last, time(18, 0), LOCAL_TZ)
+        shift = WorkdayShift(as_of, now, calendar)
+        note = f"{exc.message.rstrip('。')}。示例数据改为按 {last.isoformat()}（最后一个已载入的工作日）载入。"
     batch = f"demo-{to_local(now):%Y%m%d%H%M%S}"
-    return [
+    reports = [
         import_export(session, f.path, source=f.source, batch=batch, calendar=calendar, rules=rules, shift=shift)
         for f in files
     ]
+    return DemoLoad(reports=reports, as_of=now, note=note)

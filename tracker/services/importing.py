@@ -7,12 +7,14 @@ rolled back alone and reported with its row number, field and value.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from tracker.domain.calendar import WorkCalendar
@@ -24,6 +26,8 @@ from tracker.domain.vocabulary import Action, State
 from tracker.hotline import ExportTable, parse_local_datetime, read_export
 from tracker.services.actors import Actor
 from tracker.services.orders import Context, NewOrder, apply_action, create_order, find_order
+
+log = logging.getLogger(__name__)
 
 STATUS_TEXTS: dict[str, State] = {
     "待签收": State.DISPATCHED,
@@ -163,6 +167,13 @@ def import_export(
             report.created += 1
         except _RowProblem as problem:
             report.errors.append(problem.error)
+        except TrackerError as exc:  # e.g. no deadline rule matches the row
+            report.errors.append(RowError(row_number, "工单编号", order_no, exc.message))
+        except DBAPIError as exc:
+            log.warning("row %s of %s refused by the database: %s", row_number, path.name, exc)
+            report.errors.append(
+                RowError(row_number, "工单编号", order_no, "数据库拒绝写入本行（字段值格式不符），其余行不受影响")
+            )
     return report
 
 

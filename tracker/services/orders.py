@@ -86,6 +86,7 @@ def create_order(session: Session, *, data: NewOrder, ctx: Context, note: str = 
         order_no=data.order_no,
         state=INITIAL_STATE.value,
         dispatched_at=data.dispatched_at,
+        cycle_started_at=data.dispatched_at,
         received_at=data.received_at,
         request_type=data.request_type,
         urgency=data.urgency,
@@ -123,7 +124,10 @@ def facts_of(session: Session, order: Order) -> OrderFacts:
         dispatched_at=order.dispatched_at,
         closure_due_at=closing.due_at if closing else None,
         extension_status=ExtensionStatus(order.extension_status),
+        extension_requested_to=order.extension_requested_to,
         cycle=order.cycle,
+        cycle_started_at=order.cycle_started_at,
+        resume_state=State(order.return_from_state) if order.return_from_state else None,
     )
 
 
@@ -136,8 +140,8 @@ def apply_action(session: Session, *, order: Order, action: Action, data: Action
     """Check ``action`` against the lifecycle, apply it, move deadlines and write one event; flushes."""
     facts = facts_of(session, order)
     next_state = decide(facts, action, data, ctx.now, ctx.calendar)
-    before = _snapshot(order)
     open_rows = deadline_rows.open_deadlines(session, order)
+    before = _snapshot(order, open_rows)
     done_at: dict[Stage, datetime] = {}
     _apply_fields(order, action, data, ctx, done_at)
     if action is Action.APPROVE_EXTENSION:
@@ -157,7 +161,7 @@ def apply_action(session: Session, *, order: Order, action: Action, data: Action
             fixed_due=data.due_at if stage is Stage.SUPERVISION else None,
             fixed_label=f"督办人指定期限 {format_local(data.due_at)}" if data.due_at else "",
         )
-    after = _snapshot(order)
+    after = _snapshot(order, deadline_rows.open_deadlines(session, order))
     changes = {
         name: [_jsonable(before[name]), _jsonable(after[name])] for name in before if before[name] != after[name]
     }
@@ -196,22 +200,30 @@ def _apply_fields(
     elif action is Action.REJECT_EXTENSION:
         order.extension_status = ExtensionStatus.REJECTED.value
     elif action is Action.REQUEST_RETURN:
+        order.return_from_state = order.state
         order.return_count += 1
         order.return_reason_code = data.reason_code
         order.return_basis = data.basis.strip()
     elif action is Action.CLOSE:
+        if order.extension_status == ExtensionStatus.REQUESTED.value:
+            order.extension_status = ExtensionStatus.CANCELLED.value
         order.reply = data.reply.strip()
         order.verdict = data.verdict
         order.reply_method = data.reply_method or None
         order.closed_at = now
     elif action is Action.REDO:
+        # the closed cycle's reply and verdict stay in this event's changes and on the detail page
         order.cycle += 1
+        order.cycle_started_at = now
         order.reply = order.verdict = order.reply_method = None
         order.closed_at = None
     elif action is Action.REDISPATCH:
+        # a new squad starts a new cycle; the platform's 派单时间 stays as it was
+        order.cycle += 1
+        order.cycle_started_at = now
         order.street = data.street.strip() or order.street
         order.handling_unit = data.handling_unit.strip() or order.handling_unit
-        order.dispatched_at = now
+        order.return_from_state = None
         order.signed_at = None
         order.contact_at = order.contact_result = order.contact_reason = order.contact_person = None
         order.extension_status = ExtensionStatus.NONE.value
@@ -238,8 +250,14 @@ def _note(action: Action, data: ActionInput) -> str:
     return "；".join(parts)
 
 
-def _snapshot(order: Order) -> dict[str, Any]:
-    return {name: getattr(order, name) for name in AUDITED_FIELDS}
+def _snapshot(order: Order, open_rows: list[OrderDeadline]) -> dict[str, Any]:
+    """The audited fields plus the due time of each open stage (so deadline moves are in the trail)."""
+    snapshot = {name: getattr(order, name) for name in AUDITED_FIELDS}
+    for stage in Stage:
+        snapshot[f"{stage.value}_due_at"] = None
+    for row in open_rows:
+        snapshot[f"{row.stage}_due_at"] = row.due_at
+    return snapshot
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 28cbddfbf78e
+Revision ID: fd217b2fdf9b
 Revises: 
-Create Date: 2026-11-26 17:42:19.337918
+Create Date: 2026-11-26 18:08:22.324667
 
 """
 from typing import Sequence, Union
@@ -15,7 +15,7 @@ import tracker.models  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = '28cbddfbf78e'
+revision: str = 'fd217b2fdf9b'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -34,8 +34,8 @@ def upgrade() -> None:
     op.create_table('deadline_rule',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('request_type', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('urgency', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('request_type', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('urgency', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('amount', sa.Integer(), nullable=False),
     sa.Column('unit', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -52,39 +52,41 @@ def upgrade() -> None:
     sa.Column('order_no', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('cycle', sa.Integer(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('return_from_state', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('cycle_started_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('received_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('dispatched_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('request_type', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('urgency', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
-    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('request_type', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('urgency', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('content', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('address', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('street', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('handling_unit', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
-    sa.Column('complainant', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('street', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('handling_unit', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('complainant', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('signed_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('contact_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('contact_result', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
-    sa.Column('contact_reason', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('contact_person', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('contact_result', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('contact_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('contact_person', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('extension_status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('extension_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('extension_requested_to', sa.Date(), nullable=True),
     sa.Column('return_count', sa.Integer(), nullable=False),
-    sa.Column('return_reason_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('return_reason_code', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('return_basis', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('reply', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
-    sa.Column('reply_method', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('verdict', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('reply_method', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('closed_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('satisfaction', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('satisfaction', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('is_repeat', sa.Boolean(), nullable=False),
-    sa.Column('repeat_of', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('repeat_of', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('extras', sa.JSON(), nullable=False),
     sa.Column('created_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("extension_status IN ('none', 'requested', 'approved', 'rejected')", name='ck_work_order_extension_status'),
+    sa.CheckConstraint("extension_status IN ('none', 'requested', 'approved', 'rejected', 'cancelled')", name='ck_work_order_extension_status'),
     sa.CheckConstraint("state IN ('dispatched', 'handling', 'return_requested', 'returned', 'closed')", name='ck_work_order_state'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source', 'order_no', name='uq_work_order_source_no')
@@ -97,7 +99,7 @@ def upgrade() -> None:
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('is_workday', sa.Boolean(), nullable=False),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.ForeignKeyConstraint(['year'], ['calendar_year.year'], ),
     sa.PrimaryKeyConstraint('day')
     )
@@ -112,9 +114,9 @@ def upgrade() -> None:
     sa.Column('started_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('amount', sa.Integer(), nullable=False),
     sa.Column('unit', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('rule_label', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('rule_label', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('due_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('due_error', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('due_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('original_due_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('completed_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),

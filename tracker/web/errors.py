@@ -1,0 +1,37 @@
+"""Error pages in Chinese: not found, refused by the rules, and failures with what to do."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+from tracker.db import get_session
+from tracker.domain.errors import TrackerError
+from tracker.services.health import schema_problem
+
+log = logging.getLogger(__name__)
+
+TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 500: "系统出错"}
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int]:
+        code = exc.code or 500
+        message = "您要找的工单或页面不存在。" if code == 404 else "请求无法完成。"
+        return render_template("error.html", title=TITLES.get(code, "请求无法完成"), message=message), code
+
+    @app.errorhandler(TrackerError)
+    def tracker_error(exc: TrackerError) -> tuple[str, int]:
+        return render_template("error.html", title="操作未完成", message=exc.message), 422
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[str, int]:
+        log.exception("unhandled error")
+        problem = schema_problem(get_session())
+        message = problem or "系统出现意外错误，已记录日志。请稍后再试，或联系管理员。"
+        return render_template("error.html", title="系统出错", message=message), 503 if problem else 500
