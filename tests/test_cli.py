@@ -93,7 +93,7 @@ def test_rules_list_and_set(runner) -> None:  # type: ignore[no-untyped-def]
 def test_demo_load_command(app, runner) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(args=["demo-load", "--now", "2026-11-26T10:00"])
     assert result.exit_code == 0, result.output
-    assert "新建 220 件" in result.output and "新建 90 件" in result.output and "错误 0 行" in result.output
+    assert "新建 220 件" in result.output and "新建 90 件" in result.output and "拒绝 0 行" in result.output
     engine = make_engine(app.config["DATABASE_URL"])
     with Session(engine) as session:
         assert len(session.exec(select(Order)).all()) == 310

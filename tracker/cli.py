@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -201,28 +201,16 @@ def rules_set_command(
     click.echo("规则已保存。")
 
 
-@click.command("demo-load")
-@click.option("--now", "now_text", default=None, help="以此时刻（ISO-8601）为“今天”，默认当前时间")
-@with_appcontext
-def demo_load_command(now_text: str | None) -> None:
-    """载入 sample_orders/ 中的示例导出文件，时间整体平移到今天（已载入的工单不重复载入）。"""
-    from tracker.services.demo import load_samples
-
-    now = _parse_start(now_text).astimezone(UTC) if now_text else utcnow()
-    try:
-        with unit_of_work() as session:
-            loaded = load_samples(session, now=now)
-    except TrackerError as exc:
-        raise fail(exc) from None
-    if loaded.note:
-        click.echo(f"注意：{loaded.note}")
-    for report in loaded.reports:
-        click.echo(report.summary())
-        for error in report.errors:
-            click.echo(f"  {error}")
-
-
 def init_app(app: Flask) -> None:
     """Register the tracker's commands."""
-    for cmd in (init_db_command, deadline_command, calendar_group, rules_group, demo_load_command):
+    from tracker.cli_import import demo_load_command, import_orders_command
+
+    for cmd in (
+        init_db_command,
+        deadline_command,
+        calendar_group,
+        rules_group,
+        demo_load_command,
+        import_orders_command,
+    ):
         app.cli.add_command(cmd)

@@ -1,224 +1,340 @@
-"""The only place pandas meets an export file: read, detect encoding, find the header, map columns.
+"""The only place an export file is read: file checks, encoding, header row, merged cells, rows as text.
 
-Every cell is read as text, so order and phone numbers keep their leading zeros. Rows are
-numbered as the spreadsheet shows them (1-based, title rows included).
+Every cell becomes text first, so order and phone numbers keep their leading zeros; rows are
+numbered as the spreadsheet shows them (1-based, title rows included). Excel files are read
+with calamine, CSV files stream through the csv module, so a large file is never held whole.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
+from python_calamine import CalamineWorkbook
 
-from tracker.domain.deadlines import LOCAL_TZ
 from tracker.domain.errors import TrackerError
+from tracker.profiles import Profile, builtin_profiles
 
 log = logging.getLogger(__name__)
-
-# canonical field → header spellings seen in real exports (domain.md section 4)
-HEADER_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "工单编号": ("12345工单编号", "任务号", "任务编号", "热线工单编号"),
-    "受理时间": ("12345受理时间", "登记时间", "来电时间"),
-    "派单时间": ("派遣时间", "转办时间", "下派时间"),
-    "工单来源": ("12345工单来源", "渠道来源", "案件来源"),
-    "处理方式": ("工单类型",),
-    "诉求类型": ("12345工单类型", "业务类型"),
-    "问题分类": ("二级分类", "一级分类", "三级分类", "四级分类", "五级分类", "案件小类"),
-    "紧急程度": ("优先级",),
-    "诉求内容": ("12345内容描述", "问题描述", "市民原信内容"),
-    "地址": ("12345诉求地址", "发生地址"),
-    "所属街镇": ("街道", "街道名", "街镇"),
-    "承办单位": ("主办单位", "主责部门", "三级主责部门"),
-    "处理时限": ("办结时限", "应办结时间", "截止时间"),
-    "联系时间": ("先行联系时间",),
-    "先行联系人": (),
-    "联系结果": ("先行联系", "先行联系结果"),
-    "办结时间": ("结案时间", "处理完成时间", "反馈时间"),
-    "答复内容": ("答复市民要点", "回复内容", "办结汇总"),
-    "结案评判": ("解决情况", "办理结果", "是否解决"),
-    "满意度": ("综合满意度", "回访总体满意度", "是否满意"),
-    "是否重复": ("12345工单是否重复",),
-    "重复工单号": ("12345重复工单号",),
-    "诉求人": ("反映人",),
-    "联系电话": ("来电号码", "市民移动电话"),
-    # lifecycle columns of the tracker's own sample layout
-    "工单状态": ("办理状态", "当前状态"),
-    "签收时间": (),
-    "未联原因": (),
-    "延期申请时间": (),
-    "延期理由": (),
-    "申请延期至": (),
-    "延期审核结果": (),
-    "延期审核时间": (),
-    "退单申请时间": (),
-    "退单原因": (),
-    "退单依据": (),
-    "退单审核结果": (),
-    "退单审核时间": (),
-    "答复方式": (),
-    "重办时间": (),
-    "重办原因": (),
-    "督办时间": (),
-    "督办事项": (),
-}
-
-_LOOKUP: dict[str, str] = {}
-for _canonical, _aliases in HEADER_ALIASES.items():
-    for _name in (_canonical, *_aliases):
-        _LOOKUP[_name] = _canonical
 
 HEADER_SCAN_ROWS = 20
 MIN_HEADER_MATCHES = 3
 TOTALS_PATTERN = re.compile(r"^\s*(合计|总计|小计|共计)")
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 
 
 class ExportFileError(TrackerError):
-    """The file as a whole cannot be read; nothing from it is stored."""
+    """The file as a whole cannot be imported; nothing from it is stored."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """File-level limits (configurable): size on disk, size unpacked, data rows."""
+
+    max_bytes: int = 200 * 1024 * 1024
+    max_unzipped_bytes: int = 1024 * 1024 * 1024
+    max_rows: int = 2_000_000
 
 
 def normalise_text(value: str) -> str:
-    """Full-width digits, letters and punctuation to half-width, spaces trimmed (headers, dates, numbers)."""
+    """Full-width digits, letters and punctuation to half-width, spaces trimmed (dates, numbers)."""
     return unicodedata.normalize("NFKC", value).strip()
 
 
 def clean_cell(value: str) -> str:
-    """A cell's text with surrounding (also full-width and non-breaking) spaces trimmed; the text itself kept."""
+    """A cell's text with surrounding (also full-width and non-breaking) spaces trimmed; the text kept."""
     return value.strip(" \t\r\n\u3000\u00a0")
 
 
-def canonical_header(name: str) -> str | None:
-    """The canonical field for a header cell, or None when unknown."""
-    return _LOOKUP.get(normalise_text(name).replace(" ", ""))
+def cell_text(value: Any) -> str:
+    """A spreadsheet value as the text a person sees (integral numbers without '.0')."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return clean_cell(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, timedelta):
+        return str(value)
+    return clean_cell(str(value))
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One data row: canonical fields as text, and the unknown columns kept as extras."""
+
+    number: int
+    fields: dict[str, str]
+    extras: dict[str, str]
 
 
 @dataclass
-class ExportTable:
-    """An export's data rows as text under canonical names, plus what was set aside."""
+class ExportFile:
+    """An opened export: its profile, header, columns; :meth:`rows` streams the data rows."""
 
-    rows: list[tuple[int, dict[str, str], dict[str, str]]]  # (row number, canonical fields, raw extras)
+    path: Path
+    profile: Profile
     header_row: int
-    columns: dict[str, str]  # original header → canonical
-    extras: list[str]
-    skipped: list[tuple[int, str]] = field(default_factory=list)  # (row number, why)
-    encoding: str | None = None
+    header: list[str]
+    columns: list[tuple[int, str]]  # (column index, canonical field); an index may feed several fields
+    extras: dict[int, str]  # column index → original header
+    encoding: str | None
+    limits: Limits
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    total_rows: int | None = None
+    _grid: Callable[[], Iterator[list[str]]] | None = None
+
+    def rows(self) -> Iterator[SheetRow]:
+        """Data rows in order (a fresh pass each call); blank, repeated-header and totals rows go to ``skipped``."""
+        assert self._grid is not None
+        grid = self._grid()
+        for _ in range(self.header_row):  # title rows and the header itself
+            next(grid, None)
+        self.skipped = []
+        count = 0
+        for index, cells in enumerate(grid, start=self.header_row + 1):
+            if not any(cells):
+                self.skipped.append((index, "空行"))
+                continue
+            if cells[: len(self.header)] == self.header:
+                self.skipped.append((index, "重复的表头行"))
+                continue
+            first = next((v for v in cells if v), "")
+            order_cell = next((cells[i] for i, c in self.columns if c == "工单编号" and i < len(cells)), "")
+            if (TOTALS_PATTERN.match(first) and not order_cell) or TOTALS_PATTERN.match(order_cell):
+                self.skipped.append((index, f"合计行（{first}）"))
+                continue
+            count += 1
+            if count > self.limits.max_rows:
+                raise ExportFileError(
+                    f"文件「{self.path.name}」的数据行超过上限 {self.limits.max_rows:,} 行；请拆分后再导入"
+                )
+            fields = {canonical: cells[i] if i < len(cells) else "" for i, canonical in self.columns}
+            extras = {name: cells[i] for i, name in self.extras.items() if i < len(cells) and cells[i]}
+            yield SheetRow(index, fields, extras)
 
 
-def decode_csv(raw: bytes, *, name: str) -> tuple[str, str]:
-    """Decode CSV bytes: UTF-8 (with or without BOM) first, then GB18030; never guess silently."""
+def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = Limits()) -> ExportFile:
+    """Check the file, find its header row (and profile, when none is given) and prepare its rows."""
+    make_grid, encoding, total, notes = _open_grid(path, limits)
+    head: list[list[str]] = []
+    for cells in make_grid():
+        head.append(cells)
+        if len(head) >= HEADER_SCAN_ROWS:
+            break
+    candidates = [profile] if profile else builtin_profiles()
+    best: tuple[int, int, Profile] | None = None
+    for candidate in candidates:
+        for index, cells in enumerate(head):
+            matches = sum(1 for cell in cells if cell and candidate.fields_for(cell))
+            if matches >= min(MIN_HEADER_MATCHES, len(candidate.headers)) and (best is None or matches > best[0]):
+                best = (matches, index, candidate)
+                break
+    if best is None:
+        expected = "、".join(list((profile or builtin_profiles()[0]).headers)[:4])
+        raise ExportFileError(f"文件「{path.name}」前 {HEADER_SCAN_ROWS} 行中找不到表头（应含「{expected}」等列名）")
+    _, header_index, chosen = best
+    header = head[header_index]
+    columns: list[tuple[int, str]] = []
+    extras: dict[int, str] = {}
+    claimed: set[str] = set()
+    for index, name in enumerate(header):
+        fields = [f for f in chosen.fields_for(name) if f not in claimed] if name else []
+        if fields:  # one header may feed several fields (e.g. Created Date → 受理时间 and 派单时间)
+            columns.extend((index, canonical) for canonical in fields)
+            claimed.update(fields)
+        elif name:  # unknown, or a second column for a field already taken: kept as an extra
+            extras[index] = name
+    found = "、".join(n for n in header if n) or "（空）"
+    if "工单编号" not in claimed:
+        raise ExportFileError(f"文件「{path.name}」缺少必需列「工单编号」；第 {header_index + 1} 行表头为：{found}")
+    if not claimed & {"派单时间", "受理时间"}:
+        raise ExportFileError(f"文件「{path.name}」缺少必需列「派单时间」（或「受理时间」）；表头为：{found}")
+    return ExportFile(
+        path=path,
+        profile=chosen,
+        header_row=header_index + 1,
+        header=header,
+        columns=columns,
+        extras=extras,
+        encoding=encoding,
+        limits=limits,
+        notes=notes,
+        total_rows=None if total is None else max(total - header_index - 1, 0),
+        _grid=make_grid,
+    )
+
+
+Grid = Callable[[], Iterator[list[str]]]
+
+
+def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, int | None, list[str]]:
+    """A way to walk the file's cells as rows of text (again and again), after the file-level checks."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            magic = handle.read(8)
+    except OSError:
+        raise ExportFileError(f"文件「{path.name}」无法打开") from None
+    if size > limits.max_bytes:
+        raise ExportFileError(
+            f"文件「{path.name}」大小 {size / 1048576:.1f} MB，超过上限 {limits.max_bytes / 1048576:.0f} MB"
+        )
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".xls", ".csv"):
+        raise ExportFileError(f"文件「{path.name}」的类型「{suffix or '无扩展名'}」不受支持，应为 .xlsx、.xls 或 .csv")
+    if suffix == ".csv":
+        if magic.startswith((ZIP_MAGIC, OLE_MAGIC)):
+            raise ExportFileError(f"文件「{path.name}」扩展名为 .csv，内容却是 Excel 工作簿；请改用正确的扩展名")
+        encoding = detect_encoding(path)
+        return (lambda: _csv_rows(path, encoding)), encoding, None, []
+    if suffix == ".xlsx":
+        if not magic.startswith(ZIP_MAGIC):
+            raise ExportFileError(f"文件「{path.name}」扩展名为 .xlsx，内容却不是 Excel 工作簿")
+        _check_zip(path, limits)
+    elif not magic.startswith((OLE_MAGIC, ZIP_MAGIC)):
+        raise ExportFileError(f"文件「{path.name}」扩展名为 .xls，内容却不是 Excel 工作簿")
+    return _excel_rows(path)
+
+
+def _check_zip(path: Path, limits: Limits) -> None:
+    """Refuse a workbook that unpacks to far more than it weighs (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise ExportFileError(f"文件「{path.name}」已损坏：不是完整的 Excel 工作簿") from None
+    if unpacked > limits.max_unzipped_bytes:
+        raise ExportFileError(
+            f"文件「{path.name}」解压后达 {unpacked / 1048576:.0f} MB，超过上限 "
+            f"{limits.max_unzipped_bytes / 1048576:.0f} MB（疑似压缩炸弹），已拒绝"
+        )
+
+
+def _excel_rows(path: Path) -> tuple[Grid, None, int, list[str]]:
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet = workbook.get_sheet_by_index(0)
+        values = sheet.to_python(skip_empty_area=False)
+        merged = sheet.merged_cell_ranges or []
+    except Exception as exc:  # calamine raises its own error types for broken files
+        log.warning("cannot read %s: %r", path.name, exc)
+        raise ExportFileError(
+            f"文件「{path.name}」无法读取：文件已损坏，或不是 Excel 表格（扩展名与内容不符）"
+        ) from None
+    rows = [[cell_text(v) for v in row] for row in values]
+    notes = _fill_merged(rows, merged)
+    return (lambda: iter(rows)), None, len(rows), notes
+
+
+def _fill_merged(rows: list[list[str]], merged: list[Any]) -> list[str]:
+    """A cell merged down over several rows holds for each of them; merged across a row, only once."""
+    notes = []
+    for (top, left), (bottom, right) in merged:
+        if bottom <= top or top >= len(rows):
+            continue  # merged within one row (a title): the value stays in its first cell
+        value = rows[top][left] if left < len(rows[top]) else ""
+        for r in range(top + 1, min(bottom, len(rows) - 1) + 1):
+            for c in range(left, right + 1):
+                if c < len(rows[r]) and not rows[r][c]:
+                    rows[r][c] = value
+        notes.append(
+            f"合并单元格 {_cell_name(top, left)}:{_cell_name(bottom, right)} 的值「{value}」已填入所跨的每一行"
+        )
+    return notes
+
+
+def _cell_name(row: int, col: int) -> str:
+    letters = ""
+    col += 1
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"{letters}{row + 1}"
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes as such, else GB18030; else refuse."""
     for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return raw.decode(encoding), encoding
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
             continue
-    raise ExportFileError(f"文件「{name}」既不是 UTF-8 也不是 GB18030 编码的 CSV，无法读取")
+    raise ExportFileError(f"文件「{path.name}」既不是 UTF-8 也不是 GB18030 编码的 CSV，无法读取")
 
 
-def read_grid(path: Path) -> tuple[pd.DataFrame, str | None]:
-    """The file's cells as a grid of text (no header interpretation)."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xls"):
-            frame = pd.read_excel(path, header=None, dtype=str, keep_default_na=False)
-            return frame, None
-        if suffix == ".csv":
-            text, encoding = decode_csv(path.read_bytes(), name=path.name)
-            # csv module first: title and totals rows have fewer fields than the data, which pandas refuses
-            records = list(csv.reader(io.StringIO(text, newline="")))
-            width = max((len(r) for r in records), default=0)
-            frame = pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype=str)
-            return frame, encoding
-    except ExportFileError:
-        raise
-    except Exception as exc:  # pandas and its engines raise many types for a broken file
-        log.warning("cannot read %s: %r", path.name, exc)
-        reason = "文件已损坏，或不是 Excel 表格（扩展名与内容不符）" if suffix != ".csv" else "不是有效的 CSV 表格"
-        raise ExportFileError(f"文件「{path.name}」无法读取：{reason}") from exc
-    raise ExportFileError(f"文件「{path.name}」的类型「{suffix or '无扩展名'}」不受支持，应为 .xlsx、.xls 或 .csv")
-
-
-def read_export(path: Path) -> ExportTable:
-    """Read an export: find the header row, map headers, set aside title, totals and blank rows."""
-    grid, encoding = read_grid(path)
-    cells = [[clean_cell(str(v)) for v in row] for row in grid.itertuples(index=False)]
-    header_index = _find_header(cells, path.name)
-    header = cells[header_index]
-    columns: dict[str, str] = {}
-    extras: list[str] = []
-    for name in header:
-        if not name:
-            continue
-        canonical = canonical_header(name)
-        if canonical and canonical not in columns.values():
-            columns[name] = canonical
-        else:
-            extras.append(name)
-    if "工单编号" not in columns.values():
-        raise ExportFileError(f"文件「{path.name}」缺少必需列「工单编号」（第 {header_index + 1} 行为表头）")
-    table = ExportTable(rows=[], header_row=header_index + 1, columns=columns, extras=extras, encoding=encoding)
-    for index in range(header_index + 1, len(cells)):
-        row_number = index + 1
-        values = dict(zip(header, cells[index], strict=False))
-        if not any(values.values()):
-            table.skipped.append((row_number, "空行"))
-            continue
-        if cells[index] == header:
-            table.skipped.append((row_number, "重复的表头行"))
-            continue
-        first = next((v for v in cells[index] if v), "")
-        if TOTALS_PATTERN.match(first):
-            table.skipped.append((row_number, f"合计行（{first}）"))
-            continue
-        fields = {canonical: values.get(original, "") for original, canonical in columns.items()}
-        raw = {name: values.get(name, "") for name in extras if values.get(name, "")}
-        table.rows.append((row_number, fields, raw))
-    return table
-
-
-def _find_header(cells: list[list[str]], name: str) -> int:
-    for index, row in enumerate(cells[:HEADER_SCAN_ROWS]):
-        if sum(1 for cell in row if cell and canonical_header(cell)) >= MIN_HEADER_MATCHES:
-            return index
-    raise ExportFileError(f"文件「{name}」前 {HEADER_SCAN_ROWS} 行中找不到表头（应含「工单编号」「派单时间」等列名）")
+def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
+    with path.open(encoding=encoding, newline="") as handle:
+        for record in csv.reader(handle):
+            yield [clean_cell(cell) for cell in record]
 
 
 _DATETIME_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y年%m月%d日 %H时%M分%S秒",
     "%Y年%m月%d日 %H时%M分",
+    "%Y年%m月%d日%H时%M分%S秒",
     "%Y年%m月%d日%H时%M分",
     "%Y%m%d%H%M%S",
-    "%Y-%m-%d",
     "%Y/%m/%d",
     "%Y年%m月%d日",
 )
 _EXCEL_EPOCH = datetime(1899, 12, 30)
+_SERIAL = re.compile(r"\d{5}(\.\d+)?")
+_SPACES = re.compile(r"\s+")
 
 
-def parse_local_datetime(text: str) -> datetime | None:
-    """A Beijing-time cell as aware datetime; blank → None; unreadable → ValueError (Chinese)."""
-    value = normalise_text(text)
+def parse_datetime(text: str, *, tz: tzinfo, formats: tuple[str, ...] = ()) -> datetime | None:
+    """A local time cell as an aware datetime; blank → None; unreadable → ValueError (Chinese).
+
+    ISO-like text takes the fast path; Excel serials, the usual Chinese forms and the
+    profile's own formats follow.
+    """
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=tz)
+    except ValueError:
+        pass
+    value = _SPACES.sub(" ", normalise_text(text))
     if not value:
         return None
-    value = re.sub(r"\s+", " ", value)
-    if re.fullmatch(r"\d{5}(\.\d+)?", value):  # Excel date serial
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=tz)
+    except ValueError:
+        pass
+    if _SERIAL.fullmatch(value):
         serial = float(value)
         if 20000 <= serial <= 80000:
-            naive = _EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))
-            return naive.replace(tzinfo=LOCAL_TZ)
-    for fmt in _DATETIME_FORMATS:
+            return (_EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))).replace(tzinfo=tz)
+    for fmt in (*formats, *_DATETIME_FORMATS):
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=LOCAL_TZ)
+            return datetime.strptime(value, fmt).replace(tzinfo=tz)
         except ValueError:
             continue
     raise ValueError("不是可识别的日期时间（例如 2026-11-20 14:30）")

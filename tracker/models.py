@@ -59,6 +59,7 @@ class Order(SQLModel, table=True):
         sa.CheckConstraint(_in("state", State), name="ck_work_order_state"),
         sa.CheckConstraint(_in("extension_status", ExtensionStatus), name="ck_work_order_extension_status"),
         sa.Index("ix_work_order_state_street", "state", "street"),
+        sa.Index("ix_work_order_repeat", "address_key", "category", "dispatched_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -97,6 +98,8 @@ class Order(SQLModel, table=True):
     satisfaction: str | None = Field(default=None)
     is_repeat: bool = False
     repeat_of: str | None = Field(default=None)
+    address_key: str | None = Field(default=None)  # normalised address, for repeat detection
+    import_hash: str | None = Field(default=None, max_length=64)  # digest of the last imported row
     extras: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
@@ -130,6 +133,8 @@ class OrderDeadline(SQLModel, table=True):
     rule_label: str = ""
     due_at: datetime | None = Field(default=None, sa_column=utc_column())
     due_error: str | None = None
+    rule_due_at: datetime | None = Field(default=None, sa_column=utc_column())  # what our rules compute
+    platform_due_at: datetime | None = Field(default=None, sa_column=utc_column())  # 处理时限 in the export
     original_due_at: datetime | None = Field(default=None, sa_column=utc_column())
     completed_at: datetime | None = Field(default=None, sa_column=utc_column())
     outcome: str | None = Field(default=None, max_length=16)
@@ -153,6 +158,46 @@ class OrderEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     note: str = ""
     changes: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+class ImportBatch(SQLModel, table=True):
+    """One imported file: what it was, who imported it, what it did."""
+
+    __tablename__ = "import_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch: str = Field(max_length=64, unique=True)
+    file_name: str
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    profile: str
+    source: str
+    actor: str
+    actor_name: str
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column())
+    rows_read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    conflicts: int = 0
+
+
+class ImportIssue(SQLModel, table=True):
+    """A rejected or conflicting row of a batch, or a note about the file."""
+
+    __tablename__ = "import_issue"
+    __table_args__ = (sa.CheckConstraint("kind IN ('rejected', 'conflict', 'warning')", name="ck_import_issue_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="import_batch.id", index=True)
+    kind: str = Field(max_length=16)
+    row: int | None = None
+    column: str = ""
+    value: str = ""
+    reason: str
+    order_no: str = ""
 
 
 class CalendarYear(SQLModel, table=True):

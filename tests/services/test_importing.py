@@ -1,156 +1,223 @@
-"""Importing export files: the sample layouts, bad rows named by row, field and value, bad files refused."""
+"""Importing: the sample layouts, the NYC 311 file by profile alone, bad rows named, upserts and conflicts."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
-import pytest
-from sqlalchemy import func
 from sqlmodel import Session, select
 
-from tracker.domain.deadlines import RuleTable
+from tests.helpers import local
+from tests.helpers_import import count, run_import, write_csv
 from tracker.domain.vocabulary import State
-from tracker.hotline import ExportFileError, parse_local_datetime, read_export
-from tracker.models import Order, OrderEvent
+from tracker.models import ImportBatch, ImportIssue, Order, OrderEvent
+from tracker.services import deadlines as deadline_rows
 from tracker.services.calendar import load_calendar
-from tracker.services.importing import import_export
-from tracker.services.orders import find_order
+from tracker.services.orders import events_of, find_order
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_orders"
-XLSX = SAMPLES / "12345工单导出_2026-11-20.xlsx"
-CSV = SAMPLES / "城管诉件导出_2026-11-20.csv"
-
-HEADER = "工单编号,派单时间,诉求类型,所属街镇,工单状态,签收时间,办结时间,答复内容,结案评判,联系电话\n"
-
-
-def run(session: Session, path: Path, source: str = "12345"):  # type: ignore[no-untyped-def]
-    return import_export(session, path, source=source, batch="b1", calendar=load_calendar(session), rules=RuleTable())
+ROOT = Path(__file__).resolve().parents[2]
+XLSX = ROOT / "sample_orders" / "12345工单导出_2026-11-20.xlsx"
+CSV = ROOT / "sample_orders" / "城管诉件导出_2026-11-20.csv"
+NYC = ROOT.parent / "shared" / "data" / "nyc311_2013-12-25.csv"
+HEADER = (
+    "工单编号,派单时间,诉求类型,问题分类,地址,所属街镇,工单状态,签收时间,办结时间,答复内容,结案评判,联系电话,处理时限"
+)
 
 
-def count(session: Session, model: type) -> int:
-    return int(session.exec(select(func.count()).select_from(model)).one())
+def states(session: Session, source: str | None = None) -> Counter[str]:
+    query = select(Order) if source is None else select(Order).where(Order.source == source)
+    return Counter(o.state for o in session.exec(query).all())
 
 
 def test_the_12345_sample_imports_completely(session: Session) -> None:
-    report = run(session, XLSX)
-    assert (report.created, report.errors, report.existing) == (220, [], [])
+    report = run_import(session, XLSX)
+    assert (report.created, report.rejected, report.conflicts, report.rows_read) == (220, [], [], 220)
     assert report.skipped == [(223, "合计行（合计：220 件）")]
-    states = Counter(o.state for o in session.exec(select(Order)).all())
-    assert set(states) == {s.value for s in State}
+    assert set(states(session)) == {s.value for s in State}
     order = find_order(session, source="12345", order_no="SH20261100001")
-    assert order is not None and order.extras["坐席工号"]  # unknown column kept as an extra
-    assert order.phone is not None and len(order.phone) == 11
+    assert order is not None and order.extras["坐席工号"]  # an unknown column is kept
+    batch = session.exec(select(ImportBatch)).one()
+    assert (batch.file_name, batch.profile, batch.created, batch.actor_name) == (
+        XLSX.name,
+        "12345",
+        220,
+        "区局诉件管理员 王敏",
+    )
+    assert len(batch.sha256) == 64
 
 
-def test_the_gb18030_csv_sample_imports_completely(session: Session) -> None:
-    table = read_export(CSV)
-    assert table.encoding == "gb18030"
-    report = run(session, CSV, source="城管诉件")
-    assert (report.created, report.errors) == (90, [])
+def test_the_gb18030_csv_sample_takes_the_profile_source(session: Session) -> None:
+    report = run_import(session, CSV, profile="城管诉件")
+    assert (report.created, report.rejected) == (90, [])
+    assert states(session, "城管诉件").total() == 90
 
 
-def test_importing_again_changes_nothing(session: Session) -> None:
-    run(session, CSV, source="城管诉件")
+def test_nyc_311_imports_through_its_profile_alone(session: Session) -> None:
+    report = run_import(session, NYC, profile="nyc311")
+    assert (report.rows_read, report.created, len(report.rejected), len(report.conflicts)) == (2386, 2386, 0, 0)
+    assert states(session, "nyc311") == Counter({"closed": 2302, "dispatched": 63, "handling": 21})
+    assert len(report.warnings) == 7  # Pending / Assigned rows that carry a Closed Date: status wins
+    order = find_order(session, source="nyc311", order_no="26984072")
+    assert order is not None
+    assert (order.street, order.handling_unit, order.category) == ("BROOKLYN", "NYPD", "Blocked Driveway")
+    assert order.dispatched_at == local("2013-12-26 12:59:08")  # 11:59:08 PM New York = 12:59:08 Beijing
+    closure = next(r for r in deadline_rows.all_deadlines(session, order) if r.stage == "closure")
+    assert closure.platform_due_at == local("2013-12-26 20:59:08")  # Due Date 07:59:08 AM New York
+    assert closure.outcome == "met"
+    unspecified = session.exec(select(Order).where(Order.source == "nyc311", Order.street == None)).all()  # noqa: E711
+    assert len(unspecified) == 38  # "Unspecified" borough mapped to blank by the profile
+    late = [r for r in session.exec(select(Order).where(Order.source == "nyc311")).all() if r.state == "closed"]
+    assert late
+
+
+def test_importing_the_same_file_again_says_so_and_changes_nothing(session: Session) -> None:
+    first = run_import(session, CSV, profile="城管诉件")
     events = count(session, OrderEvent)
-    report = run(session, CSV, source="城管诉件")
-    assert report.created == 0 and len(report.existing) == 90
+    again = run_import(session, CSV, profile="城管诉件")
+    assert again.already_imported == first.batch
+    assert "已于批次" in again.summary()
+    assert count(session, OrderEvent) == events and count(session, ImportBatch) == 1
+
+
+def test_unchanged_rows_in_a_new_file_write_nothing(session: Session, tmp_path: Path) -> None:
+    run_import(session, CSV, profile="城管诉件")
+    events = count(session, OrderEvent)
+    copy = tmp_path / "resaved.csv"
+    copy.write_bytes(CSV.read_bytes() + "\r\n".encode("gb18030"))  # same rows, another file
+    report = run_import(session, copy, profile="城管诉件")
+    assert (report.unchanged, report.created, report.updated) == (90, 0, 0)
     assert count(session, OrderEvent) == events
 
 
-def write(tmp_path: Path, body: str, encoding: str = "utf-8-sig", name: str = "export.csv") -> Path:
-    path = tmp_path / name
-    path.write_bytes((HEADER + body).encode(encoding))
-    return path
-
-
-def test_bad_rows_are_named_and_leave_nothing_behind(session: Session, tmp_path: Path) -> None:
-    path = write(
+def test_bad_rows_are_reported_line_by_line_and_leave_nothing_behind(session: Session, tmp_path: Path) -> None:
+    path = write_csv(
         tmp_path,
-        (
-            "A1,2026-11-16 09:00,投诉举报,静安寺街道,处理中,2026-11-16 09:30,,,,13800138000\n"
-            "A2,2026-11-32 09:00,投诉举报,静安寺街道,待签收,,,,,\n"
-            "A3,2026-11-16 09:00,投诉举报,静安寺街道,已办结,2026-11-16 09:30,2026-11-17 10:00,,实际解决,\n"
-            "A4,2026-11-16 09:00,投诉举报,静安寺街道,已办结,2026-11-16 09:30,,,,\n"
-            "A5,2026-11-16 09:00,投诉举报,静安寺街道,挂起,,,,,\n"
-            ",2026-11-16 09:00,投诉举报,静安寺街道,待签收,,,,,\n"
-            "A7,,投诉举报,静安寺街道,待签收,,,,,\n"
-        ),
+        HEADER,
+        "A1,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,处理中,2026-11-16 09:30,,,,13800138000,",
+        "A2,2026-11-32 09:00,投诉举报,噪声扰民,某路2号,静安寺街道,待签收,,,,,,",
+        "A3,2026-11-16 09:00,投诉举报,噪声扰民,某路3号,静安寺街道,已办结,2026-11-16 09:30,2026-11-17 10:00,已处理,很好,,",
+        "A4,2026-11-16 09:00,投诉举报,噪声扰民,某路4号,静安寺街道,待签收,2026-11-16 09:30,,,,,",
+        "A5,2026-11-16 09:00,投诉举报,噪声扰民,某路5号,静安寺街道,挂起,,,,,,",
+        ",2026-11-16 09:00,投诉举报,噪声扰民,某路6号,静安寺街道,待签收,,,,,,",
+        "A7,,投诉举报,噪声扰民,某路7号,静安寺街道,待签收,,,,,,",
+        "A8,2026-11-16 09:00,投诉举报,噪声扰民,某路8号,静安寺街道,待签收,,,,,,",
+        "A8,2026-11-16 09:00,投诉举报,油烟扰民,某路8号,静安寺街道,待签收,,,,,,",
+        "A1,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,处理中,2026-11-16 09:30,,,,13800138000,",
     )
-    report = run(session, path)
+    report = run_import(session, path)
     assert report.created == 1
-    assert [str(e) for e in report.errors] == [
+    assert [str(e) for e in report.rejected] == [
         "第 3 行，字段「派单时间」，值「2026-11-32 09:00」：不是可识别的日期时间（例如 2026-11-20 14:30）",
-        "第 4 行，字段「办结时间」，值「2026-11-17 10:00」：工单 A3（当前状态：处置中）不能执行「办结」：缺少答复内容。"
-        "当前可执行：先行联系、申请延期、申请退单、办结、督办。",
-        "第 5 行，字段「工单状态」，值「已办结」：按本行记录的各环节时间推演，工单应为「处置中」，与导出状态不符",
-        "第 6 行，字段「工单状态」，值「挂起」：无法识别的工单状态，"
-        "可识别：待签收、待受理、已签收、处理中、处置中、办理中、"
-        "退单中、退单审核中、已退单、已办结、已结案、办结",
+        "第 4 行，字段「结案评判」，值「很好」：无法识别的结案评判，可识别：实际解决、已解决、解决、解释说明、未解决",
+        "第 5 行，字段「工单状态」，值「待签收」：按本行记录的各环节时间推演，工单应为「处置中」，与导出状态不符",
+        "第 6 行，字段「工单状态」，值「挂起」：无法识别的工单状态，可识别：待签收、待受理、已派单、已签收、处理中、"
+        "处置中、办理中、退单中、退单审核中、已退单、已办结、已结案、办结",
         "第 7 行，字段「工单编号」，值「」：工单编号为空",
         "第 8 行，字段「派单时间」，值「」：派单时间与受理时间均为空，无法起算期限",
+        "第 9 行，字段「工单编号」，值「A8」：同一文件中该工单编号重复且内容不同（另见第 10 行），未导入",
+        "第 10 行，字段「工单编号」，值「A8」：同一文件中该工单编号重复且内容不同（另见第 9 行），未导入",
     ]
+    assert report.skipped == [(11, "与第 2 行完全相同的重复行")]
     assert [o.order_no for o in session.exec(select(Order)).all()] == ["A1"]
     assert count(session, OrderEvent) == 2  # A1's dispatch and sign; nothing of the refused rows
+    issues = session.exec(select(ImportIssue).order_by(ImportIssue.row)).all()  # type: ignore[arg-type]
+    assert [(i.kind, i.row, i.column) for i in issues][:2] == [("rejected", 3, "派单时间"), ("rejected", 4, "结案评判")]
 
 
-def test_chinese_punctuation_in_text_is_kept(session: Session, tmp_path: Path) -> None:
-    path = write(tmp_path, "A1,2026-11-16 09:00,投诉举报,静安寺街道,处理中,2026-11-16 09:30,,,,\n")
-    path.write_text(
-        path.read_text(encoding="utf-8-sig")
-        .replace("工单编号,", "诉求内容,工单编号,")
-        .replace("A1,", '"油烟扰民，要求处理：（急）",A1,'),
-        encoding="utf-8",
+def test_chinese_punctuation_and_leading_zeros_are_kept(session: Session, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path,
+        "工单编号,派单时间,诉求类型,诉求内容,联系电话,所属街镇",
+        '0012345,2026-11-16 09:00,求助,"油烟扰民，要求处理：（急）",02161234567,北站街道',
     )
-    run(session, path)
-    order = find_order(session, source="12345", order_no="A1")
-    assert order is not None and order.content == "油烟扰民，要求处理：（急）"
-
-
-def test_order_and_phone_numbers_keep_leading_zeros(session: Session, tmp_path: Path) -> None:
-    path = write(tmp_path, "0012345,2026-11-16 09:00,求助,静安寺街道,待签收,,,,,02161234567\n")
-    run(session, path)
+    run_import(session, path)
     order = find_order(session, source="12345", order_no="0012345")
     assert order is not None and order.phone == "02161234567"
+    assert order.content == "油烟扰民，要求处理：（急）"
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2026-11-20 14:30", "2026-11-20 14:30:00"),
-        ("2026-11-20 14:30:15", "2026-11-20 14:30:15"),
-        ("2026/11/20 14:30", "2026-11-20 14:30:00"),
-        ("2026年11月20日 14时30分", "2026-11-20 14:30:00"),
-        ("20261120143000", "2026-11-20 14:30:00"),
-        ("２０２６-１１-２０　１４:３０", "2026-11-20 14:30:00"),
-        ("46346.6041666667", "2026-11-20 14:30:00"),
-    ],
-)
-def test_date_forms(text: str, expected: str) -> None:
-    moment = parse_local_datetime(text)
-    assert moment is not None and moment.strftime("%Y-%m-%d %H:%M:%S") == expected
-
-
-def test_bad_files_are_refused_whole(session: Session, tmp_path: Path) -> None:
-    with pytest.raises(ExportFileError, match=r"类型「\.txt」不受支持"):
-        run(session, write(tmp_path, "", name="x.txt"))
-    no_key = tmp_path / "nokey.csv"
-    no_key.write_text("标题\n派单时间,说明\n2026-11-16 09:00,无\n", encoding="utf-8")
-    with pytest.raises(ExportFileError, match="前 20 行中找不到表头"):
-        run(session, no_key)
-    missing_key = tmp_path / "missing.csv"
-    missing_key.write_text(
-        "派单时间,诉求类型,所属街镇,工单状态\n2026-11-16 09:00,求助,北站街道,待签收\n", encoding="utf-8"
+def test_a_changed_row_updates_details_and_follows_the_platform_closure(session: Session, tmp_path: Path) -> None:
+    base = (
+        "B1,2026-11-16 09:00,投诉举报,噪声扰民,{addr},静安寺街道,{status},2026-11-16 09:30,{closed},{reply},{verdict},,"
     )
-    with pytest.raises(ExportFileError, match="缺少必需列「工单编号」"):
-        run(session, missing_key)
-    garbage = tmp_path / "garbage.csv"
-    garbage.write_bytes(b"\xff\xfe\xff\xfe\x80\x80")
-    with pytest.raises(ExportFileError, match="既不是 UTF-8 也不是 GB18030"):
-        run(session, garbage)
-    broken = tmp_path / "broken.xlsx"
-    broken.write_bytes(b"PK\x03\x04 this is not really a workbook")
-    with pytest.raises(ExportFileError) as refused:
-        run(session, broken)
-    assert str(refused.value) == "文件「broken.xlsx」无法读取：文件已损坏，或不是 Excel 表格（扩展名与内容不符）"
-    assert count(session, Order) == 0
+    first = write_csv(
+        tmp_path, HEADER, base.format(addr="某路1号", status="处理中", closed="", reply="", verdict=""), name="d1.csv"
+    )
+    run_import(session, first)
+    order = find_order(session, source="12345", order_no="B1")
+    assert order is not None
+    order.contact_at, order.contact_result = local("2026-11-16 10:00"), "已联"  # recorded in the tracker
+    second = write_csv(
+        tmp_path,
+        HEADER,
+        base.format(
+            addr="某路1号201室", status="已办结", closed="2026-11-18 15:00", reply="已责令整改", verdict="实际解决"
+        ),
+        name="d2.csv",
+    )
+    report = run_import(session, second, now="2026-11-19 08:00")
+    assert (report.updated, report.conflicts) == (1, [])
+    assert (order.state, order.address, order.reply, order.verdict) == (
+        "closed",
+        "某路1号201室",
+        "已责令整改",
+        "实际解决",
+    )
+    assert (order.contact_at, order.contact_result) == (local("2026-11-16 10:00"), "已联")  # blanks never overwrite
+    assert [e.action for e in events_of(session, order)][-2:] == ["update", "platform_close"]
+    assert events_of(session, order)[-1].actor.startswith("import:")
+
+
+def test_a_contradicting_status_is_a_conflict_not_an_overwrite(session: Session, tmp_path: Path) -> None:
+    row = "C1,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,{status},2026-11-16 09:30,{closed},{reply},{verdict},,"
+    run_import(
+        session,
+        write_csv(
+            tmp_path,
+            HEADER,
+            row.format(status="已办结", closed="2026-11-17 10:00", reply="已处理", verdict="实际解决"),
+            name="c1.csv",
+        ),
+    )
+    events = count(session, OrderEvent)
+    report = run_import(
+        session,
+        write_csv(tmp_path, HEADER, row.format(status="处理中", closed="", reply="", verdict=""), name="c2.csv"),
+        now="2026-11-19 08:00",
+    )
+    assert report.updated == 0
+    assert [str(c) for c in report.conflicts] == [
+        "第 2 行，字段「工单状态」，值「处置中」：本系统中该工单已办结，导出却为「处置中」（办结被撤销？）；未改动，请核实"
+    ]
+    assert find_order(session, source="12345", order_no="C1").state == "closed"  # type: ignore[union-attr]
+    assert count(session, OrderEvent) == events
+
+
+def test_the_platform_deadline_is_the_deadline_of_record_and_ours_is_shown_beside(
+    session: Session, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path,
+        HEADER,
+        "D1,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,处理中,2026-11-16 09:30,,,,,2026-11-20 18:00",
+    )
+    run_import(session, path)
+    order = find_order(session, source="12345", order_no="D1")
+    closure = next(r for r in deadline_rows.open_deadlines(session, order) if r.stage == "closure")  # type: ignore[arg-type]
+    assert (closure.due_at, closure.rule_due_at) == (local("2026-11-20 18:00"), local("2026-11-23 23:59:59"))
+    lines = deadline_rows.explain(closure, load_calendar(session))
+    assert "平台处理时限：2026-11-20 18:00；本系统规则计算：2026-11-23 23:59（不一致，以平台为准）" in lines
+
+
+def test_repeat_complaints_are_flagged(session: Session, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path,
+        HEADER,
+        "R1,2026-10-20 09:00,投诉举报,油烟扰民,上海市静安区 武定路 100 号,静安寺街道,待签收,,,,,,",
+        "R2,2026-11-16 09:00,投诉举报,油烟扰民,武定路100号,静安寺街道,待签收,,,,,,",
+        "R3,2026-12-20 09:00,投诉举报,油烟扰民,武定路100号,静安寺街道,待签收,,,,,,",
+        "R4,2026-11-17 09:00,投诉举报,噪声扰民,武定路100号,静安寺街道,待签收,,,,,,",
+    )
+    run_import(session, path)
+    flags = {o.order_no: (o.is_repeat, o.repeat_of) for o in session.exec(select(Order)).all()}
+    assert flags == {"R1": (False, None), "R2": (True, "R1"), "R3": (False, None), "R4": (False, None)}

@@ -261,6 +261,13 @@ EXPECTED_EFFECTS = {
     Action.CLOSE: (set(), {"closure", "redo", "supervision"}, {"first_contact"}, {"extension_decision"}),
     Action.REDO: ({"redo"}, set(), set(), set()),
     Action.SUPERVISE: ({"supervision"}, set(), set(), {"supervision"}),
+    Action.PLATFORM_CLOSE: (
+        set(),
+        {"closure", "redo", "supervision"},
+        {"first_contact"},
+        {"extension_decision", "return_decision"},
+    ),
+    Action.UPDATE: (set(), set(), set(), set()),
 }
 
 

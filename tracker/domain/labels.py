@@ -32,6 +32,8 @@ ACTION_LABELS: Mapping[Action, str] = {
     Action.REDO: "重办",
     Action.SUPERVISE: "督办",
     Action.REDISPATCH: "重新派单",
+    Action.PLATFORM_CLOSE: "平台办结",
+    Action.UPDATE: "信息更新",
 }
 
 STAGE_LABELS: Mapping[Stage, str] = {

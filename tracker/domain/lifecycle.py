@@ -37,8 +37,17 @@ TRANSITIONS: Mapping[tuple[State, Action], State] = {
     (S.RETURN_REQUESTED, A.REJECT_EXTENSION): S.RETURN_REQUESTED,
     (S.RETURNED, A.REDISPATCH): S.DISPATCHED,
     (S.CLOSED, A.REDO): S.HANDLING,
+    (S.DISPATCHED, A.PLATFORM_CLOSE): S.CLOSED,
+    (S.HANDLING, A.PLATFORM_CLOSE): S.CLOSED,
+    (S.RETURN_REQUESTED, A.PLATFORM_CLOSE): S.CLOSED,
 }
-"""Every allowed move. DISPATCH creates an order and is not in the table."""
+"""Every allowed move. DISPATCH creates an order and UPDATE changes only details: neither is in the table.
+
+PLATFORM_CLOSE is the platform's closure arriving by import: the platform is the authority on
+what it reports, so it closes an open order without the squad's intermediate steps."""
+
+PLATFORM_ONLY: frozenset[Action] = frozenset({A.PLATFORM_CLOSE})
+"""Actions that only an import applies; people are never offered them."""
 
 RESUMES_PREVIOUS: frozenset[tuple[State, Action]] = frozenset({(S.RETURN_REQUESTED, A.REJECT_RETURN)})
 """Moves that return to the state the order was in before (a rejected return goes back where it came
@@ -84,6 +93,12 @@ STAGE_EFFECTS: Mapping[Action, StageEffect] = {
     ),
     A.REDO: StageEffect(opens=(Stage.REDO,)),
     A.SUPERVISE: StageEffect(cancels=(Stage.SUPERVISION,), opens=(Stage.SUPERVISION,)),
+    A.PLATFORM_CLOSE: StageEffect(
+        completes=(Stage.CLOSURE, Stage.REDO, Stage.SUPERVISION),
+        misses=(Stage.FIRST_CONTACT,),
+        cancels=(Stage.EXTENSION_DECISION, Stage.RETURN_DECISION),
+    ),
+    A.UPDATE: StageEffect(),
 }
 
 
@@ -216,6 +231,12 @@ def _validate_contact(facts: OrderFacts, data: ActionInput, now: datetime, calen
     return None
 
 
+def _validate_platform_close(facts: OrderFacts, data: ActionInput, now: datetime, calendar: WorkCalendar) -> str | None:
+    if data.verdict and data.verdict not in CLOSURE_VERDICTS:
+        return f"结案评判应为 {' / '.join(CLOSURE_VERDICTS)} 之一，实际为「{data.verdict}」"
+    return None
+
+
 def _validate_reason(facts: OrderFacts, data: ActionInput, now: datetime, calendar: WorkCalendar) -> str | None:
     if _blank(data.reason):
         return "缺少理由说明"
@@ -238,6 +259,7 @@ def _validate_redispatch(facts: OrderFacts, data: ActionInput, now: datetime, ca
 
 VALIDATORS: Mapping[Action, Validator] = {
     A.CLOSE: _validate_close,
+    A.PLATFORM_CLOSE: _validate_platform_close,
     A.REQUEST_RETURN: _validate_return,
     A.REQUEST_EXTENSION: _validate_extension,
     A.APPROVE_EXTENSION: _validate_approve_extension,
@@ -251,11 +273,13 @@ VALIDATORS: Mapping[Action, Validator] = {
 
 
 def allowed_actions(facts: OrderFacts, now: datetime) -> list[Action]:
-    """The actions on offer for this order now, in table order."""
+    """The actions on offer to people for this order now, in table order (import-only ones left out)."""
     return [
         action
         for (state, action) in TRANSITIONS
-        if state == facts.state and (action not in GUARDS or GUARDS[action](facts, now) is None)
+        if state == facts.state
+        and action not in PLATFORM_ONLY
+        and (action not in GUARDS or GUARDS[action](facts, now) is None)
     ]
 
 
@@ -264,6 +288,8 @@ def decide(facts: OrderFacts, action: Action, data: ActionInput, now: datetime, 
     reason: str | None
     if action is Action.DISPATCH:
         reason = "派单只在工单建立时发生"
+    elif action is Action.UPDATE:
+        reason = "信息更新不改变状态，请使用 update_details"
     elif (facts.state, action) not in TRANSITIONS:
         reason = "该状态下不允许此操作"
     else:

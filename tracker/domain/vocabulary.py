@@ -31,6 +31,8 @@ class Action(StrEnum):
     REDO = "redo"
     SUPERVISE = "supervise"
     REDISPATCH = "redispatch"
+    PLATFORM_CLOSE = "platform_close"  # the platform reports the order closed (import)
+    UPDATE = "update"  # the platform reports changed details (import); no state change
 
 
 class ExtensionStatus(StrEnum):

@@ -63,6 +63,17 @@ def open_stage(
     return row
 
 
+def set_platform_due(row: OrderDeadline, platform_due_at: datetime) -> None:
+    """The platform's 处理时限 becomes the deadline of record; our rule's result stays beside it."""
+    if row.rule_due_at is None and row.platform_due_at is None:
+        row.rule_due_at = row.due_at
+    row.platform_due_at = platform_due_at
+    row.due_at = platform_due_at
+    row.due_error = None
+    if "平台处理时限" not in row.rule_label:
+        row.rule_label = f"平台处理时限（本系统规则：{row.rule_label}）"
+
+
 def _id(order: Order) -> int:
     if order.id is None:
         raise ValueError("order must be flushed before its deadlines are opened")
@@ -134,6 +145,8 @@ def recompute_open_deadlines(session: Session, *, calendar: WorkCalendar) -> int
             col(OrderDeadline.due_at),
             col(OrderDeadline.due_error),
             col(OrderDeadline.completed_at),
+            col(OrderDeadline.platform_due_at),
+            col(OrderDeadline.rule_due_at),
         )
         .join(Order, col(Order.id) == col(OrderDeadline.order_id))
         .where(
@@ -152,10 +165,28 @@ def recompute_open_deadlines(session: Session, *, calendar: WorkCalendar) -> int
     for (amount, unit), group in by_rule.items():
         dues = try_compute_dues([row.started_at for row in group], amount, Unit(unit), calendar)
         for row, due in zip(group, dues, strict=True):
+            if row.platform_due_at is not None:  # the platform's deadline stays; ours is kept beside it
+                if due.due_at != row.rule_due_at:
+                    changes.append(
+                        {
+                            "id": row.id,
+                            "due_at": row.due_at,
+                            "due_error": None,
+                            "rule_due_at": due.due_at,
+                            "outcome": None,
+                        }
+                    )
+                continue
             if due.due_at != row.due_at or due.error != row.due_error:
                 outcome = completion_outcome(row.completed_at, due.due_at) if row.completed_at else None
                 changes.append(
-                    {"id": row.id, "due_at": due.due_at, "due_error": due.error, "outcome": outcome and outcome.value}
+                    {
+                        "id": row.id,
+                        "due_at": due.due_at,
+                        "due_error": due.error,
+                        "rule_due_at": None,
+                        "outcome": outcome and outcome.value,
+                    }
                 )
     if changes:
         session.flush()
@@ -171,6 +202,10 @@ def explain(row: OrderDeadline, calendar: WorkCalendar) -> list[str]:
         lines += explain_due(row.started_at, row.amount, Unit(row.unit), calendar)
     except CalendarNotLoaded as exc:
         lines.append(exc.message)
+    if row.platform_due_at is not None:
+        ours = format_local(row.rule_due_at) if row.rule_due_at else "无法计算"
+        same = "一致" if row.rule_due_at == row.platform_due_at else "不一致，以平台为准"
+        lines.append(f"平台处理时限：{format_local(row.platform_due_at)}；本系统规则计算：{ours}（{same}）")
     if row.original_due_at is not None:
         lines.append(f"原期限：{format_local(row.original_due_at)}（已批准延期）")
     return lines

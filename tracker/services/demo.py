@@ -12,8 +12,11 @@ from sqlmodel import Session
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import LOCAL_TZ, to_local
 from tracker.domain.errors import CalendarNotLoaded, TrackerError
+from tracker.profiles import load_profile
+from tracker.services.actors import Actor
 from tracker.services.calendar import load_calendar
-from tracker.services.importing import ImportReport, import_export
+from tracker.services.import_report import ImportReport
+from tracker.services.importing import ImportOptions, import_file
 from tracker.services.rules import rule_table
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_orders"
@@ -24,7 +27,7 @@ class SampleFile:
     """One sample export and the platform it stands for."""
 
     path: Path
-    source: str
+    profile: str
 
 
 def read_manifest(folder: Path = SAMPLES) -> tuple[datetime, list[SampleFile]]:
@@ -33,11 +36,11 @@ def read_manifest(folder: Path = SAMPLES) -> tuple[datetime, list[SampleFile]]:
     try:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
         as_of = data["as_of"]
-        files = [SampleFile(folder / entry["path"], entry["source"]) for entry in data["files"]]
+        files = [SampleFile(folder / entry["path"], entry["profile"]) for entry in data["files"]]
     except OSError as exc:
         raise TrackerError(f"示例数据清单「{manifest}」无法打开") from exc
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
-        raise TrackerError(f"示例数据清单「{manifest}」格式不对：应有 as_of 和 [[files]]（path、source）") from exc
+        raise TrackerError(f"示例数据清单「{manifest}」格式不对：应有 as_of 和 [[files]]（path、profile）") from exc
     if not isinstance(as_of, datetime) or as_of.tzinfo is None:
         raise TrackerError(f"示例数据清单字段 as_of 应为带时区的时间，实际为：{as_of!r}")
     return as_of, files
@@ -125,9 +128,15 @@ def load_samples(session: Session, *, now: datetime, folder: Path = SAMPLES) -> 
         now = datetime.combine(last, time(18, 0), LOCAL_TZ)
         shift = WorkdayShift(as_of, now, calendar)
         note = f"{exc.message.rstrip('。')}。示例数据改为按 {last.isoformat()}（最后一个已载入的工作日）载入。"
-    batch = f"demo-{to_local(now):%Y%m%d%H%M%S}"
+    actor = Actor.cli("示例数据载入")
     reports = [
-        import_export(session, f.path, source=f.source, batch=batch, calendar=calendar, rules=rules, shift=shift)
+        import_file(
+            session,
+            f.path,
+            options=ImportOptions(
+                actor=actor, now=now, calendar=calendar, rules=rules, profile=load_profile(f.profile), shift=shift
+            ),
+        )
         for f in files
     ]
     return DemoLoad(reports=reports, as_of=now, note=note)

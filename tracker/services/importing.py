@@ -1,21 +1,22 @@
-"""Import an export file: new orders are created and their recorded steps replayed through the lifecycle.
+"""Import export files: upsert on (source, 工单编号) through the lifecycle, with a row-level report.
 
-Scope today: orders not yet known are created; known orders are reported and left as they
-are (updating them through the lifecycle is the importer issue's work). A bad row is
-rolled back alone and reported with its row number, field and value.
+One file is one unit: the caller's transaction holds every accepted row, every rejected
+row's reason and the batch record, or (for a file-level problem) nothing at all. The service
+flushes and never commits; ``dry_run`` is the caller rolling back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable
@@ -23,296 +24,369 @@ from tracker.domain.errors import TrackerError
 from tracker.domain.labels import STATE_LABELS
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action, State
-from tracker.hotline import ExportTable, parse_local_datetime, read_export
+from tracker.hotline import Limits, SheetRow, open_export
+from tracker.models import ImportBatch, ImportIssue, Order
+from tracker.profiles import Profile
 from tracker.services.actors import Actor
-from tracker.services.orders import Context, NewOrder, apply_action, create_order, find_order
+from tracker.services.import_report import ImportReport
+from tracker.services.import_rows import ParsedRow, RowError, RowProblem, Shift, Step, parse_row, row_digest
+from tracker.services.orders import Context, address_key, apply_action, create_order, update_details
 
 log = logging.getLogger(__name__)
 
-STATUS_TEXTS: dict[str, State] = {
-    "待签收": State.DISPATCHED,
-    "待受理": State.DISPATCHED,
-    "已签收": State.HANDLING,
-    "处理中": State.HANDLING,
-    "处置中": State.HANDLING,
-    "办理中": State.HANDLING,
-    "退单中": State.RETURN_REQUESTED,
-    "退单审核中": State.RETURN_REQUESTED,
-    "已退单": State.RETURNED,
-    "已办结": State.CLOSED,
-    "已结案": State.CLOSED,
-    "办结": State.CLOSED,
-}
-APPROVED_TEXTS = ("批准", "同意", "通过", "已批准")
-REJECTED_TEXTS = ("驳回", "不同意", "不通过", "已驳回")
-YES_TEXTS = ("是", "Y", "y", "1", "true", "TRUE", "重复")
-
-CONSUMED_FIELDS = frozenset(
-    {
-        "工单编号",
-        "受理时间",
-        "派单时间",
-        "诉求类型",
-        "问题分类",
-        "紧急程度",
-        "诉求内容",
-        "地址",
-        "所属街镇",
-        "承办单位",
-        "诉求人",
-        "联系电话",
-        "满意度",
-        "是否重复",
-        "重复工单号",
-        "工单状态",
-        "签收时间",
-        "联系时间",
-        "联系结果",
-        "未联原因",
-        "先行联系人",
-        "延期申请时间",
-        "延期理由",
-        "申请延期至",
-        "延期审核结果",
-        "延期审核时间",
-        "退单申请时间",
-        "退单原因",
-        "退单依据",
-        "退单审核结果",
-        "退单审核时间",
-        "办结时间",
-        "答复内容",
-        "结案评判",
-        "答复方式",
-        "重办时间",
-        "重办原因",
-        "督办时间",
-        "督办事项",
-    }
-)
+RANK = {State.DISPATCHED: 0, State.HANDLING: 1, State.RETURN_REQUESTED: 2, State.RETURNED: 3, State.CLOSED: 3}
+REPEAT_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
-class RowError:
-    """A row that was not imported: where, which field, which value, and why."""
+class ImportOptions:
+    """How to import: which layout, under which source tag, by whom, with which rules."""
 
-    row: int
-    field: str
-    value: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"第 {self.row} 行，字段「{self.field}」，值「{self.value}」：{self.message}"
-
-
-@dataclass
-class ImportReport:
-    """What one file's import did, row by row."""
-
-    batch: str
-    file: str
-    created: int = 0
-    existing: list[tuple[int, str]] = field(default_factory=list)
-    skipped: list[tuple[int, str]] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line for people."""
-        return (
-            f"{self.file}：新建 {self.created} 件，已存在未改动 {len(self.existing)} 件，"
-            f"跳过非数据行 {len(self.skipped)} 行，错误 {len(self.errors)} 行"
-        )
+    actor: Actor
+    now: datetime
+    calendar: WorkCalendar
+    rules: RuleTable
+    profile: Profile | None = None
+    source: str | None = None
+    limits: Limits = field(default_factory=Limits)
+    repeat_window: timedelta = REPEAT_WINDOW
+    shift: Shift | None = None
+    progress: Callable[[int, int], None] | None = None  # (rows done, rows in all)
 
 
-class _RowProblem(Exception):
-    def __init__(self, error: RowError) -> None:
-        super().__init__(str(error))
-        self.error = error
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class _Step:
-    at: datetime
-    action: Action
-    data: ActionInput
-    field: str
-    value: str
-
-
-def import_export(
-    session: Session,
-    path: Path,
-    *,
-    source: str,
-    batch: str,
-    calendar: WorkCalendar,
-    rules: RuleTable,
-    shift: Callable[[datetime], datetime] | None = None,
-) -> ImportReport:
-    """Import one file; every new order's recorded steps are replayed at their own times."""
-    table = read_export(path)
-    report = ImportReport(batch=batch, file=path.name, skipped=list(table.skipped))
-    actor = Actor.importer(batch)
-    for row_number, fields, raw in table.rows:
-        order_no = fields.get("工单编号", "")
-        if not order_no:
-            report.errors.append(RowError(row_number, "工单编号", "", "工单编号为空"))
+def import_file(session: Session, path: Path, *, options: ImportOptions) -> ImportReport:
+    """Import one file. File-level problems raise :class:`ExportFileError` before anything is written."""
+    sha = file_sha256(path)
+    export = open_export(path, profile=options.profile, limits=options.limits)
+    profile = export.profile
+    source = options.source or profile.source
+    _lock_imports(session)
+    previous = session.exec(
+        select(ImportBatch).where(ImportBatch.sha256 == sha, ImportBatch.source == source).limit(1)
+    ).first()
+    report = ImportReport(file=path.name, sha256=sha, profile=profile.name, source=source)
+    if previous is not None:
+        report.already_imported = previous.batch
+        return report
+    batch = ImportBatch(
+        batch=f"{options.now:%Y%m%d%H%M%S}-{sha[:8]}",
+        file_name=path.name,
+        sha256=sha,
+        size=path.stat().st_size,
+        profile=profile.name,
+        source=source,
+        actor=options.actor.id,
+        actor_name=options.actor.name,
+        started_at=options.now,
+    )
+    session.add(batch)
+    session.flush()
+    report.batch = batch.batch
+    actor = Actor.importer(batch.batch)
+    ctx = Context(actor, options.now, options.calendar, options.rules)
+    duplicates = _conflicting_duplicates(export.rows())  # first pass: order numbers and digests only
+    total = export.total_rows
+    seen: dict[str, int] = {}
+    for done, sheet_row in enumerate(export.rows(), start=1):  # second pass: the rows themselves
+        report.rows_read += 1
+        if options.progress and done % 200 == 0:
+            options.progress(done, total or done)
+        order_no = sheet_row.fields.get("工单编号", "")
+        if order_no in duplicates:
+            others = "、".join(str(n) for n in duplicates[order_no] if n != sheet_row.number)
+            reason = f"同一文件中该工单编号重复且内容不同（另见第 {others} 行），未导入"
+            report.rejected.append(RowError(sheet_row.number, "工单编号", order_no, reason, order_no))
             continue
-        if find_order(session, source=source, order_no=order_no) is not None:
-            report.existing.append((row_number, order_no))
+        if order_no and order_no in seen:
+            report.skipped.append((sheet_row.number, f"与第 {seen[order_no]} 行完全相同的重复行"))
             continue
-        try:
-            with session.begin_nested():
-                _import_row(session, table, row_number, fields, raw, source, actor, calendar, rules, shift)
-            report.created += 1
-        except _RowProblem as problem:
-            report.errors.append(problem.error)
-        except TrackerError as exc:  # e.g. no deadline rule matches the row
-            report.errors.append(RowError(row_number, "工单编号", order_no, exc.message))
-        except DBAPIError as exc:
-            log.warning("row %s of %s refused by the database: %s", row_number, path.name, exc)
-            report.errors.append(
-                RowError(row_number, "工单编号", order_no, "数据库拒绝写入本行（字段值格式不符），其余行不受影响")
+        seen[order_no] = sheet_row.number
+        _import_one(session, sheet_row, profile, source, options, ctx, report)
+    if options.progress:
+        options.progress(report.rows_read, report.rows_read)
+    report.skipped = sorted([*export.skipped, *report.skipped])
+    report.warnings.extend(RowError(None, "文件", path.name, note) for note in export.notes)
+    batch.finished_at = options.now
+    batch.rows_read, batch.created, batch.updated = report.rows_read, report.created, report.updated
+    batch.unchanged, batch.rejected, batch.conflicts = report.unchanged, len(report.rejected), len(report.conflicts)
+    for kind, issues in (("rejected", report.rejected), ("conflict", report.conflicts), ("warning", report.warnings)):
+        for issue in issues:
+            session.add(
+                ImportIssue(
+                    batch_id=batch.id or 0,
+                    kind=kind,
+                    row=issue.row,
+                    column=issue.column,
+                    value=issue.value,
+                    reason=issue.reason,
+                    order_no=issue.order_no,
+                )
             )
+    session.flush()
     return report
 
 
-def _import_row(
+def _lock_imports(session: Session) -> None:
+    """One import at a time per database: the second waits, then finds the file already imported."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(1234512345)"))
+    else:  # SQLite: take the write lock now rather than at the first insert
+        session.execute(text("UPDATE import_batch SET id = id WHERE 0"))
+
+
+def _conflicting_duplicates(rows: Iterable[SheetRow]) -> dict[str, list[int]]:
+    """Order numbers that appear more than once with different content, with the row numbers involved."""
+    first: dict[str, tuple[str, int]] = {}
+    conflicting: dict[str, list[int]] = {}
+    for row in rows:
+        number = row.fields.get("工单编号", "")
+        if not number:
+            continue
+        digest = row_digest(row)
+        if number not in first:
+            first[number] = (digest, row.number)
+        elif digest != first[number][0] or number in conflicting:
+            conflicting.setdefault(number, [first[number][1]]).append(row.number)
+    return conflicting
+
+
+def _import_one(
     session: Session,
-    table: ExportTable,
-    row: int,
-    fields: dict[str, str],
-    raw: dict[str, str],
+    sheet_row: SheetRow,
+    profile: Profile,
     source: str,
-    actor: Actor,
-    calendar: WorkCalendar,
-    rules: RuleTable,
-    shift: Callable[[datetime], datetime] | None,
+    options: ImportOptions,
+    ctx: Context,
+    report: ImportReport,
 ) -> None:
-    def when(name: str) -> datetime | None:
-        try:
-            moment = parse_local_datetime(fields.get(name, ""))
-        except ValueError as exc:
-            raise _RowProblem(RowError(row, name, fields.get(name, ""), str(exc))) from None
-        if moment is None or shift is None:
-            return moment
-        try:
-            return shift(moment)
-        except TrackerError as exc:
-            raise _RowProblem(RowError(row, name, fields.get(name, ""), exc.message)) from None
-
-    dispatched = when("派单时间") or when("受理时间")
-    if dispatched is None:
-        raise _RowProblem(RowError(row, "派单时间", "", "派单时间与受理时间均为空，无法起算期限"))
-    extras: dict[str, Any] = {k: v for k, v in fields.items() if k not in CONSUMED_FIELDS and v}
-    extras.update(raw)
-    data = NewOrder(
-        source=source,
-        order_no=fields["工单编号"],
-        dispatched_at=dispatched,
-        received_at=when("受理时间"),
-        request_type=fields.get("诉求类型") or None,
-        urgency=fields.get("紧急程度") or None,
-        category=fields.get("问题分类") or None,
-        content=fields.get("诉求内容") or None,
-        address=fields.get("地址") or None,
-        street=fields.get("所属街镇") or None,
-        handling_unit=fields.get("承办单位") or None,
-        complainant=fields.get("诉求人") or None,
-        phone=fields.get("联系电话") or None,
-        satisfaction=fields.get("满意度") or None,
-        is_repeat=fields.get("是否重复", "") in YES_TEXTS,
-        repeat_of=fields.get("重复工单号") or None,
-        extras=extras,
-    )
-    order = create_order(session, data=data, ctx=Context(actor, dispatched, calendar, rules))
-    for step in _steps(row, fields, when):
-        try:
-            apply_action(
-                session, order=order, action=step.action, data=step.data, ctx=Context(actor, step.at, calendar, rules)
-            )
-        except TrackerError as exc:
-            raise _RowProblem(RowError(row, step.field, step.value, exc.message)) from None
-    status = fields.get("工单状态", "")
-    if status:
-        expected = STATUS_TEXTS.get(status)
-        if expected is None:
-            raise _RowProblem(
-                RowError(row, "工单状态", status, f"无法识别的工单状态，可识别：{'、'.join(STATUS_TEXTS)}")
-            )
-        if expected.value != order.state:
-            raise _RowProblem(
-                RowError(
-                    row,
-                    "工单状态",
-                    status,
-                    f"按本行记录的各环节时间推演，工单应为「{STATE_LABELS[State(order.state)]}」，与导出状态不符",
-                )
-            )
+    try:
+        parsed = parse_row(sheet_row, profile, source=source, shift=options.shift)
+    except RowProblem as problem:
+        report.rejected.append(problem.error)
+        return
+    report.warnings.extend(parsed.warnings)
+    order = session.exec(select(Order).where(Order.source == source, Order.order_no == parsed.order_no)).first()
+    if order is not None and order.import_hash == parsed.digest:
+        report.unchanged += 1
+        return
+    try:
+        with session.begin_nested():
+            if order is None:
+                _create(session, parsed, options, ctx)
+                report.created += 1
+            else:
+                conflict = _reconcile(session, order, parsed, ctx)
+                if conflict is not None:
+                    report.conflicts.append(conflict)
+                    return
+                report.updated += 1
+    except RowProblem as problem:
+        report.rejected.append(problem.error)
+    except TrackerError as exc:
+        report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, exc.message, parsed.order_no))
+    except DBAPIError as exc:
+        log.warning("row %s refused by the database: %s", parsed.number, exc.orig)
+        reason = "数据库拒绝写入本行（字段值格式不符），其余行不受影响"
+        report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, reason, parsed.order_no))
 
 
-def _steps(row: int, fields: dict[str, str], when: Any) -> list[_Step]:
-    """The row's recorded lifecycle steps in time order."""
-    steps: list[_Step] = []
-
-    def add(time_field: str, action: Action, data: ActionInput) -> None:
-        moment = when(time_field)
-        if moment is not None:
-            steps.append(_Step(moment, action, data, time_field, fields.get(time_field, "")))
-
-    def decision(result_field: str, approve: Action, reject: Action) -> Action:
-        result = fields.get(result_field, "")
-        if result in APPROVED_TEXTS:
-            return approve
-        if result in REJECTED_TEXTS:
-            return reject
-        raise _RowProblem(RowError(row, result_field, result, "审核结果应为 批准 或 驳回"))
-
-    add("签收时间", Action.SIGN, ActionInput())
-    contact_at = when("联系时间")
-    add(
-        "联系时间",
-        Action.FIRST_CONTACT,
-        ActionInput(
-            contact_at=contact_at,
-            contact_result=fields.get("联系结果", ""),
-            contact_reason=fields.get("未联原因", ""),
-            contact_person=fields.get("先行联系人", ""),
-        ),
-    )
-    new_due = when("申请延期至")
-    add(
-        "延期申请时间",
-        Action.REQUEST_EXTENSION,
-        ActionInput(reason=fields.get("延期理由", ""), new_due_date=new_due.date() if new_due else None),
-    )
-    if fields.get("延期审核时间"):
-        reason = fields.get("延期理由", "") or "平台审核"
-        add(
-            "延期审核时间",
-            decision("延期审核结果", Action.APPROVE_EXTENSION, Action.REJECT_EXTENSION),
-            ActionInput(reason=f"平台审核结果：{fields.get('延期审核结果', '')}（{reason}）"),
+def _apply(
+    session: Session,
+    order: Order,
+    action: Action,
+    data: ActionInput,
+    ctx: Context,
+    at: datetime,
+    column: str,
+    value: str,
+) -> None:
+    """One lifecycle step at its own time; a refusal becomes the row's error."""
+    try:
+        apply_action(
+            session, order=order, action=action, data=data, ctx=Context(ctx.actor, at, ctx.calendar, ctx.rules)
         )
-    add(
-        "退单申请时间",
-        Action.REQUEST_RETURN,
-        ActionInput(reason_code=fields.get("退单原因", ""), basis=fields.get("退单依据", "")),
-    )
-    if fields.get("退单审核时间"):
-        add(
-            "退单审核时间",
-            decision("退单审核结果", Action.APPROVE_RETURN, Action.REJECT_RETURN),
-            ActionInput(reason=f"平台审核结果：{fields.get('退单审核结果', '')}"),
+    except TrackerError as exc:
+        raise RowProblem(RowError(None, column, value, exc.message, order.order_no)) from None
+
+
+def _create(session: Session, parsed: ParsedRow, options: ImportOptions, ctx: Context) -> Order:
+    """A new order: dispatched, its recorded steps replayed, then brought to the export's status."""
+    data = parsed.order
+    if not data.is_repeat:
+        earlier = _earlier_repeat(session, data.address, data.category, data.dispatched_at, options.repeat_window)
+        if earlier is not None:
+            data = replace(data, is_repeat=True, repeat_of=earlier)
+    create_ctx = Context(ctx.actor, data.dispatched_at, ctx.calendar, ctx.rules)
+    order = create_order(session, data=data, ctx=create_ctx, note=f"导入：{parsed.number} 行")
+    try:
+        for step in parsed.steps:
+            _apply(session, order, step.action, step.data, ctx, step.at, step.column, step.value)
+        _reach_status(session, order, parsed, ctx)
+    except RowProblem as problem:
+        raise RowProblem(_at_row(problem.error, parsed.number)) from None
+    order.import_hash = parsed.digest
+    return order
+
+
+def _at_row(error: RowError, number: int) -> RowError:
+    return RowError(number, error.column, error.value, error.reason, error.order_no)
+
+
+def _reach_status(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -> None:
+    """After the recorded steps, follow the export's status where it is ahead; refuse a contradiction."""
+    target = parsed.status
+    if target is None or order.state == target:
+        return
+    state = State(order.state)
+    if target is State.CLOSED and state is not State.RETURNED:
+        _apply(session, order, Action.PLATFORM_CLOSE, ActionInput(), ctx, ctx.now, "工单状态", "已办结")
+        return
+    if target is State.HANDLING and state is State.DISPATCHED:
+        _apply(session, order, Action.SIGN, ActionInput(), ctx, ctx.now, "工单状态", STATE_LABELS[target])
+        return
+    if target in (State.RETURN_REQUESTED, State.RETURNED) and state in (State.DISPATCHED, State.HANDLING):
+        basis = "平台导出状态为退单（导出未含退单原因）"
+        _apply(
+            session,
+            order,
+            Action.REQUEST_RETURN,
+            ActionInput(reason_code="其他", basis=basis),
+            ctx,
+            ctx.now,
+            "工单状态",
+            STATE_LABELS[target],
         )
-    add("督办时间", Action.SUPERVISE, ActionInput(reason=fields.get("督办事项", "")))
-    add(
-        "办结时间",
-        Action.CLOSE,
-        ActionInput(
-            reply=fields.get("答复内容", ""),
-            verdict=fields.get("结案评判", ""),
-            reply_method=fields.get("答复方式", ""),
-        ),
+        state = State.RETURN_REQUESTED
+    if target is State.RETURNED and state is State.RETURN_REQUESTED:
+        _apply(session, order, Action.APPROVE_RETURN, ActionInput(), ctx, ctx.now, "工单状态", STATE_LABELS[target])
+        return
+    if order.state != target:
+        raise RowProblem(
+            RowError(
+                parsed.number,
+                "工单状态",
+                STATE_LABELS[target],
+                f"按本行记录的各环节时间推演，工单应为「{STATE_LABELS[State(order.state)]}」，与导出状态不符",
+                parsed.order_no,
+            )
+        )
+
+
+def _reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -> RowError | None:
+    """An order the tracker knows: a conflict is returned untouched; otherwise details and state follow."""
+    state = State(order.state)
+    target = parsed.status or _state_from_steps(parsed, state)
+    conflict = _contradiction(order, state, target, parsed)
+    if conflict:
+        return RowError(parsed.number, "工单状态", STATE_LABELS[target], conflict, parsed.order_no)
+    data = parsed.order
+    last_change = order.updated_at
+    update_details(
+        session,
+        order=order,
+        values={
+            name: getattr(data, name)
+            for name in (
+                "received_at",
+                "request_type",
+                "urgency",
+                "category",
+                "content",
+                "address",
+                "street",
+                "handling_unit",
+                "complainant",
+                "phone",
+                "satisfaction",
+                "repeat_of",
+            )
+        }
+        | ({"is_repeat": True} if data.is_repeat else {}),
+        platform_due_at=data.platform_due_at,
+        extras=data.extras,
+        ctx=ctx,
+        note=f"导入：{parsed.number} 行",
     )
-    add("重办时间", Action.REDO, ActionInput(reason=fields.get("重办原因", "")))
-    return sorted(steps, key=lambda step: step.at)
+    # steps newer than what the tracker holds, in order; steps the tracker already has are skipped
+    for step in parsed.steps:
+        if _already_done(order, step, last_change):
+            continue
+        try:
+            _apply(session, order, step.action, step.data, ctx, max(step.at, last_change), step.column, step.value)
+            last_change = max(step.at, last_change)
+        except RowProblem:
+            continue  # the tracker is ahead of (or beside) this step: not a contradiction by itself
+    if parsed.status is not None and RANK[State(order.state)] < RANK[parsed.status]:
+        try:
+            _reach_status(session, order, parsed, ctx)
+        except RowProblem as problem:
+            raise RowProblem(_at_row(problem.error, parsed.number)) from None
+    order.import_hash = parsed.digest
+    return None
+
+
+def _state_from_steps(parsed: ParsedRow, current: State) -> State:
+    """Where the row's own steps lead, for layouts without a status column."""
+    if any(s.action is Action.PLATFORM_CLOSE for s in parsed.steps) or parsed.closes_at_import:
+        last = parsed.steps[-1].action if parsed.steps else None
+        return State.HANDLING if last is Action.REDO else State.CLOSED
+    return current
+
+
+def _contradiction(order: Order, state: State, target: State, parsed: ParsedRow) -> str | None:
+    """Why the export contradicts the tracker, or None when it only lags behind or moves ahead."""
+    redo_after_close = any(
+        s.action is Action.REDO and order.closed_at is not None and s.at > order.closed_at for s in parsed.steps
+    )
+    if state is State.CLOSED and target is not State.CLOSED and not redo_after_close:
+        return f"本系统中该工单已办结，导出却为「{STATE_LABELS[target]}」（办结被撤销？）；未改动，请核实"
+    if state is State.RETURNED and target is State.CLOSED:
+        return "本系统中该工单已退单，导出却为「已办结」；未改动，请核实"
+    if (
+        state is State.RETURNED
+        and target in (State.DISPATCHED, State.HANDLING)
+        and parsed.order.dispatched_at <= order.cycle_started_at
+    ):
+        return f"本系统中该工单已退单，导出却为「{STATE_LABELS[target]}」且没有新的派单时间；未改动，请核实"
+    return None
+
+
+def _already_done(order: Order, step: Step, last_change: datetime) -> bool:
+    """Whether the tracker already holds this step (so replaying it would be a duplicate)."""
+    if step.action is Action.SIGN:
+        return order.signed_at is not None or order.state != State.DISPATCHED
+    if step.action is Action.FIRST_CONTACT:
+        return order.contact_at is not None
+    if step.action in (Action.PLATFORM_CLOSE, Action.CLOSE):
+        return order.closed_at is not None and step.at <= order.closed_at
+    return step.at <= last_change
+
+
+def _earlier_repeat(
+    session: Session, address: str | None, category: str | None, dispatched_at: datetime, window: timedelta
+) -> str | None:
+    """An earlier order with the same normalised address and category within the window."""
+    key = address_key(address)
+    if not key or not category:
+        return None
+    return session.exec(
+        select(Order.order_no)
+        .where(
+            Order.address_key == key,
+            Order.category == category,
+            col(Order.dispatched_at) >= dispatched_at - window,
+            col(Order.dispatched_at) < dispatched_at,
+        )
+        .order_by(col(Order.dispatched_at).desc())
+        .limit(1)
+    ).first()

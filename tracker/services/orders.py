@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -61,6 +63,7 @@ class NewOrder:
     satisfaction: str | None = None
     is_repeat: bool = False
     repeat_of: str | None = None
+    platform_due_at: datetime | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,6 +103,7 @@ def create_order(session: Session, *, data: NewOrder, ctx: Context, note: str = 
         satisfaction=data.satisfaction,
         is_repeat=data.is_repeat,
         repeat_of=data.repeat_of,
+        address_key=address_key(data.address),
         extras=dict(data.extras),
         created_at=ctx.now,
         updated_at=ctx.now,
@@ -107,9 +111,11 @@ def create_order(session: Session, *, data: NewOrder, ctx: Context, note: str = 
     session.add(order)
     session.flush()
     for stage in STAGE_EFFECTS[Action.DISPATCH].opens:
-        deadline_rows.open_stage(
+        row = deadline_rows.open_stage(
             session, order=order, stage=stage, start=data.dispatched_at, rules=ctx.rules, calendar=ctx.calendar
         )
+        if stage is Stage.CLOSURE and data.platform_due_at is not None:
+            deadline_rows.set_platform_due(row, data.platform_due_at)
     _record(session, order=order, action=Action.DISPATCH, before=None, changes={}, ctx=ctx, note=note)
     session.flush()
     return order
@@ -204,12 +210,12 @@ def _apply_fields(
         order.return_count += 1
         order.return_reason_code = data.reason_code
         order.return_basis = data.basis.strip()
-    elif action is Action.CLOSE:
+    elif action in (Action.CLOSE, Action.PLATFORM_CLOSE):
         if order.extension_status == ExtensionStatus.REQUESTED.value:
             order.extension_status = ExtensionStatus.CANCELLED.value
-        order.reply = data.reply.strip()
-        order.verdict = data.verdict
-        order.reply_method = data.reply_method or None
+        order.reply = data.reply.strip() or order.reply
+        order.verdict = data.verdict or order.verdict
+        order.reply_method = data.reply_method or order.reply_method
         order.closed_at = now
     elif action is Action.REDO:
         # the closed cycle's reply and verdict stay in this event's changes and on the detail page
@@ -228,6 +234,73 @@ def _apply_fields(
         order.contact_at = order.contact_result = order.contact_reason = order.contact_person = None
         order.extension_status = ExtensionStatus.NONE.value
         order.extension_reason = order.extension_requested_to = None
+
+
+DETAIL_FIELDS = (
+    "received_at",
+    "request_type",
+    "urgency",
+    "category",
+    "content",
+    "address",
+    "street",
+    "handling_unit",
+    "complainant",
+    "phone",
+    "satisfaction",
+    "is_repeat",
+    "repeat_of",
+)
+
+
+def update_details(
+    session: Session,
+    *,
+    order: Order,
+    values: dict[str, Any],
+    ctx: Context,
+    platform_due_at: datetime | None = None,
+    extras: dict[str, Any] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """Change an order's details (not its state); blanks never overwrite; one 信息更新 event when anything changed."""
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in DETAIL_FIELDS:
+            raise ValueError(f"{name} is not a detail field")
+        if value in (None, "") or getattr(order, name) == value:
+            continue
+        changes[name] = [_jsonable(getattr(order, name)), _jsonable(value)]
+        setattr(order, name, value)
+        if name == "address":
+            order.address_key = address_key(value)
+    if platform_due_at is not None:
+        row = deadline_rows.closing_deadline(deadline_rows.open_deadlines(session, order))
+        if row is not None and row.platform_due_at != platform_due_at:
+            changes["closure_due_at"] = [_jsonable(row.due_at), _jsonable(platform_due_at)]
+            deadline_rows.set_platform_due(row, platform_due_at)
+    if extras:
+        merged = {**order.extras, **{k: v for k, v in extras.items() if v not in (None, "")}}
+        if merged != order.extras:
+            changes["extras"] = [len(order.extras), len(merged)]
+            order.extras = merged
+    if changes:
+        order.updated_at = ctx.now
+        _record(
+            session, order=order, action=Action.UPDATE, before=State(order.state), changes=changes, ctx=ctx, note=note
+        )
+        session.flush()
+    return changes
+
+
+def address_key(address: str | None) -> str | None:
+    """An address reduced for comparison: no spaces or punctuation, no city and district prefix."""
+    if not address:
+        return None
+    text = unicodedata.normalize("NFKC", address)
+    text = re.sub(r"[\s\W_]+", "", text)
+    text = re.sub(r"^(上海市)?(静安区)?", "", text)
+    return text or None
 
 
 def _extend_closing_deadline(open_rows: list[OrderDeadline], new_date: date | None) -> None:

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: fd217b2fdf9b
+Revision ID: 2e9bdbf0ddb8
 Revises: 
-Create Date: 2026-11-26 18:08:22.324667
+Create Date: 2026-11-26 18:19:27.326612
 
 """
 from typing import Sequence, Union
@@ -15,7 +15,7 @@ import tracker.models  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'fd217b2fdf9b'
+revision: str = '2e9bdbf0ddb8'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -46,6 +46,30 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('stage', 'request_type', 'urgency', name='uq_deadline_rule_scope')
     )
+    op.create_table('import_batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('batch', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('file_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('profile', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('actor_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('started_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rows_read', sa.Integer(), nullable=False),
+    sa.Column('created', sa.Integer(), nullable=False),
+    sa.Column('updated', sa.Integer(), nullable=False),
+    sa.Column('unchanged', sa.Integer(), nullable=False),
+    sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('conflicts', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('batch')
+    )
+    with op.batch_alter_table('import_batch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_batch_sha256'), ['sha256'], unique=False)
+
     op.create_table('work_order',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -83,6 +107,8 @@ def upgrade() -> None:
     sa.Column('satisfaction', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('is_repeat', sa.Boolean(), nullable=False),
     sa.Column('repeat_of', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('address_key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('import_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('extras', sa.JSON(), nullable=False),
     sa.Column('created_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
@@ -92,6 +118,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('source', 'order_no', name='uq_work_order_source_no')
     )
     with op.batch_alter_table('work_order', schema=None) as batch_op:
+        batch_op.create_index('ix_work_order_repeat', ['address_key', 'category', 'dispatched_at'], unique=False)
         batch_op.create_index('ix_work_order_state_street', ['state', 'street'], unique=False)
         batch_op.create_index(batch_op.f('ix_work_order_street'), ['street'], unique=False)
 
@@ -106,6 +133,22 @@ def upgrade() -> None:
     with op.batch_alter_table('calendar_day', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_calendar_day_year'), ['year'], unique=False)
 
+    op.create_table('import_issue',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('row', sa.Integer(), nullable=True),
+    sa.Column('column', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('order_no', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.CheckConstraint("kind IN ('rejected', 'conflict', 'warning')", name='ck_import_issue_kind'),
+    sa.ForeignKeyConstraint(['batch_id'], ['import_batch.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('import_issue', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_issue_batch_id'), ['batch_id'], unique=False)
+
     op.create_table('order_deadline',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
@@ -117,6 +160,8 @@ def upgrade() -> None:
     sa.Column('rule_label', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('due_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('due_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('rule_due_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('platform_due_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('original_due_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('completed_at', tracker.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
@@ -143,7 +188,7 @@ def upgrade() -> None:
     sa.Column('at', tracker.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('changes', sa.JSON(), nullable=False),
-    sa.CheckConstraint("action IN ('dispatch', 'sign', 'first_contact', 'request_extension', 'approve_extension', 'reject_extension', 'request_return', 'approve_return', 'reject_return', 'close', 'redo', 'supervise', 'redispatch')", name='ck_order_event_action'),
+    sa.CheckConstraint("action IN ('dispatch', 'sign', 'first_contact', 'request_extension', 'approve_extension', 'reject_extension', 'request_return', 'approve_return', 'reject_return', 'close', 'redo', 'supervise', 'redispatch', 'platform_close', 'update')", name='ck_order_event_action'),
     sa.ForeignKeyConstraint(['order_id'], ['work_order.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -169,6 +214,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_order_deadline_open_due', sqlite_where=sa.text('completed_at IS NULL'), postgresql_where=sa.text('completed_at IS NULL'))
 
     op.drop_table('order_deadline')
+    with op.batch_alter_table('import_issue', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_issue_batch_id'))
+
+    op.drop_table('import_issue')
     with op.batch_alter_table('calendar_day', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_calendar_day_year'))
 
@@ -176,8 +225,13 @@ def downgrade() -> None:
     with op.batch_alter_table('work_order', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_work_order_street'))
         batch_op.drop_index('ix_work_order_state_street')
+        batch_op.drop_index('ix_work_order_repeat')
 
     op.drop_table('work_order')
+    with op.batch_alter_table('import_batch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_batch_sha256'))
+
+    op.drop_table('import_batch')
     op.drop_table('deadline_rule')
     op.drop_table('calendar_year')
     # ### end Alembic commands ###
