@@ -379,5 +379,301 @@ def main() -> None:
     print(f"wrote {XLSX_NAME} and {CSV_NAME} as of {_fmt(AS_OF)}")
 
 
+# ---- dirty exports: each exercises what real exports do to importers (tests assert their reports) ----
+
+DIRTY_HEADER = [
+    "12345工单编号",
+    "12345受理时间",
+    "派单时间",
+    "12345工单类型",
+    "二级分类",
+    "12345诉求地址",
+    "街道",
+    "工单状态",
+    "签收时间",
+    "办结时间",
+    "答复市民要点",
+    "解决情况",
+    "市民移动电话",
+    "备注",
+]
+
+
+def write_dirty_xlsx(path: Path) -> None:
+    """Title merged across, Excel serial dates, a street merged down, repeated header, blanks, bad rows, totals."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "导出"
+    sheet.append(["静安区 12345 工单导出（含合并单元格与序列号日期）"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(DIRTY_HEADER))
+    sheet.append(DIRTY_HEADER)
+    serial = 46345.375  # 2026-11-19 09:00 as an Excel serial number
+    rows = [
+        [
+            "SH20261119001",
+            serial,
+            serial + 0.01,
+            "投诉举报",
+            "油烟扰民",
+            "武定路100号",
+            "江宁路街道",
+            "处理中",
+            serial + 0.02,
+            None,
+            None,
+            None,
+            "13812345678",
+            "合并单元格首行",
+        ],
+        [
+            "SH20261119002",
+            serial,
+            serial + 0.01,
+            "求助",
+            "噪声扰民",
+            "康定路200号",
+            None,
+            "待签收",
+            None,
+            None,
+            None,
+            None,
+            "13912345678",
+            "街道由上一行合并而来",
+        ],
+        [
+            "SH20261119003",
+            serial,
+            serial + 0.01,
+            "咨询",
+            "群租",
+            "昌平路300号",
+            None,
+            "已办结",
+            serial + 0.02,
+            serial + 0.5,
+            "已解释政策",
+            "解释说明",
+            "13712345678",
+            "街道由合并单元格填入",
+        ],
+        DIRTY_HEADER,  # the header repeated (page break in the export)
+        [None] * len(DIRTY_HEADER),
+        [
+            "SH20261119004",
+            "2026-11-19 09:00",
+            "2026-11-19 09:10",
+            "投诉举报",
+            "违法搭建",
+            "西康路400号",
+            "静安寺街道",
+            "已办结",
+            "2026-11-19 09:30",
+            "2026-11-19 16:00",
+            None,
+            "实际解决",
+            "13612345678",
+            "见附件",
+        ],
+        [
+            "SH20261119005",
+            "not a date",
+            "2026-11-19 09:10",
+            "投诉举报",
+            "渣土",
+            "大统路500号",
+            "北站街道",
+            "待签收",
+            None,
+            None,
+            None,
+            None,
+            "13512345678",
+            "受理时间写坏了",
+        ],
+        [
+            "SH20261119006",
+            serial,
+            serial + 0.01,
+            "投诉举报",
+            "渣土",
+            "大统路600号",
+            "北站街道",
+            "处理中",
+            serial + 0.02,
+            None,
+            None,
+            "已搞定",
+            "13412345678",
+            "办结评判写错",
+        ],
+    ]
+    for row in rows:
+        sheet.append(row)
+    sheet.merge_cells("G3:G5")  # 江宁路街道 spans the first three data rows
+    sheet.append(["合计", 6])
+    book.save(path)
+
+
+def write_dirty_csv(path: Path) -> None:
+    """GB18030, title row, plain headers, Chinese and compact dates, full-width digits, repeated header, totals."""
+    header = [
+        "工单编号",
+        "受理时间",
+        "派单时间",
+        "诉求类型",
+        "问题分类",
+        "地址",
+        "所属街镇",
+        "工单状态",
+        "签收时间",
+        "联系时间",
+        "联系结果",
+        "未联原因",
+        "办结时间",
+        "答复内容",
+        "结案评判",
+        "联系电话",
+    ]
+    rows = [
+        ["城管诉件导出（2026年11月19日）"],
+        header,
+        [
+            "CG20261119001",
+            "2026年11月19日 09时00分",
+            "2026年11月19日 09时10分",
+            "投诉举报",
+            "占道经营 / 无证设摊",
+            "共和新路 1 号",
+            "共和新路街道",
+            "处理中",
+            "20261119093000",
+            "２０２６-１１-１９ １０:００",
+            "已联",
+            "",
+            "",
+            "",
+            "",
+            "01012345678",
+        ],
+        [
+            "CG20261119002",
+            "2026/11/19 09:00",
+            "2026/11/19 09:10",
+            "求助",
+            "暴露垃圾 / 垃圾分类",
+            "灵石路 2 号",
+            "大宁路街道",
+            "处理中",
+            "2026/11/19 09:20",
+            "2026/11/19 11:00",
+            "未联",
+            "始终关机",
+            "",
+            "",
+            "",
+            "13800000002",
+        ],
+        [],
+        header,
+        [
+            "CG20261119003",
+            "2026/11/19 09:00",
+            "2026/11/19 09:10",
+            "投诉举报",
+            "噪声扰民",
+            "场中路 3 号",
+            "彭浦镇",
+            "已办结",
+            "2026/11/19 09:20",
+            "2026/11/19 10:00",
+            "已联",
+            "",
+            "2026/11/19 15:00",
+            "已责令停止夜间施工",
+            "实际解决",
+            "13800000003",
+        ],
+        [
+            "CG20261119004",
+            "2026/11/19 09:00",
+            "2026/11/19 09:10",
+            "投诉举报",
+            "噪声扰民",
+            "场中路 4 号",
+            "彭浦镇",
+            "处理中",
+            "2026/11/19 09:20",
+            "2026/11/19 10:00",
+            "未联",
+            "",
+            "",
+            "",
+            "",
+            "13800000004",
+        ],
+        [
+            "CG20261119005",
+            "2026/11/19 09:00",
+            "2026/11/19 09:10",
+            "投诉举报",
+            "噪声扰民",
+            "场中路 5 号",
+            "彭浦镇",
+            "待签收",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "13800000005",
+        ],
+        [
+            "CG20261119005",
+            "2026/11/19 09:00",
+            "2026/11/19 09:10",
+            "投诉举报",
+            "噪声扰民",
+            "场中路 5 号",
+            "彭浦镇",
+            "待签收",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "13800000005",
+        ],
+        ["总计：6 件"],
+    ]
+    with path.open("w", encoding="gb18030", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+
+
+def write_broken(folder: Path) -> None:
+    """Files the importer must refuse whole."""
+    folder.mkdir(exist_ok=True)
+    (folder / "不是表格.xlsx").write_text("这是一个改了扩展名的文本文件", encoding="utf-8")
+    (folder / "缺少工单编号.csv").write_text(
+        "派单时间,诉求类型,所属街镇,工单状态\n2026-11-19 09:00,求助,北站街道,待签收\n", encoding="utf-8"
+    )
+
+
+def main_dirty() -> None:
+    """Write the dirty and broken samples under sample_orders/dirty/."""
+    folder = HERE / "dirty"
+    folder.mkdir(exist_ok=True)
+    write_dirty_xlsx(folder / "12345_合并单元格_序列号日期.xlsx")
+    write_dirty_csv(folder / "城管诉件_GB18030_杂乱.csv")
+    write_broken(folder / "broken")
+    print("wrote sample_orders/dirty/")
+
+
 if __name__ == "__main__":
     main()
+    main_dirty()

@@ -12,7 +12,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from tracker.cli import _parse_start, fail, unit_of_work
-from tracker.db import get_session
 from tracker.domain.errors import TrackerError
 from tracker.hotline import Limits
 from tracker.models import utcnow
@@ -20,9 +19,10 @@ from tracker.profiles import load_profile
 from tracker.services.actors import Actor
 from tracker.services.calendar import load_calendar
 from tracker.services.import_report import ImportReport
-from tracker.services.importing import ImportOptions, import_file
+from tracker.services.importing import ImportOptions, import_file, lock_imports
 from tracker.services.rules import rule_table
 
+PROGRESS_FROM_ROWS = 1000
 TOTAL_KEYS = ("rows_read", "created", "updated", "unchanged", "rejected", "conflicts")
 
 
@@ -101,26 +101,26 @@ def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: b
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
-        if total < 5000:
+        if total < PROGRESS_FROM_ROWS:
             return
         if bar is None:
             bar = click.progressbar(length=total, label=f"导入 {path.name}")
             bar.__enter__()
         bar.update(done - bar.pos)
 
-    session = get_session()
-    options = ImportOptions(
-        actor=Actor(id="cli", name=user, source="cli"),
-        now=utcnow(),
-        calendar=load_calendar(session),
-        rules=rule_table(session),
-        profile=profile,
-        source=source,
-        limits=limits_from_config(),
-        progress=progress,
-    )
     try:
         with unit_of_work() as session:
+            lock_imports(session)  # before any read: see lock_imports
+            options = ImportOptions(
+                actor=Actor(id="cli", name=user, source="cli"),
+                now=utcnow(),
+                calendar=load_calendar(session),
+                rules=rule_table(session),
+                profile=profile,
+                source=source,
+                limits=limits_from_config(),
+                progress=progress,
+            )
             report = import_file(session, path, options=options)
             if dry_run:
                 session.rollback()

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RANK = {State.DISPATCHED: 0, State.HANDLING: 1, State.RETURN_REQUESTED: 2, State.RETURNED: 3, State.CLOSED: 3}
 REPEAT_WINDOW = timedelta(days=30)
+IMPORT_LOCK_WAIT_MS = 30 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
     export = open_export(path, profile=options.profile, limits=options.limits)
     profile = export.profile
     source = options.source or profile.source
-    _lock_imports(session)
+    lock_imports(session)
     previous = session.exec(
         select(ImportBatch).where(ImportBatch.sha256 == sha, ImportBatch.source == source).limit(1)
     ).first()
@@ -93,13 +94,12 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
     report.batch = batch.batch
     actor = Actor.importer(batch.batch)
     ctx = Context(actor, options.now, options.calendar, options.rules)
-    duplicates = _conflicting_duplicates(export.rows())  # first pass: order numbers and digests only
-    total = export.total_rows
+    duplicates, total = _conflicting_duplicates(export.rows())  # first pass: order numbers and digests only
     seen: dict[str, int] = {}
     for done, sheet_row in enumerate(export.rows(), start=1):  # second pass: the rows themselves
         report.rows_read += 1
         if options.progress and done % 200 == 0:
-            options.progress(done, total or done)
+            options.progress(done, total)
         order_no = sheet_row.fields.get("工单编号", "")
         if order_no in duplicates:
             others = "、".join(str(n) for n in duplicates[order_no] if n != sheet_row.number)
@@ -135,20 +135,27 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
     return report
 
 
-def _lock_imports(session: Session) -> None:
-    """One import at a time per database: the second waits, then finds the file already imported."""
+def lock_imports(session: Session) -> None:
+    """One import at a time per database: the second waits, then finds the file already imported.
+
+    Call it first in the transaction: on SQLite a transaction that has already read cannot wait
+    for the write lock, it fails at once when another import committed in between.
+    """
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(1234512345)"))
-    else:  # SQLite: take the write lock now rather than at the first insert
+    else:  # SQLite: take the write lock now (waiting as long as another import runs), not at the first insert
+        session.execute(text(f"PRAGMA busy_timeout = {IMPORT_LOCK_WAIT_MS}"))
         session.execute(text("UPDATE import_batch SET id = id WHERE 0"))
 
 
-def _conflicting_duplicates(rows: Iterable[SheetRow]) -> dict[str, list[int]]:
-    """Order numbers that appear more than once with different content, with the row numbers involved."""
+def _conflicting_duplicates(rows: Iterable[SheetRow]) -> tuple[dict[str, list[int]], int]:
+    """Order numbers that appear more than once with different content (with their rows), and the row count."""
     first: dict[str, tuple[str, int]] = {}
     conflicting: dict[str, list[int]] = {}
+    total = 0
     for row in rows:
+        total += 1
         number = row.fields.get("工单编号", "")
         if not number:
             continue
@@ -157,7 +164,7 @@ def _conflicting_duplicates(rows: Iterable[SheetRow]) -> dict[str, list[int]]:
             first[number] = (digest, row.number)
         elif digest != first[number][0] or number in conflicting:
             conflicting.setdefault(number, [first[number][1]]).append(row.number)
-    return conflicting
+    return conflicting, total
 
 
 def _import_one(
