@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -79,7 +80,7 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
         report.already_imported = previous.batch
         return report
     batch = ImportBatch(
-        batch=f"{options.now:%Y%m%d%H%M%S}-{sha[:8]}",
+        batch=f"{options.now:%Y%m%d%H%M%S}-{sha[:8]}-{secrets.token_hex(2)}",
         file_name=path.name,
         sha256=sha,
         size=path.stat().st_size,

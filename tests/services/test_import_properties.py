@@ -1,0 +1,78 @@
+"""Generated exports (valid and invalid rows, several encodings): no valid row is lost, no invalid row is stored."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, select
+
+from tests.helpers_import import run_import
+from tracker.models import Order
+
+HEADER = ["工单编号", "派单时间", "诉求类型", "问题分类", "诉求内容", "所属街镇", "工单状态", "签收时间", "联系电话"]
+TEXT = st.text(alphabet="静安寺曹家渡油烟噪声扰民，。：（）“”ABCxyz 0123456789-", min_size=0, max_size=30)
+counter = itertools.count()
+
+
+@st.composite
+def export_rows(draw: st.DrawFn) -> tuple[list[list[str]], set[str], set[int]]:
+    """Rows, the order numbers that must be stored, and the 1-based row numbers that must be rejected."""
+    rows: list[list[str]] = []
+    valid: set[str] = set()
+    invalid: set[int] = set()
+    for index in range(draw(st.integers(min_value=1, max_value=12))):
+        order_no = f"P{index:03d}"
+        day = draw(st.integers(min_value=1, max_value=28))
+        signed = draw(st.booleans())
+        row = [
+            order_no,
+            f"2026-11-{day:02d} 09:00",
+            draw(st.sampled_from(["投诉举报", "求助", "咨询"])),
+            draw(TEXT),
+            draw(TEXT),
+            "北站街道",
+            "处理中" if signed else "待签收",
+            f"2026-11-{day:02d} 10:00" if signed else "",
+            "0" + str(draw(st.integers(10**9, 10**10 - 1))),
+        ]
+        fault = draw(st.sampled_from(["none", "none", "none", "date", "status", "number", "sign"]))
+        if fault == "date":
+            row[1] = f"2026-11-{day:02d} 25:00"
+        elif fault == "status":
+            row[6] = "处理完毕了"
+        elif fault == "number":
+            row[0] = ""
+        elif fault == "sign":  # the status contradicts the row's own sign time
+            row[6], row[7] = "待签收", f"2026-11-{day:02d} 10:00"
+        rows.append(row)
+        if fault == "none":
+            valid.add(order_no)
+        else:
+            invalid.add(index + 2)
+    return rows, valid, invalid
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=export_rows(), encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
+def test_no_valid_row_lost_no_invalid_row_stored(
+    session: Session, tmp_path: Path, data: tuple[list[list[str]], set[str], set[int]], encoding: str
+) -> None:
+    rows, valid, invalid = data
+    source = f"prop{next(counter)}"
+    path = tmp_path / f"{source}.csv"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([HEADER, *rows])
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    report = run_import(session, path, source=source)
+    stored = {o.order_no for o in session.exec(select(Order).where(Order.source == source)).all()}
+    assert stored == valid
+    assert {e.row for e in report.rejected} == invalid
+    for order in session.exec(select(Order).where(Order.source == source)).all():
+        original = next(r for r in rows if r[0] == order.order_no)
+        assert (order.category or "", order.content or "") == (original[3].strip(), original[4].strip())
+        assert order.phone == original[8]
