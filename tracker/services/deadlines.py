@@ -22,48 +22,42 @@ from tracker.models import Order, OrderDeadline
 CLOSING_STAGES = (Stage.CLOSURE.value, Stage.REDO.value)
 
 
-def open_stage(
-    session: Session,
+def stage_values(
+    order: Any,
     *,
-    order: Order,
     stage: Stage,
     start: datetime,
     rules: RuleTable,
     calendar: WorkCalendar,
     fixed_due: datetime | None = None,
     fixed_label: str = "",
-) -> OrderDeadline:
-    """Open a stage deadline from the matching rule (or a date set by a person)."""
+) -> dict[str, Any]:
+    """The values of a new stage deadline row, from the matching rule (or a date set by a person)."""
     if fixed_due is not None:
-        row = OrderDeadline(
-            order_id=_id(order),
-            cycle=order.cycle,
-            stage=stage.value,
-            started_at=start,
-            amount=0,
-            unit=Unit.FIXED.value,
-            rule_label=fixed_label or f"指定期限 {format_local(fixed_due)}",
-            due_at=fixed_due,
-        )
-    else:
-        rule = rules.match(stage, request_type=order.request_type, urgency=order.urgency)
-        due = try_compute_due(start, rule.amount, rule.unit, calendar)
-        row = OrderDeadline(
-            order_id=_id(order),
-            cycle=order.cycle,
-            stage=stage.value,
-            started_at=start,
-            amount=rule.amount,
-            unit=rule.unit.value,
-            rule_label=rule.label(),
-            due_at=due.due_at,
-            due_error=due.error,
-        )
-    session.add(row)
-    return row
+        return {
+            "cycle": order.cycle,
+            "stage": stage.value,
+            "started_at": start,
+            "amount": 0,
+            "unit": Unit.FIXED.value,
+            "rule_label": fixed_label or f"指定期限 {format_local(fixed_due)}",
+            "due_at": fixed_due,
+        }
+    rule = rules.match(stage, request_type=order.request_type, urgency=order.urgency)
+    due = try_compute_due(start, rule.amount, rule.unit, calendar)
+    return {
+        "cycle": order.cycle,
+        "stage": stage.value,
+        "started_at": start,
+        "amount": rule.amount,
+        "unit": rule.unit.value,
+        "rule_label": rule.label(),
+        "due_at": due.due_at,
+        "due_error": due.error,
+    }
 
 
-def set_platform_due(row: OrderDeadline, platform_due_at: datetime) -> None:
+def set_platform_due(row: Any, platform_due_at: datetime) -> None:
     """The platform's 处理时限 becomes the deadline of record; our rule's result stays beside it."""
     if row.rule_due_at is None and row.platform_due_at is None:
         row.rule_due_at = row.due_at
@@ -100,15 +94,15 @@ def all_deadlines(session: Session, order: Order) -> list[OrderDeadline]:
     )
 
 
-def closing_deadline(rows: Iterable[OrderDeadline]) -> OrderDeadline | None:
+def closing_deadline(rows: Iterable[Any]) -> Any | None:
     """The open deadline the order must close by (the redo deadline in a redo cycle)."""
     candidates = [row for row in rows if row.stage in CLOSING_STAGES and row.completed_at is None]
     return candidates[-1] if candidates else None
 
 
 def end_stages(
-    rows: Iterable[OrderDeadline], *, effect: StageEffect, at: datetime, done_at: Mapping[Stage, datetime]
-) -> list[OrderDeadline]:
+    rows: Iterable[Any], *, effect: StageEffect, at: datetime, done_at: Mapping[Stage, datetime]
+) -> list[Any]:
     """Apply an action's cancels, completions and misses to the open rows; returns the rows ended."""
     ended = []
     for row in rows:

@@ -6,8 +6,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
+from pydantic_core import PydanticUndefined
 from sqlmodel import Session, col, select
 
 from tracker.domain.calendar import WorkCalendar
@@ -82,48 +84,133 @@ def find_order(session: Session, *, source: str, order_no: str) -> Order | None:
     return session.exec(select(Order).where(Order.source == source, Order.order_no == order_no)).first()
 
 
+class Draft(SimpleNamespace):
+    """An order or deadline row planned in memory (bulk import), written later in one batch."""
+
+
+ORDER_DEFAULTS: dict[str, Any] = {
+    name: info.default
+    for name, info in Order.model_fields.items()
+    if info.default is not PydanticUndefined and info.default_factory is None
+}
+ROW_DEFAULTS: dict[str, Any] = {
+    name: info.default
+    for name, info in OrderDeadline.model_fields.items()
+    if info.default is not PydanticUndefined and info.default_factory is None
+}
+
+
+class SessionStore:
+    """Where state changes land in the normal case: ORM objects in the session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def new_order(self, values: dict[str, Any]) -> Any:
+        order = Order(**values)
+        self.session.add(order)
+        self.session.flush()
+        return order
+
+    def open_rows(self, order: Any) -> list[Any]:
+        return deadline_rows.open_deadlines(self.session, order)
+
+    def add_row(self, order: Any, values: dict[str, Any]) -> Any:
+        row = OrderDeadline(order_id=order.id, **values)
+        self.session.add(row)
+        return row
+
+    def add_event(self, order: Any, values: dict[str, Any]) -> None:
+        self.session.add(OrderEvent(order_id=order.id, **values))
+
+    def done(self) -> None:
+        self.session.flush()
+
+
+class MemoryStore:
+    """Where a new order's life is planned without the database: one order, its rows, its events."""
+
+    def __init__(self) -> None:
+        self.order: Any = None
+        self.rows: list[Any] = []
+        self.events: list[dict[str, Any]] = []
+
+    def new_order(self, values: dict[str, Any]) -> Any:
+        self.order = Draft(**{**ORDER_DEFAULTS, **values, "id": None})
+        return self.order
+
+    def open_rows(self, order: Any) -> list[Any]:
+        return [row for row in self.rows if row.completed_at is None]
+
+    def add_row(self, order: Any, values: dict[str, Any]) -> Any:
+        row = Draft(**{**ROW_DEFAULTS, **values, "id": None})
+        self.rows.append(row)
+        return row
+
+    def add_event(self, order: Any, values: dict[str, Any]) -> None:
+        self.events.append(values)
+
+    def done(self) -> None:
+        pass
+
+
+Store = SessionStore | MemoryStore
+
+
 def create_order(session: Session, *, data: NewOrder, ctx: Context, note: str = "") -> Order:
-    """Create a dispatched order, open its first-contact and closure deadlines, record 派单."""
-    order = Order(
-        source=data.source,
-        order_no=data.order_no,
-        state=INITIAL_STATE.value,
-        dispatched_at=data.dispatched_at,
-        cycle_started_at=data.dispatched_at,
-        received_at=data.received_at,
-        request_type=data.request_type,
-        urgency=data.urgency,
-        category=data.category,
-        content=data.content,
-        address=data.address,
-        street=data.street,
-        handling_unit=data.handling_unit,
-        complainant=data.complainant,
-        phone=data.phone,
-        satisfaction=data.satisfaction,
-        is_repeat=data.is_repeat,
-        repeat_of=data.repeat_of,
-        address_key=address_key(data.address),
-        extras=dict(data.extras),
-        created_at=ctx.now,
-        updated_at=ctx.now,
+    """Create a dispatched order, open its first-contact and closure deadlines, record 派单; flushes."""
+    order: Order = open_order(SessionStore(session), data=data, ctx=ctx, note=note)
+    return order
+
+
+def open_order(store: Store, *, data: NewOrder, ctx: Context, note: str = "") -> Any:
+    """The order as dispatched, in ``store``: its first deadlines and the 派单 event."""
+    order = store.new_order(
+        {
+            "source": data.source,
+            "order_no": data.order_no,
+            "state": INITIAL_STATE.value,
+            "dispatched_at": data.dispatched_at,
+            "cycle_started_at": data.dispatched_at,
+            "received_at": data.received_at,
+            "request_type": data.request_type,
+            "urgency": data.urgency,
+            "category": data.category,
+            "content": data.content,
+            "address": data.address,
+            "street": data.street,
+            "handling_unit": data.handling_unit,
+            "complainant": data.complainant,
+            "phone": data.phone,
+            "satisfaction": data.satisfaction,
+            "is_repeat": data.is_repeat,
+            "repeat_of": data.repeat_of,
+            "address_key": address_key(data.address),
+            "extras": dict(data.extras),
+            "created_at": ctx.now,
+            "updated_at": ctx.now,
+        }
     )
-    session.add(order)
-    session.flush()
     for stage in STAGE_EFFECTS[Action.DISPATCH].opens:
-        row = deadline_rows.open_stage(
-            session, order=order, stage=stage, start=data.dispatched_at, rules=ctx.rules, calendar=ctx.calendar
+        values = deadline_rows.stage_values(
+            order, stage=stage, start=data.dispatched_at, rules=ctx.rules, calendar=ctx.calendar
         )
+        row = store.add_row(order, values)
         if stage is Stage.CLOSURE and data.platform_due_at is not None:
             deadline_rows.set_platform_due(row, data.platform_due_at)
-    _record(session, order=order, action=Action.DISPATCH, before=None, changes={}, ctx=ctx, note=note)
-    session.flush()
+    store.add_event(order, _event_values(order, Action.DISPATCH, None, {}, ctx, note))
+    store.done()
     return order
 
 
 def facts_of(session: Session, order: Order) -> OrderFacts:
     """The lifecycle's view of an order."""
-    closing = deadline_rows.closing_deadline(deadline_rows.open_deadlines(session, order))
+    return facts_from(order, deadline_rows.open_deadlines(session, order))
+
+
+def facts_from(order: Any, open_rows: list[Any]) -> OrderFacts:
+    """The lifecycle's view of an order, given its open deadline rows."""
+    closing = deadline_rows.closing_deadline(open_rows)
     return OrderFacts(
         order_no=order.order_no,
         state=State(order.state),
@@ -144,9 +231,14 @@ def available_actions(session: Session, order: Order, *, now: datetime) -> list[
 
 def apply_action(session: Session, *, order: Order, action: Action, data: ActionInput, ctx: Context) -> Order:
     """Check ``action`` against the lifecycle, apply it, move deadlines and write one event; flushes."""
-    facts = facts_of(session, order)
-    next_state = decide(facts, action, data, ctx.now, ctx.calendar)
-    open_rows = deadline_rows.open_deadlines(session, order)
+    transition(SessionStore(session), order=order, action=action, data=data, ctx=ctx)
+    return order
+
+
+def transition(store: Store, *, order: Any, action: Action, data: ActionInput, ctx: Context) -> None:
+    """The one place an order's state changes: decide, set fields, move deadlines, record the event."""
+    open_rows = store.open_rows(order)
+    next_state = decide(facts_from(order, open_rows), action, data, ctx.now, ctx.calendar)
     before = _snapshot(order, open_rows)
     done_at: dict[Stage, datetime] = {}
     _apply_fields(order, action, data, ctx, done_at)
@@ -157,9 +249,8 @@ def apply_action(session: Session, *, order: Order, action: Action, data: Action
     order.state = next_state.value
     order.updated_at = ctx.now
     for stage in effect.opens:
-        deadline_rows.open_stage(
-            session,
-            order=order,
+        values = deadline_rows.stage_values(
+            order,
             stage=stage,
             start=ctx.now,
             rules=ctx.rules,
@@ -167,26 +258,16 @@ def apply_action(session: Session, *, order: Order, action: Action, data: Action
             fixed_due=data.due_at if stage is Stage.SUPERVISION else None,
             fixed_label=f"督办人指定期限 {format_local(data.due_at)}" if data.due_at else "",
         )
-    after = _snapshot(order, deadline_rows.open_deadlines(session, order))
+        store.add_row(order, values)
+    after = _snapshot(order, store.open_rows(order))
     changes = {
         name: [_jsonable(before[name]), _jsonable(after[name])] for name in before if before[name] != after[name]
     }
-    _record(
-        session,
-        order=order,
-        action=action,
-        before=State(before["state"]),
-        changes=changes,
-        ctx=ctx,
-        note=_note(action, data),
-    )
-    session.flush()
-    return order
+    store.add_event(order, _event_values(order, action, State(before["state"]), changes, ctx, _note(action, data)))
+    store.done()
 
 
-def _apply_fields(
-    order: Order, action: Action, data: ActionInput, ctx: Context, done_at: dict[Stage, datetime]
-) -> None:
+def _apply_fields(order: Any, action: Action, data: ActionInput, ctx: Context, done_at: dict[Stage, datetime]) -> None:
     """The order's own fields that an action sets."""
     now = ctx.now
     if action is Action.SIGN:
@@ -286,8 +367,8 @@ def update_details(
             order.extras = merged
     if changes:
         order.updated_at = ctx.now
-        _record(
-            session, order=order, action=Action.UPDATE, before=State(order.state), changes=changes, ctx=ctx, note=note
+        SessionStore(session).add_event(
+            order, _event_values(order, Action.UPDATE, State(order.state), changes, ctx, note)
         )
         session.flush()
     return changes
@@ -303,7 +384,7 @@ def address_key(address: str | None) -> str | None:
     return text or None
 
 
-def _extend_closing_deadline(open_rows: list[OrderDeadline], new_date: date | None) -> None:
+def _extend_closing_deadline(open_rows: list[Any], new_date: date | None) -> None:
     row = deadline_rows.closing_deadline(open_rows)
     if row is None or new_date is None:
         return
@@ -323,7 +404,7 @@ def _note(action: Action, data: ActionInput) -> str:
     return "；".join(parts)
 
 
-def _snapshot(order: Order, open_rows: list[OrderDeadline]) -> dict[str, Any]:
+def _snapshot(order: Any, open_rows: list[Any]) -> dict[str, Any]:
     """The audited fields plus the due time of each open stage (so deadline moves are in the trail)."""
     snapshot = {name: getattr(order, name) for name in AUDITED_FIELDS}
     for stage in Stage:
@@ -339,32 +420,22 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _record(
-    session: Session,
-    *,
-    order: Order,
-    action: Action,
-    before: State | None,
-    changes: dict[str, Any],
-    ctx: Context,
-    note: str,
-) -> OrderEvent:
-    assert order.id is not None
-    event = OrderEvent(
-        order_id=order.id,
-        cycle=order.cycle,
-        action=action.value,
-        state_before=before.value if before else None,
-        state_after=order.state,
-        actor=ctx.actor.id,
-        actor_name=ctx.actor.name,
-        source=ctx.actor.source,
-        at=ctx.now,
-        note=note,
-        changes=changes,
-    )
-    session.add(event)
-    return event
+def _event_values(
+    order: Any, action: Action, before: State | None, changes: dict[str, Any], ctx: Context, note: str
+) -> dict[str, Any]:
+    """The audit event of one action (order_id is added by the store)."""
+    return {
+        "cycle": order.cycle,
+        "action": action.value,
+        "state_before": before.value if before else None,
+        "state_after": order.state,
+        "actor": ctx.actor.id,
+        "actor_name": ctx.actor.name,
+        "source": ctx.actor.source,
+        "at": ctx.now,
+        "note": note,
+        "changes": changes,
+    }
 
 
 def events_of(session: Session, order: Order) -> list[OrderEvent]:
