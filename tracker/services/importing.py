@@ -11,7 +11,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,20 +23,21 @@ from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable
 from tracker.domain.errors import TrackerError
 from tracker.domain.labels import STATE_LABELS
-from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action, State
 from tracker.hotline import Limits, SheetRow, open_export
 from tracker.models import ImportBatch, ImportIssue, Order
 from tracker.profiles import Profile
 from tracker.services.actors import Actor
+from tracker.services.import_plan import NewOrderWriter, RepeatIndex, apply_step, plan_new_order, reach_status
 from tracker.services.import_report import ImportReport
 from tracker.services.import_rows import ParsedRow, RowError, RowProblem, Shift, Step, parse_row, row_digest
-from tracker.services.orders import Context, address_key, apply_action, create_order, update_details
+from tracker.services.orders import Context, SessionStore, update_details
 
 log = logging.getLogger(__name__)
 
 RANK = {State.DISPATCHED: 0, State.HANDLING: 1, State.RETURN_REQUESTED: 2, State.RETURNED: 3, State.CLOSED: 3}
 REPEAT_WINDOW = timedelta(days=30)
+CHUNK_ROWS = 2000
 IMPORT_LOCK_WAIT_MS = 30 * 60 * 1000
 
 
@@ -97,10 +98,11 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
     ctx = Context(actor, options.now, options.calendar, options.rules)
     duplicates, total = _conflicting_duplicates(export.rows())  # first pass: order numbers and digests only
     seen: dict[str, int] = {}
-    for done, sheet_row in enumerate(export.rows(), start=1):  # second pass: the rows themselves
+    writer = NewOrderWriter()
+    repeats = RepeatIndex(options.repeat_window)
+    chunk: list[SheetRow] = []
+    for sheet_row in export.rows():  # second pass: the rows themselves, a chunk at a time
         report.rows_read += 1
-        if options.progress and done % 200 == 0:
-            options.progress(done, total)
         order_no = sheet_row.fields.get("工单编号", "")
         if order_no in duplicates:
             others = "、".join(str(n) for n in duplicates[order_no] if n != sheet_row.number)
@@ -111,10 +113,18 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
             report.skipped.append((sheet_row.number, f"与第 {seen[order_no]} 行完全相同的重复行"))
             continue
         seen[order_no] = sheet_row.number
-        _import_one(session, sheet_row, profile, source, options, ctx, report)
+        chunk.append(sheet_row)
+        if len(chunk) >= CHUNK_ROWS:
+            _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
+            chunk = []
+            if options.progress:
+                options.progress(report.rows_read, total)
+    _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
     if options.progress:
         options.progress(report.rows_read, report.rows_read)
     report.skipped = sorted([*export.skipped, *report.skipped])
+    for issues in (report.rejected, report.conflicts, report.warnings):
+        issues.sort(key=lambda issue: issue.row or 0)
     report.warnings.extend(RowError(None, "文件", path.name, note) for note in export.notes)
     batch.finished_at = options.now
     batch.rows_read, batch.created, batch.updated = report.rows_read, report.created, report.updated
@@ -168,126 +178,82 @@ def _conflicting_duplicates(rows: Iterable[SheetRow]) -> tuple[dict[str, list[in
     return conflicting, total
 
 
-def _import_one(
+def _import_chunk(
     session: Session,
-    sheet_row: SheetRow,
+    chunk: list[SheetRow],
     profile: Profile,
     source: str,
     options: ImportOptions,
     ctx: Context,
     report: ImportReport,
+    writer: NewOrderWriter,
+    repeats: RepeatIndex,
 ) -> None:
-    try:
-        parsed = parse_row(sheet_row, profile, source=source, shift=options.shift)
-    except RowProblem as problem:
-        report.rejected.append(problem.error)
+    """Unchanged rows are recognised by digest alone; new orders are planned and written in one batch;
+    known orders that changed go through the session one by one."""
+    if not chunk:
         return
-    report.warnings.extend(parsed.warnings)
-    order = session.exec(select(Order).where(Order.source == source, Order.order_no == parsed.order_no)).first()
-    if order is not None and order.import_hash == parsed.digest:
-        report.unchanged += 1
-        return
+    numbers = [profile.map_value("工单编号", row.fields.get("工单编号", "")) for row in chunk]
+    known = {
+        order_no: (order_id, digest)
+        for order_id, order_no, digest in session.exec(
+            select(Order.id, Order.order_no, Order.import_hash).where(
+                Order.source == source, col(Order.order_no).in_([n for n in numbers if n])
+            )
+        ).all()
+    }
+    new_rows: list[ParsedRow] = []
+    changed: list[tuple[int, ParsedRow]] = []
+    for sheet_row, order_no in zip(chunk, numbers, strict=True):
+        existing = known.get(order_no)
+        if existing is not None and existing[1] == row_digest(sheet_row):
+            report.unchanged += 1
+            continue
+        try:
+            parsed = parse_row(sheet_row, profile, source=source, shift=options.shift)
+        except RowProblem as problem:
+            report.rejected.append(problem.error)
+            continue
+        report.warnings.extend(parsed.warnings)
+        if existing is None:
+            new_rows.append(parsed)
+        else:
+            changed.append((existing[0] or 0, parsed))
+    repeats.load(session, new_rows)
+    for parsed in new_rows:
+        try:
+            writer.add(plan_new_order(parsed, ctx, repeats))
+            report.created += 1
+        except RowProblem as problem:
+            report.rejected.append(problem.error)
+    writer.write(session)
+    for order_id, parsed in changed:
+        _update_one(session, order_id, parsed, ctx, report)
+
+
+def _update_one(session: Session, order_id: int, parsed: ParsedRow, ctx: Context, report: ImportReport) -> None:
+    """A known order whose row changed: reconciled in a savepoint, so a refusal leaves it as it was."""
+    order = session.get(Order, order_id)
+    assert order is not None
     try:
         with session.begin_nested():
-            if order is None:
-                _create(session, parsed, options, ctx)
-                report.created += 1
-            else:
-                conflict = _reconcile(session, order, parsed, ctx)
-                if conflict is not None:
-                    report.conflicts.append(conflict)
-                    return
-                report.updated += 1
+            conflict = _reconcile(session, order, parsed, ctx)
     except RowProblem as problem:
-        report.rejected.append(problem.error)
+        error = problem.error
+        report.rejected.append(RowError(parsed.number, error.column, error.value, error.reason, parsed.order_no))
+        return
     except TrackerError as exc:
         report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, exc.message, parsed.order_no))
+        return
     except DBAPIError as exc:
         log.warning("row %s refused by the database: %s", parsed.number, exc.orig)
         reason = "数据库拒绝写入本行（字段值格式不符），其余行不受影响"
         report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, reason, parsed.order_no))
-
-
-def _apply(
-    session: Session,
-    order: Order,
-    action: Action,
-    data: ActionInput,
-    ctx: Context,
-    at: datetime,
-    column: str,
-    value: str,
-) -> None:
-    """One lifecycle step at its own time; a refusal becomes the row's error."""
-    try:
-        apply_action(
-            session, order=order, action=action, data=data, ctx=Context(ctx.actor, at, ctx.calendar, ctx.rules)
-        )
-    except TrackerError as exc:
-        raise RowProblem(RowError(None, column, value, exc.message, order.order_no)) from None
-
-
-def _create(session: Session, parsed: ParsedRow, options: ImportOptions, ctx: Context) -> Order:
-    """A new order: dispatched, its recorded steps replayed, then brought to the export's status."""
-    data = parsed.order
-    if not data.is_repeat:
-        earlier = _earlier_repeat(session, data.address, data.category, data.dispatched_at, options.repeat_window)
-        if earlier is not None:
-            data = replace(data, is_repeat=True, repeat_of=earlier)
-    create_ctx = Context(ctx.actor, data.dispatched_at, ctx.calendar, ctx.rules)
-    order = create_order(session, data=data, ctx=create_ctx, note=f"导入：{parsed.number} 行")
-    try:
-        for step in parsed.steps:
-            _apply(session, order, step.action, step.data, ctx, step.at, step.column, step.value)
-        _reach_status(session, order, parsed, ctx)
-    except RowProblem as problem:
-        raise RowProblem(_at_row(problem.error, parsed.number)) from None
-    order.import_hash = parsed.digest
-    return order
-
-
-def _at_row(error: RowError, number: int) -> RowError:
-    return RowError(number, error.column, error.value, error.reason, error.order_no)
-
-
-def _reach_status(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -> None:
-    """After the recorded steps, follow the export's status where it is ahead; refuse a contradiction."""
-    target = parsed.status
-    if target is None or order.state == target:
         return
-    state = State(order.state)
-    if target is State.CLOSED and state is not State.RETURNED:
-        _apply(session, order, Action.PLATFORM_CLOSE, ActionInput(), ctx, ctx.now, "工单状态", "已办结")
-        return
-    if target is State.HANDLING and state is State.DISPATCHED:
-        _apply(session, order, Action.SIGN, ActionInput(), ctx, ctx.now, "工单状态", STATE_LABELS[target])
-        return
-    if target in (State.RETURN_REQUESTED, State.RETURNED) and state in (State.DISPATCHED, State.HANDLING):
-        basis = "平台导出状态为退单（导出未含退单原因）"
-        _apply(
-            session,
-            order,
-            Action.REQUEST_RETURN,
-            ActionInput(reason_code="其他", basis=basis),
-            ctx,
-            ctx.now,
-            "工单状态",
-            STATE_LABELS[target],
-        )
-        state = State.RETURN_REQUESTED
-    if target is State.RETURNED and state is State.RETURN_REQUESTED:
-        _apply(session, order, Action.APPROVE_RETURN, ActionInput(), ctx, ctx.now, "工单状态", STATE_LABELS[target])
-        return
-    if order.state != target:
-        raise RowProblem(
-            RowError(
-                parsed.number,
-                "工单状态",
-                STATE_LABELS[target],
-                f"按本行记录的各环节时间推演，工单应为「{STATE_LABELS[State(order.state)]}」，与导出状态不符",
-                parsed.order_no,
-            )
-        )
+    if conflict is not None:
+        report.conflicts.append(conflict)
+    else:
+        report.updated += 1
 
 
 def _reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -> RowError | None:
@@ -326,19 +292,17 @@ def _reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) 
         note=f"导入：{parsed.number} 行",
     )
     # steps newer than what the tracker holds, in order; steps the tracker already has are skipped
+    store = SessionStore(session)
     for step in parsed.steps:
         if _already_done(order, step, last_change):
             continue
         try:
-            _apply(session, order, step.action, step.data, ctx, max(step.at, last_change), step.column, step.value)
+            apply_step(store, order, step.action, step.data, ctx, max(step.at, last_change), step.column, step.value)
             last_change = max(step.at, last_change)
         except RowProblem:
             continue  # the tracker is ahead of (or beside) this step: not a contradiction by itself
     if parsed.status is not None and RANK[State(order.state)] < RANK[parsed.status]:
-        try:
-            _reach_status(session, order, parsed, ctx)
-        except RowProblem as problem:
-            raise RowProblem(_at_row(problem.error, parsed.number)) from None
+        reach_status(store, order, parsed, ctx)
     order.import_hash = parsed.digest
     return None
 
@@ -378,23 +342,3 @@ def _already_done(order: Order, step: Step, last_change: datetime) -> bool:
     if step.action in (Action.PLATFORM_CLOSE, Action.CLOSE):
         return order.closed_at is not None and step.at <= order.closed_at
     return step.at <= last_change
-
-
-def _earlier_repeat(
-    session: Session, address: str | None, category: str | None, dispatched_at: datetime, window: timedelta
-) -> str | None:
-    """An earlier order with the same normalised address and category within the window."""
-    key = address_key(address)
-    if not key or not category:
-        return None
-    return session.exec(
-        select(Order.order_no)
-        .where(
-            Order.address_key == key,
-            Order.category == category,
-            col(Order.dispatched_at) >= dispatched_at - window,
-            col(Order.dispatched_at) < dispatched_at,
-        )
-        .order_by(col(Order.dispatched_at).desc())
-        .limit(1)
-    ).first()

@@ -1,0 +1,152 @@
+"""New orders from an export, planned in memory through the lifecycle and written in batches.
+
+A new order's whole recorded life (派单, then each step at its own time, then the export's
+status) runs through the orders service's one transition function over a memory store; only
+a plan that succeeds is written, so a bad row leaves nothing behind without a savepoint.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from tracker.domain.errors import TrackerError
+from tracker.domain.labels import STATE_LABELS
+from tracker.domain.lifecycle import ActionInput
+from tracker.domain.vocabulary import Action, State
+from tracker.models import Order, OrderDeadline, OrderEvent
+from tracker.services.import_rows import ParsedRow, RowError, RowProblem
+from tracker.services.orders import Context, MemoryStore, Store, address_key, open_order, transition
+
+
+def apply_step(store: Store, order: Any, action: Action, data: ActionInput, ctx: Context, at: datetime,
+               column: str, value: str) -> None:  # fmt: skip
+    """One lifecycle step at its own time; a refusal becomes the row's error."""
+    try:
+        transition(store, order=order, action=action, data=data, ctx=Context(ctx.actor, at, ctx.calendar, ctx.rules))
+    except TrackerError as exc:
+        raise RowProblem(RowError(None, column, value, exc.message, order.order_no)) from None
+
+
+def reach_status(store: Store, order: Any, parsed: ParsedRow, ctx: Context) -> None:
+    """After the recorded steps, follow the export's status where it is ahead; refuse a contradiction."""
+    target = parsed.status
+    if target is None or order.state == target:
+        return
+    state = State(order.state)
+    label = STATE_LABELS[target]
+    if target is State.CLOSED and state is not State.RETURNED:
+        apply_step(store, order, Action.PLATFORM_CLOSE, ActionInput(), ctx, ctx.now, "工单状态", label)
+        return
+    if target is State.HANDLING and state is State.DISPATCHED:
+        apply_step(store, order, Action.SIGN, ActionInput(), ctx, ctx.now, "工单状态", label)
+        return
+    if target in (State.RETURN_REQUESTED, State.RETURNED) and state in (State.DISPATCHED, State.HANDLING):
+        data = ActionInput(reason_code="其他", basis="平台导出状态为退单（导出未含退单原因）")
+        apply_step(store, order, Action.REQUEST_RETURN, data, ctx, ctx.now, "工单状态", label)
+        state = State.RETURN_REQUESTED
+    if target is State.RETURNED and state is State.RETURN_REQUESTED:
+        apply_step(store, order, Action.APPROVE_RETURN, ActionInput(), ctx, ctx.now, "工单状态", label)
+        return
+    if order.state != target:
+        now_label = STATE_LABELS[State(order.state)]
+        reason = f"按本行记录的各环节时间推演，工单应为「{now_label}」，与导出状态不符"
+        raise RowProblem(RowError(parsed.number, "工单状态", label, reason, parsed.order_no))
+
+
+class RepeatIndex:
+    """Earlier orders by (normalised address, category): the database's and this import's own."""
+
+    def __init__(self, window: timedelta) -> None:
+        self.window = window
+        self.known: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
+        self.loaded: set[str] = set()
+
+    def load(self, session: Session, rows: list[ParsedRow]) -> None:
+        """Fetch the stored orders at the chunk's addresses (once per address)."""
+        keys = {k for k in (address_key(r.order.address) for r in rows) if k and k not in self.loaded}
+        if not keys:
+            return
+        found = session.exec(
+            select(Order.address_key, Order.category, Order.dispatched_at, Order.order_no).where(
+                col(Order.address_key).in_(keys), col(Order.category).is_not(None)
+            )
+        ).all()
+        for key, category, dispatched_at, order_no in found:
+            self.known[(key or "", category or "")].append((dispatched_at, order_no))
+        self.loaded |= keys
+
+    def earlier(self, key: str | None, category: str | None, dispatched_at: datetime) -> str | None:
+        """The latest earlier order within the window, if any."""
+        if not key or not category:
+            return None
+        best: tuple[datetime, str] | None = None
+        for when, order_no in self.known.get((key, category), ()):
+            if dispatched_at - self.window <= when < dispatched_at and (best is None or when > best[0]):
+                best = (when, order_no)
+        return best[1] if best else None
+
+    def add(self, key: str | None, category: str | None, dispatched_at: datetime, order_no: str) -> None:
+        """Remember an order created by this import."""
+        if key and category:
+            self.known[(key, category)].append((dispatched_at, order_no))
+
+
+def plan_new_order(parsed: ParsedRow, ctx: Context, repeats: RepeatIndex) -> MemoryStore:
+    """A new order's recorded life, in memory; raises :class:`RowProblem` when a step is refused."""
+    data = parsed.order
+    key = address_key(data.address)
+    if not data.is_repeat:
+        earlier = repeats.earlier(key, data.category, data.dispatched_at)
+        if earlier is not None:
+            data = replace(data, is_repeat=True, repeat_of=earlier)
+    store = MemoryStore()
+    create_ctx = Context(ctx.actor, data.dispatched_at, ctx.calendar, ctx.rules)
+    try:
+        order = open_order(store, data=data, ctx=create_ctx, note=f"导入：第 {parsed.number} 行")
+        for step in parsed.steps:
+            apply_step(store, order, step.action, step.data, ctx, step.at, step.column, step.value)
+        reach_status(store, order, parsed, ctx)
+    except RowProblem as problem:
+        error = problem.error
+        raise RowProblem(RowError(parsed.number, error.column, error.value, error.reason, parsed.order_no)) from None
+    except TrackerError as exc:  # e.g. no deadline rule matches the row
+        raise RowProblem(RowError(parsed.number, "工单编号", parsed.order_no, exc.message, parsed.order_no)) from None
+    order.import_hash = parsed.digest
+    repeats.add(key, data.category, data.dispatched_at, parsed.order_no)
+    return store
+
+
+class NewOrderWriter:
+    """Planned orders, written in batches: orders (ids returned in order), then their rows and events."""
+
+    def __init__(self) -> None:
+        self.plans: list[MemoryStore] = []
+
+    def add(self, plan: MemoryStore) -> None:
+        self.plans.append(plan)
+
+    def write(self, session: Session) -> int:
+        """Insert every pending plan; returns how many orders were written."""
+        if not self.plans:
+            return 0
+        plans, self.plans = self.plans, []
+        orders = [{k: v for k, v in vars(plan.order).items() if k != "id"} for plan in plans]
+        ids = session.execute(
+            insert(Order).returning(col(Order.id), sort_by_parameter_order=True), orders
+        ).scalars().all()  # fmt: skip
+        rows: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for plan, order_id in zip(plans, ids, strict=True):
+            rows.extend(
+                {**{k: v for k, v in vars(row).items() if k != "id"}, "order_id": order_id} for row in plan.rows
+            )
+            events.extend({**event, "order_id": order_id} for event in plan.events)
+        session.execute(insert(OrderDeadline), rows)
+        session.execute(insert(OrderEvent), events)
+        return len(plans)
