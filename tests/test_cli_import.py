@@ -134,7 +134,7 @@ def test_a_killed_import_leaves_no_trace_and_running_it_again_completes(
     database_url: str,
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
-    export = big_export(tmp_path, 1500)
+    export = big_export(tmp_path, 6000)  # three chunks: killed after the first is written
     process = flask(database_url, "import-orders", str(export))
     assert process.stdout is not None
     seen = ""
@@ -148,7 +148,7 @@ def test_a_killed_import_leaves_no_trace_and_running_it_again_completes(
     again = flask(database_url, "import-orders", str(export))
     output, _ = again.communicate(timeout=600)
     assert again.returncode == 0, output
-    assert "新建 1500 件" in output and orders(engine) == 1500
+    assert "新建 6000 件" in output and orders(engine) == 6000
 
 
 @pytest.mark.slow

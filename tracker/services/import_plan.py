@@ -137,8 +137,10 @@ class NewOrderWriter:
             return 0
         plans, self.plans = self.plans, []
         orders = [{k: v for k, v in vars(plan.order).items() if k != "id"} for plan in plans]
+        # Core inserts (not ORM bulk): batched "insert many values", ids returned in parameter order
+        order_table, row_table, event_table = Order.__table__, OrderDeadline.__table__, OrderEvent.__table__  # type: ignore[attr-defined]
         ids = session.execute(
-            insert(Order).returning(col(Order.id), sort_by_parameter_order=True), orders
+            insert(order_table).returning(order_table.c.id, sort_by_parameter_order=True), orders
         ).scalars().all()  # fmt: skip
         rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -147,6 +149,6 @@ class NewOrderWriter:
                 {**{k: v for k, v in vars(row).items() if k != "id"}, "order_id": order_id} for row in plan.rows
             )
             events.extend({**event, "order_id": order_id} for event in plan.events)
-        session.execute(insert(OrderDeadline), rows)
-        session.execute(insert(OrderEvent), events)
+        session.execute(insert(row_table), rows)
+        session.execute(insert(event_table), events)
         return len(plans)

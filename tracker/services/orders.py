@@ -404,11 +404,13 @@ def _note(action: Action, data: ActionInput) -> str:
     return "；".join(parts)
 
 
+_NO_DUES = dict.fromkeys(f"{stage.value}_due_at" for stage in Stage)
+
+
 def _snapshot(order: Any, open_rows: list[Any]) -> dict[str, Any]:
     """The audited fields plus the due time of each open stage (so deadline moves are in the trail)."""
     snapshot = {name: getattr(order, name) for name in AUDITED_FIELDS}
-    for stage in Stage:
-        snapshot[f"{stage.value}_due_at"] = None
+    snapshot.update(_NO_DUES)
     for row in open_rows:
         snapshot[f"{row.stage}_due_at"] = row.due_at
     return snapshot
