@@ -23,7 +23,7 @@ def load(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": database_url(instance_path),
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("TRACKER_SQLITE_BUSY_TIMEOUT_MS", "5000")),
         "DISPLAY_TIMEZONE": "Asia/Shanghai",
-        "IMPORT_MAX_BYTES": int(os.environ.get("TRACKER_IMPORT_MAX_BYTES", str(200 * 1024 * 1024))),
+        "IMPORT_MAX_BYTES": int(os.environ.get("TRACKER_IMPORT_MAX_BYTES", str(1024 * 1024 * 1024))),
         "IMPORT_MAX_UNZIPPED_BYTES": int(os.environ.get("TRACKER_IMPORT_MAX_UNZIPPED_BYTES", str(1024 * 1024 * 1024))),
         "IMPORT_MAX_ROWS": int(os.environ.get("TRACKER_IMPORT_MAX_ROWS", "2000000")),
         "REPEAT_WINDOW_DAYS": int(os.environ.get("TRACKER_REPEAT_WINDOW_DAYS", "30")),

@@ -41,7 +41,7 @@ class ExportFileError(TrackerError):
 class Limits:
     """File-level limits (configurable): size on disk, size unpacked, data rows."""
 
-    max_bytes: int = 200 * 1024 * 1024
+    max_bytes: int = 1024 * 1024 * 1024  # a years-long backfill CSV runs to hundreds of MB
     max_unzipped_bytes: int = 1024 * 1024 * 1024
     max_rows: int = 2_000_000
 
