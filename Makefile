@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test lint bench bench-deadlines samples clean
+.PHONY: demo test lint bench bench-deadlines bench-import samples clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本；可用 make PYTHON=python3.11 指定")'
@@ -37,10 +37,17 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 ## bench: every benchmark; each prints one JSON line last
-bench: bench-deadlines
+bench: bench-deadlines bench-import
 
 bench-deadlines: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.deadlines
+
+## bench-import: needs the sqlite3 command-line shell (Debian package sqlite3) as the reference;
+## BENCH_ROWS=100000 for a shorter run; TRACKER_BENCH_PG_URL adds PostgreSQL (its public schema is dropped)
+BENCH_ROWS ?= 1000000
+bench-import: $(VENV)/.installed-dev
+	@command -v sqlite3 >/dev/null || { echo "需要 sqlite3 命令行工具：apt-get install sqlite3"; exit 1; }
+	$(BIN)/python -m benchmarks.import_orders --rows $(BENCH_ROWS)
 
 ## samples: regenerate sample_orders/ (deterministic)
 samples: $(VENV)/.installed
