@@ -221,3 +221,16 @@ def test_repeat_complaints_are_flagged(session: Session, tmp_path: Path) -> None
     run_import(session, path)
     flags = {o.order_no: (o.is_repeat, o.repeat_of) for o in session.exec(select(Order)).all()}
     assert flags == {"R1": (False, None), "R2": (True, "R1"), "R3": (False, None), "R4": (False, None)}
+
+
+def test_a_returned_order_dispatched_again_by_the_platform_starts_a_new_cycle(session: Session, tmp_path: Path) -> None:
+    header = HEADER + ",退单申请时间,退单原因,退单依据,退单审核结果,退单审核时间"
+    returned = "F1,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,已退单,2026-11-16 09:30,,,,,,2026-11-16 10:00,非本辖区,属邻街,批准,2026-11-16 15:00"
+    run_import(session, write_csv(tmp_path, header, returned, name="f1.csv"))
+    order = find_order(session, source="12345", order_no="F1")
+    assert order is not None and order.state == "returned"
+    again = "F1,2026-11-18 09:00,投诉举报,噪声扰民,某路1号,北站街道,处理中,2026-11-18 09:30,,,,,,,,,,"
+    report = run_import(session, write_csv(tmp_path, header, again, name="f2.csv"), now="2026-11-18 12:00")
+    assert (report.updated, report.conflicts, report.rejected) == (1, [], [])
+    assert (order.state, order.cycle, order.street) == ("handling", 2, "北站街道")
+    assert [e.action for e in events_of(session, order)][-3:] == ["update", "redispatch", "sign"]

@@ -23,6 +23,7 @@ from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable
 from tracker.domain.errors import TrackerError
 from tracker.domain.labels import STATE_LABELS
+from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action, State
 from tracker.hotline import Limits, SheetRow, open_export
 from tracker.models import ImportBatch, ImportIssue, Order
@@ -301,6 +302,12 @@ def _reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) 
             last_change = max(step.at, last_change)
         except RowProblem:
             continue  # the tracker is ahead of (or beside) this step: not a contradiction by itself
+    if order.state == State.RETURNED and target in (State.DISPATCHED, State.HANDLING):
+        # the platform dispatched the returned order again (to us): a new cycle
+        street = ActionInput(street=data.street or order.street or "", handling_unit=data.handling_unit or "")
+        apply_step(
+            store, order, Action.REDISPATCH, street, ctx, data.dispatched_at, "派单时间", str(data.dispatched_at)
+        )
     if parsed.status is not None and RANK[State(order.state)] < RANK[parsed.status]:
         reach_status(store, order, parsed, ctx)
     order.import_hash = parsed.digest
