@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from tests.helpers import local
@@ -18,7 +20,7 @@ from tracker.services.orders import events_of, find_order
 ROOT = Path(__file__).resolve().parents[2]
 XLSX = ROOT / "sample_orders" / "12345工单导出_2026-11-20.xlsx"
 CSV = ROOT / "sample_orders" / "城管诉件导出_2026-11-20.csv"
-NYC = ROOT.parent / "shared" / "data" / "nyc311_2013-12-25.csv"
+NYC = ROOT.parent / "shared" / "data" / "nyc311_2013-12-25.csv"  # third-party data, kept beside the repository
 HEADER = (
     "工单编号,派单时间,诉求类型,问题分类,地址,所属街镇,工单状态,签收时间,办结时间,答复内容,结案评判,联系电话,处理时限"
 )
@@ -53,6 +55,10 @@ def test_the_gb18030_csv_sample_takes_the_profile_source(session: Session) -> No
 
 
 def test_nyc_311_imports_through_its_profile_alone(session: Session) -> None:
+    if not NYC.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the shared NYC 311 file at {NYC}")
+        pytest.skip(f"the shared NYC 311 file is not beside this checkout ({NYC})")
     report = run_import(session, NYC, profile="nyc311")
     assert (report.rows_read, report.created, len(report.rejected), len(report.conflicts)) == (2386, 2386, 0, 0)
     assert states(session, "nyc311") == Counter({"closed": 2302, "dispatched": 63, "handling": 21})
