@@ -43,6 +43,8 @@ def test_import_orders_reports_and_exit_codes(runner, engine: Engine, tmp_path: 
         args=[
             "import-orders",
             str(export),
+            "--profile",
+            "12345",
             "--report-json",
             str(json_path),
             "--report-xlsx",
@@ -81,7 +83,7 @@ def test_report_xlsx_is_formula_safe(runner, tmp_path: Path) -> None:  # type: i
         HEADER + "\n=cmd|' /C calc'!A0,2026-13-16 09:00,求助,渣土,某路,北站街道,待签收,,\n", encoding="utf-8"
     )
     xlsx_path = tmp_path / "r.xlsx"
-    runner.invoke(args=["import-orders", str(export), "--report-xlsx", str(xlsx_path)])
+    runner.invoke(args=["import-orders", str(export), "--profile", "12345", "--report-xlsx", str(xlsx_path)])
     row = [c.value for c in load_workbook(xlsx_path)["明细"][2]]
     assert row[2] == "'=cmd|' /C calc'!A0"
 
@@ -99,6 +101,12 @@ def test_a_refused_file_exits_non_zero_and_others_still_import(runner, engine: E
     assert result.exit_code == 1
     assert "bad.xlsx：整个文件未导入。文件「bad.xlsx」扩展名为 .xlsx，内容却不是 Excel 工作簿" in result.output
     assert orders(engine) == 90
+
+
+def test_an_export_that_fits_two_platforms_needs_a_profile(runner) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(args=["import-orders", str(CSV)])
+    assert result.exit_code == 1
+    assert "表头同时符合导入配置 12345、城管诉件，无法判断来源；请用 --profile 指定" in result.output
 
 
 def test_unknown_profile_is_explained(runner) -> None:  # type: ignore[no-untyped-def]
@@ -135,7 +143,7 @@ def test_a_killed_import_leaves_no_trace_and_running_it_again_completes(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     export = big_export(tmp_path, 6000)  # three chunks: killed after the first is written
-    process = flask(database_url, "import-orders", str(export))
+    process = flask(database_url, "import-orders", str(export), "--profile", "12345")
     assert process.stdout is not None
     seen = ""
     while "导入 big.csv" not in seen:  # the progress bar appears once rows are being written
@@ -145,7 +153,7 @@ def test_a_killed_import_leaves_no_trace_and_running_it_again_completes(
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert (orders(engine), batches(engine)) == (0, 0)
-    again = flask(database_url, "import-orders", str(export))
+    again = flask(database_url, "import-orders", str(export), "--profile", "12345")
     output, _ = again.communicate(timeout=600)
     assert again.returncode == 0, output
     assert "新建 6000 件" in output and orders(engine) == 6000
@@ -159,7 +167,7 @@ def test_two_imports_of_the_same_file_at_once_never_duplicate(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     export = big_export(tmp_path, 400)
-    first, second = flask(database_url, "import-orders", str(export)), flask(database_url, "import-orders", str(export))
+    first, second = (flask(database_url, "import-orders", str(export), "--profile", "12345") for _ in range(2))
     outputs = [p.communicate(timeout=600)[0] for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     assert sum("新建 400 件" in o for o in outputs) == 1

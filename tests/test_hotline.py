@@ -14,6 +14,7 @@ from tracker.hotline import ExportFileError, Limits, cell_text, open_export, par
 from tracker.profiles import load_profile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+P12345 = load_profile("12345")
 HEADER = "工单编号,派单时间,诉求类型,所属街镇\n"
 
 
@@ -25,20 +26,24 @@ def write(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "x.csv
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_encodings_are_detected_without_mojibake(tmp_path: Path, encoding: str) -> None:
-    export = open_export(write(tmp_path, HEADER + "A1,2026-11-19 09:00,投诉举报,静安寺街道\n", encoding))
+    export = open_export(
+        profile=P12345, path=write(tmp_path, HEADER + "A1,2026-11-19 09:00,投诉举报,静安寺街道\n", encoding)
+    )
     assert export.encoding == ("gb18030" if encoding == "gb18030" else "utf-8-sig")
     [row] = list(export.rows())
     assert row.fields["所属街镇"] == "静安寺街道"
 
 
 def test_a_title_row_is_skipped_and_rows_keep_their_spreadsheet_numbers(tmp_path: Path) -> None:
-    export = open_export(write(tmp_path, "某区工单导出\n\n" + HEADER + "A1,2026-11-19 09:00,求助,北站街道\n"))
+    export = open_export(
+        profile=P12345, path=write(tmp_path, "某区工单导出\n\n" + HEADER + "A1,2026-11-19 09:00,求助,北站街道\n")
+    )
     assert export.header_row == 3
     assert [row.number for row in export.rows()] == [4]
 
 
 def test_rows_can_be_read_twice(tmp_path: Path) -> None:
-    export = open_export(write(tmp_path, HEADER + "A1,2026-11-19 09:00,求助,北站街道\n合计,1\n"))
+    export = open_export(profile=P12345, path=write(tmp_path, HEADER + "A1,2026-11-19 09:00,求助,北站街道\n合计,1\n"))
     assert [r.number for r in export.rows()] == [r.number for r in export.rows()] == [2]
     assert export.skipped == [(3, "合计行（合计）")]
 
@@ -51,8 +56,8 @@ def test_profile_is_detected_from_the_headers(tmp_path: Path) -> None:
 def test_size_row_and_unpacked_size_limits(tmp_path: Path) -> None:
     path = write(tmp_path, HEADER + "".join(f"A{i},2026-11-19 09:00,求助,北站街道\n" for i in range(10)))
     with pytest.raises(ExportFileError, match="超过上限 0 MB"):
-        open_export(path, limits=Limits(max_bytes=100))
-    export = open_export(path, limits=Limits(max_rows=5))
+        open_export(path, profile=P12345, limits=Limits(max_bytes=100))
+    export = open_export(path, profile=P12345, limits=Limits(max_rows=5))
     with pytest.raises(ExportFileError, match="数据行超过上限 5 行"):
         list(export.rows())
     book = Workbook()
@@ -93,12 +98,12 @@ def test_files_that_are_not_exports(tmp_path: Path, name: str, content: bytes, m
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ExportFileError, match=message):
-        open_export(path)
+        open_export(path, profile=P12345)
 
 
 def test_missing_dispatch_time_column(tmp_path: Path) -> None:
     with pytest.raises(ExportFileError, match="缺少必需列「派单时间」（或「受理时间」）"):
-        open_export(write(tmp_path, "工单编号,诉求类型,所属街镇\nA1,求助,北站街道\n"))
+        open_export(profile=P12345, path=write(tmp_path, "工单编号,诉求类型,所属街镇\nA1,求助,北站街道\n"))
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,9 @@ class ExportFile:
                 )
             fields = {canonical: cells[i] if i < len(cells) else "" for i, canonical in self.columns}
             extras = {name: cells[i] for i, name in self.extras.items() if i < len(cells) and cells[i]}
+            for i in range(len(self.header), len(cells)):  # cells beyond the header are kept too
+                if cells[i]:
+                    extras[f"第 {i + 1} 列"] = cells[i]
             yield SheetRow(index, fields, extras)
 
 
@@ -142,13 +145,19 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         if len(head) >= HEADER_SCAN_ROWS:
             break
     candidates = [profile] if profile else builtin_profiles()
-    best: tuple[int, int, Profile] | None = None
+    scored: list[tuple[int, int, Profile]] = []
     for candidate in candidates:
         for index, cells in enumerate(head):
             matches = sum(1 for cell in cells if cell and candidate.fields_for(cell))
-            if matches >= min(MIN_HEADER_MATCHES, len(candidate.headers)) and (best is None or matches > best[0]):
-                best = (matches, index, candidate)
+            if matches >= min(MIN_HEADER_MATCHES, len(candidate.headers)):
+                scored.append((matches, index, candidate))
                 break
+    top = max((score for score, _, _ in scored), default=0)
+    tied = [entry for entry in scored if entry[0] == top]
+    if len({entry[2].source for entry in tied}) > 1:
+        names = "、".join(entry[2].name for entry in tied)
+        raise ExportFileError(f"文件「{path.name}」的表头同时符合导入配置 {names}，无法判断来源；请用 --profile 指定")
+    best = tied[0] if tied else None
     if best is None:
         expected = "、".join(list((profile or builtin_profiles()[0]).headers)[:4])
         raise ExportFileError(f"文件「{path.name}」前 {HEADER_SCAN_ROWS} 行中找不到表头（应含「{expected}」等列名）")
@@ -162,8 +171,11 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         if fields:  # one header may feed several fields (e.g. Created Date → 受理时间 and 派单时间)
             columns.extend((index, canonical) for canonical in fields)
             claimed.update(fields)
-        elif name:  # unknown, or a second column for a field already taken: kept as an extra
-            extras[index] = name
+        elif name in chosen.ignore:
+            continue  # the profile says this column means nothing (e.g. a running 序号)
+        else:  # unknown, header-less, or a second column for a field already taken: kept as an extra
+            label = name or f"第 {index + 1} 列"
+            extras[index] = label if label not in extras.values() else f"{label}（第 {index + 1} 列）"
     found = "、".join(n for n in header if n) or "（空）"
     if "工单编号" not in claimed:
         raise ExportFileError(f"文件「{path.name}」缺少必需列「工单编号」；第 {header_index + 1} 行表头为：{found}")
@@ -288,9 +300,32 @@ def detect_encoding(path: Path) -> str:
 
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
+    """CSV records as cells; an unclosed quote that swallows following lines stops the whole file."""
     with path.open(encoding=encoding, newline="") as handle:
-        for record in csv.reader(handle):
-            yield [clean_cell(cell) for cell in record]
+        reader = csv.reader(handle)
+        width = 0
+        line = 1
+        try:
+            for record in reader:
+                width = width or len(record)
+                for cell in record:
+                    if "\n" in cell and _looks_like_rows(cell, width):
+                        raise ExportFileError(
+                            f"文件「{path.name}」第 {line} 行起引号不配对：其后的 {cell.count(chr(10))} 行被读成了"
+                            f"同一个单元格（「{cell[:20]}…」）；请修正该行的引号后重新导入"
+                        )
+                yield [clean_cell(cell) for cell in record]
+                line = reader.line_num + 1
+        except csv.Error:
+            raise ExportFileError(
+                f"文件「{path.name}」第 {line} 行起无法按 CSV 读取（引号不配对或单元格过长）"
+            ) from None
+
+
+def _looks_like_rows(cell: str, width: int) -> bool:
+    """A quoted cell whose inner lines carry as many separators as whole rows do."""
+    needed = max(2, (width - 1) // 2)
+    return any(inner.count(",") >= needed for inner in cell.split("\n")[1:])
 
 
 _DATETIME_FORMATS = (
@@ -317,17 +352,16 @@ def parse_datetime(text: str, *, tz: tzinfo, formats: tuple[str, ...] = ()) -> d
     """
     if not text:
         return None
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=tz)
-    except ValueError:
-        pass
-    value = _SPACES.sub(" ", normalise_text(text))
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=tz)
-    except ValueError:
-        pass
+    value = text
+    for attempt in (text, _SPACES.sub(" ", normalise_text(text))):
+        value = attempt
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)  # an explicit offset wins
     if _SERIAL.fullmatch(value):
         serial = float(value)
         if 20000 <= serial <= 80000:

@@ -22,7 +22,7 @@ def test_xlsx_with_merged_cells_serial_dates_repeated_header_and_totals(session:
     assert report.skipped == [(6, "重复的表头行"), (7, "空行"), (11, "合计行（合计）")]
     assert [str(e) for e in report.rejected] == [
         "第 9 行，字段「受理时间」，值「not a date」：不是可识别的日期时间（例如 2026-11-20 14:30）",
-        "第 10 行，字段「结案评判」，值「已搞定」：无法识别的结案评判，可识别：实际解决、已解决、解决、解释说明、未解决",
+        "第 10 行，字段「结案评判」，值「已搞定」：无法识别的结案评判，可识别：实际解决、已解决、解决、解释说明、未解决、是、否",
     ]
     assert [str(w) for w in report.warnings] == [
         "字段「文件」，值「12345_合并单元格_序列号日期.xlsx」：合并单元格 G3:G5 的值「江宁路街道」已填入所跨的每一行"

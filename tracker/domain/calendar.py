@@ -6,6 +6,7 @@ unloaded year raises :class:`CalendarNotLoaded` instead of guessing from weekend
 
 from __future__ import annotations
 
+import re
 import tomllib
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
@@ -186,7 +187,9 @@ def parse_year_file(text: str, *, source: str = "") -> YearArrangement:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CalendarFileError(f"节假日安排文件不是有效的 TOML：{exc}") from exc
+        place = re.search(r"line (\d+), column (\d+)", str(exc))
+        at = f"（第 {place[1]} 行第 {place[2]} 列附近）" if place else ""
+        raise CalendarFileError(f"节假日安排文件不是有效的 TOML{at}") from None
     year = data.get("year")
     if not isinstance(year, int) or not 2000 <= year <= 2100:
         raise CalendarFileError(f"节假日安排文件字段 year 应为 2000–2100 之间的年份，实际为：{year!r}")

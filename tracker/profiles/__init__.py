@@ -8,6 +8,7 @@ Built-in profiles live next to this file; any other file can be passed by path.
 
 from __future__ import annotations
 
+import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
@@ -62,6 +63,7 @@ class Profile:
     decisions: Mapping[str, str]
     yes: frozenset[str]
     values: Mapping[str, Mapping[str, str]]
+    ignore: frozenset[str] = frozenset()
     path: Path | None = None
     _lookup: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
@@ -105,7 +107,9 @@ def parse_profile(text: str, *, path: Path | None = None) -> Profile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{where}不是有效的 TOML：{exc}") from None
+        place = re.search(r"line (\d+), column (\d+)", str(exc))
+        at = f"（第 {place[1]} 行第 {place[2]} 列附近）" if place else ""
+        raise ProfileError(f"{where}不是有效的 TOML{at}") from None
     name = _text(data, "name", where)
     try:
         timezone = ZoneInfo(str(data.get("timezone", "Asia/Shanghai")))
@@ -142,6 +146,9 @@ def parse_profile(text: str, *, path: Path | None = None) -> Profile:
     if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
         raise ProfileError(f"{where}的 date_formats 应为 strptime 格式字符串的列表，实际为：{formats!r}")
     yes = _table(data, "yes", where).get("values", ["是"])
+    ignore = data.get("ignore_columns", [])
+    if not isinstance(ignore, list) or not all(isinstance(c, str) for c in ignore):
+        raise ProfileError(f"{where}的 ignore_columns 应为列名的列表，实际为：{ignore!r}")
     return Profile(
         name=name,
         title=str(data.get("title", name)),
@@ -155,6 +162,7 @@ def parse_profile(text: str, *, path: Path | None = None) -> Profile:
         decisions=decisions,
         yes=frozenset(str(v) for v in yes),
         values=values,
+        ignore=frozenset(ignore),
         path=path,
     )
 
