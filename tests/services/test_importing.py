@@ -193,7 +193,7 @@ def test_a_contradicting_status_is_a_conflict_not_an_overwrite(session: Session,
     )
     assert report.updated == 0
     assert [str(c) for c in report.conflicts] == [
-        "第 2 行，字段「工单状态」，值「处置中」：本系统中该工单已办结，导出却为「处置中」（办结被撤销？）；未改动，请核实"
+        "第 2 行，字段「工单状态」，值「处理中」：本系统中该工单已办结，导出却为「处置中」（办结被撤销？）；未改动，请核实"
     ]
     assert find_order(session, source="12345", order_no="C1").state == "closed"  # type: ignore[union-attr]
     assert count(session, OrderEvent) == events

@@ -24,8 +24,9 @@ from tracker.services.import_rows import ParsedRow, RowError, RowProblem
 from tracker.services.orders import Context, MemoryStore, Store, address_key, open_order, transition
 
 
-def apply_step(store: Store, order: Any, action: Action, data: ActionInput, ctx: Context, at: datetime,
-               column: str, value: str) -> None:  # fmt: skip
+def apply_step(
+    store: Store, order: Any, action: Action, data: ActionInput, ctx: Context, at: datetime, column: str, value: str
+) -> None:
     """One lifecycle step at its own time; a refusal becomes the row's error."""
     try:
         transition(store, order=order, action=action, data=data, ctx=Context(ctx.actor, at, ctx.calendar, ctx.rules))
@@ -42,6 +43,7 @@ def reach_status(store: Store, order: Any, parsed: ParsedRow, ctx: Context) -> N
     label = STATE_LABELS[target]
     if target is State.CLOSED and state is not State.RETURNED:
         apply_step(store, order, Action.PLATFORM_CLOSE, ActionInput(), ctx, ctx.now, "工单状态", label)
+        _closure_time_unknown(store, order, ctx)
         return
     if target is State.HANDLING and state is State.DISPATCHED:
         apply_step(store, order, Action.SIGN, ActionInput(), ctx, ctx.now, "工单状态", label)
@@ -57,6 +59,18 @@ def reach_status(store: Store, order: Any, parsed: ParsedRow, ctx: Context) -> N
         now_label = STATE_LABELS[State(order.state)]
         reason = f"按本行记录的各环节时间推演，工单应为「{now_label}」，与导出状态不符"
         raise RowProblem(RowError(parsed.number, "工单状态", label, reason, parsed.order_no))
+
+
+def _closure_time_unknown(store: Store, order: Any, ctx: Context) -> None:
+    """Closed at import time for want of a 办结时间: whether the stages ended in time cannot be judged."""
+    rows = (
+        store.rows
+        if isinstance(store, MemoryStore)
+        else store.session.exec(select(OrderDeadline).where(OrderDeadline.order_id == order.id)).all()
+    )
+    for row in rows:
+        if row.completed_at == ctx.now and row.outcome in ("met", "late", "missed"):
+            row.outcome = None
 
 
 class RepeatIndex:
@@ -139,9 +153,11 @@ class NewOrderWriter:
         orders = [{k: v for k, v in vars(plan.order).items() if k != "id"} for plan in plans]
         # Core inserts (not ORM bulk): batched "insert many values", ids returned in parameter order
         order_table, row_table, event_table = Order.__table__, OrderDeadline.__table__, OrderEvent.__table__  # type: ignore[attr-defined]
-        ids = session.execute(
-            insert(order_table).returning(order_table.c.id, sort_by_parameter_order=True), orders
-        ).scalars().all()  # fmt: skip
+        ids = (
+            session.execute(insert(order_table).returning(order_table.c.id, sort_by_parameter_order=True), orders)
+            .scalars()
+            .all()
+        )
         rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         for plan, order_id in zip(plans, ids, strict=True):

@@ -117,6 +117,7 @@ class ParsedRow:
     steps: list[Step]
     closes_at_import: bool  # closed in the export, with no 办结时间 to say when
     digest: str
+    raw: dict[str, str] = field(default_factory=dict)  # the row's cells by field, as the file has them
     warnings: list[RowError] = field(default_factory=list)
 
 
@@ -213,7 +214,19 @@ def parse_row(row: SheetRow, profile: Profile, *, source: str, shift: Shift | No
             )
         )
     closes_at_import = status is State.CLOSED and not closing
-    return ParsedRow(row.number, order_no, order, status, steps, closes_at_import, row_digest(row), warnings)
+    if closes_at_import:
+        warnings.append(
+            RowError(
+                row.number,
+                "办结时间",
+                "",
+                "工单状态为已办结，但导出没有办结时间：按导入时间记为办结，是否按时无法判定",
+                order_no,
+            )
+        )
+    return ParsedRow(
+        row.number, order_no, order, status, steps, closes_at_import, row_digest(row), dict(fields), warnings
+    )
 
 
 def _steps(

@@ -22,21 +22,18 @@ from sqlmodel import Session, col, select
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable
 from tracker.domain.errors import TrackerError
-from tracker.domain.labels import STATE_LABELS
-from tracker.domain.lifecycle import ActionInput
-from tracker.domain.vocabulary import Action, State
 from tracker.hotline import Limits, SheetRow, open_export
-from tracker.models import ImportBatch, ImportIssue, Order
+from tracker.models import ImportBatch, ImportIssue, Order, utcnow
 from tracker.profiles import Profile
 from tracker.services.actors import Actor
-from tracker.services.import_plan import NewOrderWriter, RepeatIndex, apply_step, plan_new_order, reach_status
+from tracker.services.import_plan import NewOrderWriter, RepeatIndex, plan_new_order
+from tracker.services.import_reconcile import Conflict, reconcile
 from tracker.services.import_report import ImportReport
-from tracker.services.import_rows import ParsedRow, RowError, RowProblem, Shift, Step, parse_row, row_digest
-from tracker.services.orders import Context, SessionStore, update_details
+from tracker.services.import_rows import ParsedRow, RowError, RowProblem, Shift, parse_row, row_digest
+from tracker.services.orders import Context
 
 log = logging.getLogger(__name__)
 
-RANK = {State.DISPATCHED: 0, State.HANDLING: 1, State.RETURN_REQUESTED: 2, State.RETURNED: 3, State.CLOSED: 3}
 REPEAT_WINDOW = timedelta(days=30)
 CHUNK_ROWS = 2000
 IMPORT_LOCK_WAIT_MS = 30 * 60 * 1000
@@ -127,7 +124,7 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
     for issues in (report.rejected, report.conflicts, report.warnings):
         issues.sort(key=lambda issue: issue.row or 0)
     report.warnings.extend(RowError(None, "文件", path.name, note) for note in export.notes)
-    batch.finished_at = options.now
+    batch.finished_at = max(utcnow(), options.now)
     batch.rows_read, batch.created, batch.updated = report.rows_read, report.created, report.updated
     batch.unchanged, batch.rejected, batch.conflicts = report.unchanged, len(report.rejected), len(report.conflicts)
     for kind, issues in (("rejected", report.rejected), ("conflict", report.conflicts), ("warning", report.warnings)):
@@ -221,6 +218,7 @@ def _import_chunk(
         else:
             changed.append((existing[0] or 0, parsed))
     repeats.load(session, new_rows)
+    new_rows.sort(key=lambda parsed: parsed.order.dispatched_at)  # so a repeat finds its earlier order
     for parsed in new_rows:
         try:
             writer.add(plan_new_order(parsed, ctx, repeats))
@@ -233,12 +231,15 @@ def _import_chunk(
 
 
 def _update_one(session: Session, order_id: int, parsed: ParsedRow, ctx: Context, report: ImportReport) -> None:
-    """A known order whose row changed: reconciled in a savepoint, so a refusal leaves it as it was."""
+    """A known order whose row changed: reconciled in a savepoint, so a refusal or conflict leaves it as it was."""
     order = session.get(Order, order_id)
     assert order is not None
     try:
         with session.begin_nested():
-            conflict = _reconcile(session, order, parsed, ctx)
+            outcome = reconcile(session, order, parsed, ctx)
+    except Conflict as conflict:
+        report.conflicts.append(conflict.error)
+        return
     except RowProblem as problem:
         error = problem.error
         report.rejected.append(RowError(parsed.number, error.column, error.value, error.reason, parsed.order_no))
@@ -247,105 +248,11 @@ def _update_one(session: Session, order_id: int, parsed: ParsedRow, ctx: Context
         report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, exc.message, parsed.order_no))
         return
     except DBAPIError as exc:
-        log.warning("row %s refused by the database: %s", parsed.number, exc.orig)
+        log.debug("row %s refused by the database: %s", parsed.number, exc.orig)
         reason = "数据库拒绝写入本行（字段值格式不符），其余行不受影响"
         report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, reason, parsed.order_no))
         return
-    if conflict is not None:
-        report.conflicts.append(conflict)
-    else:
+    if outcome.changed:
         report.updated += 1
-
-
-def _reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -> RowError | None:
-    """An order the tracker knows: a conflict is returned untouched; otherwise details and state follow."""
-    state = State(order.state)
-    target = parsed.status or _state_from_steps(parsed, state)
-    conflict = _contradiction(order, state, target, parsed)
-    if conflict:
-        return RowError(parsed.number, "工单状态", STATE_LABELS[target], conflict, parsed.order_no)
-    data = parsed.order
-    last_change = order.updated_at
-    update_details(
-        session,
-        order=order,
-        values={
-            name: getattr(data, name)
-            for name in (
-                "received_at",
-                "request_type",
-                "urgency",
-                "category",
-                "content",
-                "address",
-                "street",
-                "handling_unit",
-                "complainant",
-                "phone",
-                "satisfaction",
-                "repeat_of",
-            )
-        }
-        | ({"is_repeat": True} if data.is_repeat else {}),
-        platform_due_at=data.platform_due_at,
-        extras=data.extras,
-        ctx=ctx,
-        note=f"导入：{parsed.number} 行",
-    )
-    # steps newer than what the tracker holds, in order; steps the tracker already has are skipped
-    store = SessionStore(session)
-    for step in parsed.steps:
-        if _already_done(order, step, last_change):
-            continue
-        try:
-            apply_step(store, order, step.action, step.data, ctx, max(step.at, last_change), step.column, step.value)
-            last_change = max(step.at, last_change)
-        except RowProblem:
-            continue  # the tracker is ahead of (or beside) this step: not a contradiction by itself
-    if order.state == State.RETURNED and target in (State.DISPATCHED, State.HANDLING):
-        # the platform dispatched the returned order again (to us): a new cycle
-        street = ActionInput(street=data.street or order.street or "", handling_unit=data.handling_unit or "")
-        apply_step(
-            store, order, Action.REDISPATCH, street, ctx, data.dispatched_at, "派单时间", str(data.dispatched_at)
-        )
-    if parsed.status is not None and RANK[State(order.state)] < RANK[parsed.status]:
-        reach_status(store, order, parsed, ctx)
-    order.import_hash = parsed.digest
-    return None
-
-
-def _state_from_steps(parsed: ParsedRow, current: State) -> State:
-    """Where the row's own steps lead, for layouts without a status column."""
-    if any(s.action is Action.PLATFORM_CLOSE for s in parsed.steps) or parsed.closes_at_import:
-        last = parsed.steps[-1].action if parsed.steps else None
-        return State.HANDLING if last is Action.REDO else State.CLOSED
-    return current
-
-
-def _contradiction(order: Order, state: State, target: State, parsed: ParsedRow) -> str | None:
-    """Why the export contradicts the tracker, or None when it only lags behind or moves ahead."""
-    redo_after_close = any(
-        s.action is Action.REDO and order.closed_at is not None and s.at > order.closed_at for s in parsed.steps
-    )
-    if state is State.CLOSED and target is not State.CLOSED and not redo_after_close:
-        return f"本系统中该工单已办结，导出却为「{STATE_LABELS[target]}」（办结被撤销？）；未改动，请核实"
-    if state is State.RETURNED and target is State.CLOSED:
-        return "本系统中该工单已退单，导出却为「已办结」；未改动，请核实"
-    if (
-        state is State.RETURNED
-        and target in (State.DISPATCHED, State.HANDLING)
-        and parsed.order.dispatched_at <= order.cycle_started_at
-    ):
-        return f"本系统中该工单已退单，导出却为「{STATE_LABELS[target]}」且没有新的派单时间；未改动，请核实"
-    return None
-
-
-def _already_done(order: Order, step: Step, last_change: datetime) -> bool:
-    """Whether the tracker already holds this step (so replaying it would be a duplicate)."""
-    if step.action is Action.SIGN:
-        return order.signed_at is not None or order.state != State.DISPATCHED
-    if step.action is Action.FIRST_CONTACT:
-        return order.contact_at is not None
-    if step.action in (Action.PLATFORM_CLOSE, Action.CLOSE):
-        return order.closed_at is not None and step.at <= order.closed_at
-    return step.at <= last_change
+    else:
+        report.unchanged += 1
