@@ -73,7 +73,7 @@ def test_import_orders_reports_and_exit_codes(runner, engine: Engine, tmp_path: 
         }
     ]
     details = load_workbook(xlsx_path)["明细"]
-    assert [c.value for c in details[2]][:5] == ["拒绝", 3, "E2", "派单时间", "2026-13-16 09:00"]
+    assert [c.value for c in details[2]][:6] == ["daily.csv", "拒绝", 3, "E2", "派单时间", "2026-13-16 09:00"]
     assert orders(engine) == 1
 
 
@@ -85,7 +85,7 @@ def test_report_xlsx_is_formula_safe(runner, tmp_path: Path) -> None:  # type: i
     xlsx_path = tmp_path / "r.xlsx"
     runner.invoke(args=["import-orders", str(export), "--profile", "12345", "--report-xlsx", str(xlsx_path)])
     row = [c.value for c in load_workbook(xlsx_path)["明细"][2]]
-    assert row[2] == "'=cmd|' /C calc'!A0"
+    assert row[3] == "'=cmd|' /C calc'!A0"
 
 
 def test_dry_run_changes_nothing(runner, engine: Engine) -> None:  # type: ignore[no-untyped-def]
@@ -97,10 +97,29 @@ def test_dry_run_changes_nothing(runner, engine: Engine) -> None:  # type: ignor
 def test_a_refused_file_exits_non_zero_and_others_still_import(runner, engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.xlsx"
     bad.write_text("not a workbook", encoding="utf-8")
-    result = runner.invoke(args=["import-orders", str(bad), str(CSV), "--profile", "城管诉件"])
+    json_path, xlsx_path = tmp_path / "r.json", tmp_path / "r.xlsx"
+    result = runner.invoke(
+        args=[
+            "import-orders",
+            str(bad),
+            str(CSV),
+            "--profile",
+            "城管诉件",
+            "--report-json",
+            str(json_path),
+            "--report-xlsx",
+            str(xlsx_path),
+        ]
+    )
     assert result.exit_code == 1
     assert "bad.xlsx：整个文件未导入。文件「bad.xlsx」扩展名为 .xlsx，内容却不是 Excel 工作簿" in result.output
     assert orders(engine) == 90
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    assert report["refused_files"] == [
+        {"file": "bad.xlsx", "reason": "文件「bad.xlsx」扩展名为 .xlsx，内容却不是 Excel 工作簿"}
+    ]
+    assert report["created"] == 90 and [f["file"] for f in report["files"]] == [CSV.name]
+    assert load_workbook(xlsx_path)["汇总"]["B1"].value == CSV.name
 
 
 def test_an_export_that_fits_two_platforms_needs_a_profile(runner) -> None:  # type: ignore[no-untyped-def]

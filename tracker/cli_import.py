@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from tracker.models import utcnow
 from tracker.profiles import load_profile
 from tracker.services.actors import Actor
 from tracker.services.calendar import load_calendar
-from tracker.services.import_report import ImportReport
+from tracker.services.import_report import ImportReport, reports_to_xlsx
 from tracker.services.importing import ImportOptions, import_file, lock_imports
 from tracker.services.rules import rule_table
 
@@ -79,19 +79,19 @@ def import_orders_command(
     except TrackerError as exc:
         raise fail(exc) from None
     reports: list[ImportReport] = []
-    refused: list[str] = []
+    refused: list[dict[str, str]] = []
     for path in paths:
         try:
             reports.append(_import_one_file(path, profile=profile, source=source, dry_run=dry_run, user=user))
         except TrackerError as exc:
             click.echo(f"{path.name}：整个文件未导入。{exc.message}", err=True)
-            refused.append(path.name)
+            refused.append({"file": path.name, "reason": exc.message})
     if dry_run:
         click.echo("（试导入：以上结果均未保存）")
     if report_json:
         report_json.write_text(json.dumps(_json(reports, refused), ensure_ascii=False, indent=2), encoding="utf-8")
     if report_xlsx and reports:
-        report_xlsx.write_bytes(reports[0].to_xlsx() if len(reports) == 1 else _many_xlsx(reports))
+        report_xlsx.write_bytes(reports_to_xlsx(reports))
     if refused:
         raise SystemExit(1)
 
@@ -119,6 +119,7 @@ def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: b
                 profile=profile,
                 source=source,
                 limits=limits_from_config(),
+                repeat_window=timedelta(days=current_app.config["REPEAT_WINDOW_DAYS"]),
                 progress=progress,
             )
             report = import_file(session, path, options=options)
@@ -131,26 +132,13 @@ def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: b
     return report
 
 
-def _json(reports: list[ImportReport], refused: list[str]) -> dict[str, Any]:
+def _json(reports: list[ImportReport], refused: list[dict[str, str]]) -> dict[str, Any]:
     if len(reports) == 1 and not refused:
         return reports[0].as_json()
     files = [r.as_json() for r in reports]
     totals: dict[str, Any] = {key: sum(f[key] for f in files) for key in TOTAL_KEYS}
     totals["errors"] = [{**e, "file": f["file"]} for f in files for e in f["errors"]]
     return {**totals, "refused_files": refused, "files": files}
-
-
-def _many_xlsx(reports: list[ImportReport]) -> bytes:
-    merged = ImportReport(file="、".join(r.file for r in reports))
-    for report in reports:
-        merged.rows_read += report.rows_read
-        merged.created += report.created
-        merged.updated += report.updated
-        merged.unchanged += report.unchanged
-        merged.rejected += report.rejected
-        merged.conflicts += report.conflicts
-        merged.warnings += report.warnings
-    return merged.to_xlsx()
 
 
 @click.command("demo-load")

@@ -71,32 +71,58 @@ class ImportReport:
         }
 
     def to_xlsx(self) -> bytes:
-        """The report as a workbook: a summary sheet and one row per rejected, conflicting or noted row."""
-        book = Workbook()
-        summary = book.active
-        assert summary is not None
-        summary.title = "汇总"
-        for label, value in (
-            ("文件", self.file),
-            ("SHA-256", self.sha256),
-            ("导入配置", self.profile),
-            ("来源", self.source),
-            ("批次", self.batch),
-            ("读取行数", self.rows_read),
-            ("新建", self.created),
-            ("更新", self.updated),
-            ("未变", self.unchanged),
-            ("拒绝", len(self.rejected)),
-            ("冲突", len(self.conflicts)),
-            ("跳过的非数据行", len(self.skipped)),
-        ):
-            summary.append([label, formula_safe(value)])
-        details = book.create_sheet("明细")
-        details.append(["类别", "行号", "工单编号", "列", "值", "原因"])
-        for kind, issues in (("拒绝", self.rejected), ("冲突", self.conflicts), ("提示", self.warnings)):
+        """The report as a workbook (see :func:`reports_to_xlsx`)."""
+        return reports_to_xlsx([self])
+
+
+def reports_to_xlsx(reports: list[ImportReport]) -> bytes:
+    """A summary sheet (one column per file) and one detail row per rejected, conflicting, noted or skipped row."""
+    book = Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "汇总"
+    labels = (
+        "文件",
+        "SHA-256",
+        "导入配置",
+        "来源",
+        "批次",
+        "读取行数",
+        "新建",
+        "更新",
+        "未变",
+        "拒绝",
+        "冲突",
+        "跳过的非数据行",
+    )
+    for index, label in enumerate(labels):
+        values = [
+            (
+                r.file,
+                r.sha256,
+                r.profile,
+                r.source,
+                r.batch,
+                r.rows_read,
+                r.created,
+                r.updated,
+                r.unchanged,
+                len(r.rejected),
+                len(r.conflicts),
+                len(r.skipped),
+            )[index]
+            for r in reports
+        ]
+        summary.append([label, *(formula_safe(v) for v in values)])
+    details = book.create_sheet("明细")
+    details.append(["文件", "类别", "行号", "工单编号", "列", "值", "原因"])
+    for report in reports:
+        name = formula_safe(report.file)
+        for kind, issues in (("拒绝", report.rejected), ("冲突", report.conflicts), ("提示", report.warnings)):
             for issue in issues:
                 details.append(
                     [
+                        name,
                         kind,
                         issue.row,
                         formula_safe(issue.order_no),
@@ -105,8 +131,8 @@ class ImportReport:
                         formula_safe(issue.reason),
                     ]
                 )
-        for row, why in self.skipped:
-            details.append(["跳过", row, "", "", "", why])
-        buffer = BytesIO()
-        book.save(buffer)
-        return buffer.getvalue()
+        for row, why in report.skipped:
+            details.append([name, "跳过", row, "", "", "", why])
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -361,10 +361,10 @@ def update_details(
             changes["closure_due_at"] = [_jsonable(row.due_at), _jsonable(platform_due_at)]
             deadline_rows.set_platform_due(row, platform_due_at)
     if extras:
-        merged = {**order.extras, **{k: v for k, v in extras.items() if v not in (None, "")}}
-        if merged != order.extras:
-            changes["extras"] = [len(order.extras), len(merged)]
-            order.extras = merged
+        changed = {k: v for k, v in extras.items() if v not in (None, "") and order.extras.get(k) != v}
+        if changed:
+            changes["extras"] = [{k: order.extras.get(k) for k in changed}, changed]
+            order.extras = {**order.extras, **changed}
     if changes:
         order.updated_at = ctx.now
         SessionStore(session).add_event(
