@@ -248,13 +248,19 @@ def _excel_rows(path: Path) -> tuple[Grid, None, int, list[str]]:
         sheet = workbook.get_sheet_by_index(0)
         values = sheet.to_python(skip_empty_area=False)
         merged = sheet.merged_cell_ranges or []
+        others = [name for name in workbook.sheet_names[1:] if workbook.get_sheet_by_name(name).to_python()]
     except Exception as exc:  # calamine raises its own error types for broken files
-        log.warning("cannot read %s: %r", path.name, exc)
+        log.debug("cannot read %s: %r", path.name, exc)
         raise ExportFileError(
             f"文件「{path.name}」无法读取：文件已损坏，或不是 Excel 表格（扩展名与内容不符）"
         ) from None
     rows = [[cell_text(v) for v in row] for row in values]
     notes = _fill_merged(rows, merged)
+    if others:
+        notes.append(
+            f"工作簿共有 {len(others) + 1} 个有内容的工作表，只导入了第一个「{sheet.name}」；"
+            f"未导入：{'、'.join(others)}（如需导入，请另存为单独的文件）"
+        )
     return (lambda: iter(rows)), None, len(rows), notes
 
 

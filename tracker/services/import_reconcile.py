@@ -87,7 +87,8 @@ def reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -
             apply_step(store, order, step.action, step.data, ctx, step.at, step.column, step.value)
         except RowProblem as problem:
             label = ACTION_LABELS[step.action]
-            reason = f"导出记录的「{label}」无法在本系统中执行：{problem.error.reason}；本行未改动，请核实"
+            refusal = problem.error.reason.rstrip("。")
+            reason = f"导出记录的「{label}」无法在本系统中执行：{refusal}；本行未改动，请核实"
             raise Conflict(RowError(parsed.number, step.column, step.value, reason, parsed.order_no)) from None
         applied += 1
     if parsed.status is not None and order.state != parsed.status:
