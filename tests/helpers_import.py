@@ -27,6 +27,7 @@ def run_import(
     source: str | None = None,
     now: str = "2026-11-26 09:00",
     limits: Limits | None = None,
+    chunk_rows: int = 2000,
 ) -> ImportReport:
     """Import ``path`` as the clerk would, at a Beijing time."""
     options = ImportOptions(
@@ -37,6 +38,7 @@ def run_import(
         profile=load_profile(profile) if profile else None,
         source=source,
         limits=limits or Limits(),
+        chunk_rows=chunk_rows,
     )
     return import_file(session, path, options=options)
 

@@ -15,7 +15,7 @@ from tests.helpers_import import run_import
 from tracker.models import Order
 
 HEADER = ["工单编号", "派单时间", "诉求类型", "问题分类", "诉求内容", "所属街镇", "工单状态", "签收时间", "联系电话"]
-TEXT = st.text(alphabet="静安寺曹家渡油烟噪声扰民，。：（）“”ABCxyz 0123456789-", min_size=0, max_size=30)
+TEXT = st.text(alphabet="静安寺曹家渡油烟噪声扰民，。：（）“”ABCxyz 0123456789-,\"'\n", min_size=0, max_size=30)
 counter = itertools.count()
 
 
@@ -58,9 +58,13 @@ def export_rows(draw: st.DrawFn) -> tuple[list[list[str]], set[str], set[int]]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=export_rows(), encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
+@given(
+    data=export_rows(),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]),
+    chunk_rows=st.integers(min_value=1, max_value=5),
+)
 def test_no_valid_row_lost_no_invalid_row_stored(
-    session: Session, tmp_path: Path, data: tuple[list[list[str]], set[str], set[int]], encoding: str
+    session: Session, tmp_path: Path, data: tuple[list[list[str]], set[str], set[int]], encoding: str, chunk_rows: int
 ) -> None:
     rows, valid, invalid = data
     source = f"prop{next(counter)}"
@@ -68,7 +72,7 @@ def test_no_valid_row_lost_no_invalid_row_stored(
     buffer = io.StringIO()
     csv.writer(buffer).writerows([HEADER, *rows])
     path.write_bytes(buffer.getvalue().encode(encoding))
-    report = run_import(session, path, source=source)
+    report = run_import(session, path, source=source, chunk_rows=chunk_rows)
     stored = {o.order_no for o in session.exec(select(Order).where(Order.source == source)).all()}
     assert stored == valid
     assert {e.row for e in report.rejected} == invalid
@@ -76,3 +80,8 @@ def test_no_valid_row_lost_no_invalid_row_stored(
         original = next(r for r in rows if r[0] == order.order_no)
         assert (order.category or "", order.content or "") == (original[3].strip(), original[4].strip())
         assert order.phone == original[8]
+    again = tmp_path / f"{source}-again.csv"
+    again.write_bytes(path.read_bytes() + b"\n")  # another file, the same rows
+    second = run_import(session, again, source=source, chunk_rows=chunk_rows)
+    assert (second.created, second.updated, second.unchanged) == (0, 0, len(valid))
+    assert {e.row for e in second.rejected} == invalid

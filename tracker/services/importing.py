@@ -52,6 +52,7 @@ class ImportOptions:
     limits: Limits = field(default_factory=Limits)
     repeat_window: timedelta = REPEAT_WINDOW
     shift: Shift | None = None
+    chunk_rows: int = CHUNK_ROWS
     progress: Callable[[int, int], None] | None = None  # (rows done, rows in all)
 
 
@@ -112,7 +113,7 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
             continue
         seen[order_no] = sheet_row.number
         chunk.append(sheet_row)
-        if len(chunk) >= CHUNK_ROWS:
+        if len(chunk) >= options.chunk_rows:
             _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
             chunk = []
             if options.progress:
@@ -124,6 +125,9 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
     for issues in (report.rejected, report.conflicts, report.warnings):
         issues.sort(key=lambda issue: issue.row or 0)
     report.warnings.extend(RowError(None, "文件", path.name, note) for note in export.notes)
+    if export.encoding == "gb18030":
+        note = "文件不是 UTF-8，已按 GB18030（GBK）编码读取；如有乱码，请在原系统另存为 UTF-8 后重新导入"
+        report.warnings.insert(0, RowError(None, "文件", path.name, note))
     batch.finished_at = max(utcnow(), options.now)
     batch.rows_read, batch.created, batch.updated = report.rows_read, report.created, report.updated
     batch.unchanged, batch.rejected, batch.conflicts = report.unchanged, len(report.rejected), len(report.conflicts)
