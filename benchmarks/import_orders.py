@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sample_orders.generate import STREETS
+
 HEADER = [
     "工单编号",
     "受理时间",
@@ -49,22 +51,6 @@ HEADER = [
     "结案评判",
     "满意度",
 ]
-STREETS = (
-    "静安寺街道",
-    "曹家渡街道",
-    "江宁路街道",
-    "石门二路街道",
-    "南京西路街道",
-    "天目西路街道",
-    "北站街道",
-    "宝山路街道",
-    "芷江西路街道",
-    "共和新路街道",
-    "大宁路街道",
-    "彭浦新村街道",
-    "临汾路街道",
-    "彭浦镇",
-)
 CATEGORIES = (
     "油烟扰民",
     "噪声扰民",

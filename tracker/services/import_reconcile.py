@@ -20,22 +20,8 @@ from tracker.domain.vocabulary import Action, ExtensionStatus, State
 from tracker.models import Order, OrderEvent
 from tracker.services.import_plan import apply_step, reach_status
 from tracker.services.import_rows import ParsedRow, RowError, RowProblem, Step
-from tracker.services.orders import Context, SessionStore, update_details
+from tracker.services.orders import DETAIL_FIELDS, Context, SessionStore, update_details
 
-DETAILS = (
-    "received_at",
-    "request_type",
-    "urgency",
-    "category",
-    "content",
-    "address",
-    "street",
-    "handling_unit",
-    "complainant",
-    "phone",
-    "satisfaction",
-    "repeat_of",
-)
 RANK = {State.DISPATCHED: 0, State.HANDLING: 1, State.RETURN_REQUESTED: 2, State.RETURNED: 3, State.CLOSED: 3}
 
 
@@ -64,7 +50,8 @@ def reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -
     changes = update_details(
         session,
         order=order,
-        values={name: getattr(data, name) for name in DETAILS} | ({"is_repeat": True} if data.is_repeat else {}),
+        values={name: getattr(data, name) for name in DETAIL_FIELDS if name != "is_repeat"}
+        | ({"is_repeat": True} if data.is_repeat else {}),  # a repeat flag is never taken back by a blank
         platform_due_at=data.platform_due_at,
         extras=data.extras,
         ctx=ctx,
