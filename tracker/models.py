@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from tracker.domain.vocabulary import Action, ExtensionStatus, Outcome, Stage, State, Unit
+from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State, Unit
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -198,6 +198,56 @@ class ImportIssue(SQLModel, table=True):
     value: str = ""
     reason: str
     order_no: str = ""
+
+
+class Alert(SQLModel, table=True):
+    """A due-soon or overdue flag on one stage deadline: raised, raised further, resolved; never deleted."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        sa.CheckConstraint(_in("level", AlertLevel), name="ck_alert_level"),
+        sa.CheckConstraint("level_rank BETWEEN 1 AND 3", name="ck_alert_level_rank"),
+        sa.Index("ix_alert_open", "resolved_at", "level_rank"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deadline_id: int = Field(foreign_key="order_deadline.id", unique=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    stage: str = Field(max_length=32)
+    level: str = Field(max_length=16)
+    level_rank: int
+    due_at: datetime = Field(sa_column=utc_column(nullable=False))
+    raised_at: datetime = Field(sa_column=utc_column(nullable=False))
+    level_changed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a scheduled job: when, how it ended, what it counted, and the error if any."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (sa.CheckConstraint("outcome IN ('ok', 'error', 'skipped')", name="ck_job_run_outcome"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=64, index=True)
+    scheduled_for: datetime | None = Field(default=None, sa_column=utc_column())
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column())
+    outcome: str = Field(max_length=16)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    summary: str = ""
+    error: str | None = None
+    runner: str = Field(default="", max_length=128)
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which scheduler process is the active one, until when (the others stand by)."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class CalendarYear(SQLModel, table=True):

@@ -1,0 +1,137 @@
+"""Stage alerts: the overdue scan, set-based over the indexed open deadlines, and what squads see.
+
+One statement raises or escalates the alerts of every open stage deadline that is due soon or
+overdue (no loop over orders, no cap), one resolves the alerts whose stage has ended. A level
+only rises; an alert is resolved, never deleted; whether the stage was late stays on the stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+from sqlmodel import select as sqlmodel_select
+
+from tracker.domain.calendar import WorkCalendar
+from tracker.domain.deadlines import AlertThresholds, end_of_local_day, to_local
+from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.vocabulary import AlertLevel
+from tracker.models import Alert, Order, OrderDeadline
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Counts of one scan run."""
+
+    raised: int
+    escalated: int
+    resolved: int
+    open_by_level: dict[str, int]
+
+    def summary(self) -> str:
+        """The one line the scan prints per run."""
+        levels = "，".join(
+            f"{name} {self.open_by_level.get(level.value, 0)}"
+            for level, name in ((AlertLevel.RED, "红"), (AlertLevel.YELLOW, "黄"), (AlertLevel.BLUE, "蓝"))
+        )
+        return f"预警扫描：新增 {self.raised}，升级 {self.escalated}，解除 {self.resolved}；当前未解除：{levels}"
+
+    def counts(self) -> dict[str, object]:
+        """For the job run record."""
+        return {
+            "raised": self.raised,
+            "escalated": self.escalated,
+            "resolved": self.resolved,
+            "open": self.open_by_level,
+        }
+
+
+DEFAULT_THRESHOLDS = AlertThresholds()
+
+
+def blue_horizon(now: datetime, calendar: WorkCalendar, thresholds: AlertThresholds) -> datetime:
+    """The end of the working day ``blue_working_days`` after today (Beijing time)."""
+    try:
+        return end_of_local_day(calendar.add_working_days(to_local(now).date(), thresholds.blue_working_days))
+    except CalendarNotLoaded:  # next year not loaded: count calendar days rather than raise no blue alerts
+        return end_of_local_day(to_local(now).date() + timedelta(days=thresholds.blue_working_days))
+
+
+def scan(
+    session: Session, *, now: datetime, calendar: WorkCalendar, thresholds: AlertThresholds = DEFAULT_THRESHOLDS
+) -> ScanResult:
+    """Raise, escalate and resolve stage alerts as of ``now``; flushes."""
+    deadline = OrderDeadline.__table__  # type: ignore[attr-defined]
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    yellow_until = now + timedelta(hours=thresholds.yellow_hours)
+    horizon = max(blue_horizon(now, calendar, thresholds), yellow_until)
+    due = deadline.c.due_at
+    rank = case((due < now, 3), (due <= yellow_until, 2), else_=1)
+    level = case(
+        (due < now, AlertLevel.RED.value), (due <= yellow_until, AlertLevel.YELLOW.value), else_=AlertLevel.BLUE.value
+    )
+    due_soon = select(
+        deadline.c.id,
+        deadline.c.order_id,
+        deadline.c.stage,
+        level,
+        rank,
+        due,
+        literal(now, alert.c.raised_at.type),
+        literal(now, alert.c.level_changed_at.type),
+    ).where(deadline.c.completed_at.is_(None), due.is_not(None), due <= horizon)
+    columns = ["deadline_id", "order_id", "stage", "level", "level_rank", "due_at", "raised_at", "level_changed_at"]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(alert).from_select(columns, due_soon)
+    rises = insert.excluded.level_rank > alert.c.level_rank
+    upsert = insert.on_conflict_do_update(
+        index_elements=[alert.c.deadline_id],
+        set_={
+            "level": case((rises, insert.excluded.level), else_=alert.c.level),
+            "level_rank": case((rises, insert.excluded.level_rank), else_=alert.c.level_rank),
+            "level_changed_at": case((rises, insert.excluded.level_changed_at), else_=alert.c.level_changed_at),
+            "due_at": insert.excluded.due_at,
+        },
+        where=alert.c.resolved_at.is_(None),
+    )
+    session.execute(upsert)
+    # a deadline moved by an approved extension or a calendar load: the alert shows the new time
+    current = select(deadline.c.due_at).where(deadline.c.id == alert.c.deadline_id).scalar_subquery()
+    session.execute(
+        update(alert).where(alert.c.resolved_at.is_(None), alert.c.due_at != current).values(due_at=current)
+    )
+    ended = select(deadline.c.id).where(deadline.c.completed_at.is_not(None))
+    resolved: int = session.execute(  # type: ignore[attr-defined]
+        update(alert).where(alert.c.resolved_at.is_(None), alert.c.deadline_id.in_(ended)).values(resolved_at=now)
+    ).rowcount
+    raised = _count(session, alert.c.raised_at == now)
+    escalated = _count(session, and_(alert.c.level_changed_at == now, alert.c.raised_at < now))
+    open_by_level = dict(
+        session.execute(
+            select(alert.c.level, func.count()).where(alert.c.resolved_at.is_(None)).group_by(alert.c.level)
+        ).all()
+    )
+    session.flush()
+    return ScanResult(raised, escalated, resolved or 0, {str(k): int(v) for k, v in open_by_level.items()})
+
+
+def _count(session: Session, condition: ColumnElement[bool]) -> int:
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    return int(session.execute(select(func.count()).select_from(alert).where(condition)).scalar_one())
+
+
+def open_alerts(session: Session, *, street: str | None = None, limit: int = 500) -> list[Alert]:
+    """Unresolved alerts, worst first, optionally for one street's squad."""
+    query = (
+        sqlmodel_select(Alert)
+        .join(Order, col(Order.id) == col(Alert.order_id))
+        .where(col(Alert.resolved_at).is_(None))
+        .order_by(col(Alert.level_rank).desc(), col(Alert.due_at))
+        .limit(limit)
+    )
+    if street:
+        query = query.where(Order.street == street)
+    return list(session.exec(query).all())
