@@ -1,6 +1,5 @@
-"""The scheduler process (``python -m jobs``): job registry and one module per job.
+"""The scheduler process (``python -m jobs``): a registry of jobs, one module per job.
 
-Not built yet: the scheduler issue adds the APScheduler process, the overdue scan, the
-morning inbox import, the squad digests and the nightly metrics here. Each job will be a
-thin call into ``tracker.services``.
+Each job is a thin call into ``tracker.services``; the process holds a lease so that only one
+scheduler runs the jobs, the others stand by (see ``jobs.runner``).
 """

@@ -203,6 +203,7 @@ def rules_set_command(
 
 def init_app(app: Flask) -> None:
     """Register the tracker's commands."""
+    from jobs.cli import run_job_command
     from tracker.cli_import import demo_load_command, import_orders_command
 
     for cmd in (
@@ -212,5 +213,6 @@ def init_app(app: Flask) -> None:
         rules_group,
         demo_load_command,
         import_orders_command,
+        run_job_command,
     ):
         app.cli.add_command(cmd)

@@ -27,6 +27,13 @@ def load(instance_path: str) -> dict[str, Any]:
         "IMPORT_MAX_UNZIPPED_BYTES": int(os.environ.get("TRACKER_IMPORT_MAX_UNZIPPED_BYTES", str(1024 * 1024 * 1024))),
         "IMPORT_MAX_ROWS": int(os.environ.get("TRACKER_IMPORT_MAX_ROWS", "2000000")),
         "REPEAT_WINDOW_DAYS": int(os.environ.get("TRACKER_REPEAT_WINDOW_DAYS", "30")),
+        "INBOX_DIR": os.environ.get("TRACKER_INBOX_DIR") or str(Path(instance_path) / "inbox"),
+        "SCAN_EVERY_MINUTES": float(os.environ.get("TRACKER_SCAN_EVERY_MINUTES", "10")),
+        "INBOX_AT": os.environ.get("TRACKER_INBOX_AT", "07:00"),
+        "CALENDAR_WATCH_AT": os.environ.get("TRACKER_CALENDAR_WATCH_AT", "09:00"),
+        "ALERT_BLUE_WORKING_DAYS": int(os.environ.get("TRACKER_ALERT_BLUE_WORKING_DAYS", "1")),
+        "ALERT_YELLOW_HOURS": int(os.environ.get("TRACKER_ALERT_YELLOW_HOURS", "4")),
+        "SCHEDULER_LEASE_SECONDS": int(os.environ.get("TRACKER_SCHEDULER_LEASE_SECONDS", "45")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
     }

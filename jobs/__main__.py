@@ -1,0 +1,69 @@
+"""`python -m jobs`: the scheduler process. Waits for the lease, then runs the registry's jobs.
+
+A second process against the same database stands by and takes over within a minute when
+the first one stops renewing its lease. Job definitions persist in the database
+(APScheduler's SQLAlchemy job store), so after a restart a missed run happens once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import timedelta
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from jobs.registry import JOBS, TIMEZONE
+from jobs.runner import HOLDER, app, renew_lease, take_lease
+from tracker.db import get_engine
+
+log = logging.getLogger("jobs")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    flask_app = app()
+    config = flask_app.config
+    ttl = timedelta(seconds=config["SCHEDULER_LEASE_SECONDS"])
+    with flask_app.app_context():
+        engine = get_engine()
+        log.info("调度进程 %s 启动，等待成为当前调度进程", HOLDER)
+        while not take_lease(ttl):
+            time.sleep(max(ttl.total_seconds() / 4, 1))
+        log.info("调度进程 %s 已成为当前调度进程", HOLDER)
+        scheduler = BlockingScheduler(
+            timezone=TIMEZONE,
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs"),
+                "memory": MemoryJobStore(),  # the lease renewal belongs to this process only
+            },
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        for spec in JOBS.values():
+            scheduler.add_job(
+                "jobs.runner:run_job",
+                trigger=spec.trigger(config),
+                args=[spec.id],
+                id=spec.id,
+                name=spec.title,
+                replace_existing=True,
+            )
+        scheduler.add_job(
+            renew_lease,
+            IntervalTrigger(seconds=max(ttl.total_seconds() / 3, 1), timezone=TIMEZONE),
+            id="lease",
+            jobstore="memory",
+            replace_existing=True,
+        )
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""`flask --app wsgi run-job NAME [--now ISO]`: run any job once, for operators and tests."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import click
+from flask.cli import with_appcontext
+
+from jobs.registry import JOBS
+
+
+@click.command("run-job")
+@click.argument("name", type=click.Choice(sorted(JOBS)))
+@click.option("--now", "now_text", default=None, help="以此时刻（ISO-8601，北京时间）运行，默认当前时间")
+@with_appcontext
+def run_job_command(name: str, now_text: str | None) -> None:
+    """立即运行一个定时任务一次（scan 预警扫描、inbox 收件箱导入、calendar_watch 次年节假日检查），并记录运行结果。"""
+    from jobs.runner import run_job
+    from tracker.cli import _parse_start
+
+    now = _parse_start(now_text).astimezone(UTC) if now_text else None
+    run = run_job(name, now, guarded=False)
+    click.echo(run.summary)
+    if run.outcome == "error":
+        raise SystemExit(1)

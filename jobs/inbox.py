@@ -1,0 +1,28 @@
+"""inbox: import every export waiting in instance/inbox/ (07:00 by default)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlmodel import Session
+
+from tracker.cli_import import limits_from_config
+from tracker.services.actors import Actor
+from tracker.services.inbox import process_inbox
+from tracker.services.job_runs import JobResult
+
+
+def run(session: Session, *, now: datetime) -> JobResult:
+    """Each file in its own transaction (the job's session is not used for imports)."""
+    config = current_app.config
+    result = process_inbox(
+        session.get_bind().engine,
+        Path(config["INBOX_DIR"]),
+        now=now,
+        limits=limits_from_config(),
+        repeat_window=timedelta(days=config["REPEAT_WINDOW_DAYS"]),
+        actor=Actor.job("inbox"),
+    )
+    return JobResult(result.summary(), {"imported": result.imported, "refused": result.refused})

@@ -1,0 +1,48 @@
+"""The jobs the scheduler runs: explicit ids, one module each, schedules from the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from jobs import calendar_watch, inbox, scan
+from tracker.services.job_runs import JobFunc
+
+TIMEZONE = "Asia/Shanghai"
+
+
+def _at(config: Mapping[str, Any], key: str, **extra: Any) -> CronTrigger:
+    hour, minute = str(config[key]).split(":")
+    return CronTrigger(hour=int(hour), minute=int(minute), timezone=TIMEZONE, **extra)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduled job."""
+
+    id: str
+    title: str
+    func: JobFunc
+    trigger: Callable[[Mapping[str, Any]], BaseTrigger]
+
+
+JOBS: dict[str, JobSpec] = {
+    spec.id: spec
+    for spec in (
+        JobSpec(
+            "scan",
+            "预警扫描",
+            scan.run,
+            lambda c: IntervalTrigger(minutes=float(c["SCAN_EVERY_MINUTES"]), timezone=TIMEZONE),
+        ),
+        JobSpec("inbox", "收件箱导入", inbox.run, lambda c: _at(c, "INBOX_AT")),
+        JobSpec(
+            "calendar_watch", "次年节假日检查", calendar_watch.run, lambda c: _at(c, "CALENDAR_WATCH_AT", month="11,12")
+        ),
+    )
+}

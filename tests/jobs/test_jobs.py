@@ -1,0 +1,168 @@
+"""Jobs: recorded runs, the lease, the inbox, the calendar watch, run-job, and two scheduler processes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from tests.helpers import local
+from tracker.hotline import Limits
+from tracker.models import JobRun, Order
+from tracker.services.actors import Actor
+from tracker.services.inbox import process_inbox
+from tracker.services.job_runs import JobResult, run_recorded
+from tracker.services.leadership import hold_lease
+
+ROOT = Path(__file__).resolve().parents[2]
+CSV = ROOT / "sample_orders" / "城管诉件导出_2026-11-20.csv"
+
+
+def test_the_lease_has_one_holder_until_it_expires(session: Session) -> None:
+    now = local("2026-11-26 09:00")
+    assert hold_lease(session, holder="A", now=now, ttl=timedelta(seconds=30))
+    assert not hold_lease(session, holder="B", now=now + timedelta(seconds=10))
+    assert hold_lease(session, holder="A", now=now + timedelta(seconds=20), ttl=timedelta(seconds=30))  # renewed
+    assert not hold_lease(session, holder="B", now=now + timedelta(seconds=45))
+    assert hold_lease(session, holder="B", now=now + timedelta(seconds=51))  # A stopped renewing
+    assert not hold_lease(session, holder="A", now=now + timedelta(seconds=52))
+
+
+def test_runs_are_recorded_and_a_failing_job_never_raises(engine: Engine) -> None:
+    def good(session: Session, *, now: object) -> JobResult:
+        return JobResult("完成", {"n": 1})
+
+    def bad(session: Session, *, now: object) -> JobResult:
+        raise RuntimeError("磁盘已满")
+
+    ok = run_recorded(engine, "good", good, now=local("2026-11-26 09:00"), runner="test")
+    failed = run_recorded(engine, "bad", bad, now=local("2026-11-26 09:00"), runner="test")
+    skipped = run_recorded(engine, "good", good, now=local("2026-11-26 09:00"), runner="test", guard=lambda s: False)
+    assert (ok.outcome, ok.summary, ok.counts) == ("ok", "完成", {"n": 1})
+    assert (failed.outcome, failed.summary) == ("error", "运行失败：磁盘已满")
+    assert failed.error is not None and "RuntimeError: 磁盘已满" in failed.error
+    assert skipped.outcome == "skipped"
+    with Session(engine) as session:
+        assert [r.outcome for r in session.exec(select(JobRun).order_by(JobRun.id)).all()] == ["ok", "error", "skipped"]  # type: ignore[arg-type]
+
+
+def test_the_inbox_files_each_export_under_done_or_failed(session: Session, engine: Engine, tmp_path: Path) -> None:
+    session.commit()
+    inbox = tmp_path / "inbox"
+    (inbox / "城管诉件").mkdir(parents=True)
+    (inbox / "城管诉件" / CSV.name).write_bytes(CSV.read_bytes())
+    (inbox / "坏文件.xlsx").write_text("not a workbook", encoding="utf-8")
+    (inbox / "说明.txt").write_text("ignored", encoding="utf-8")
+    result = process_inbox(
+        engine,
+        inbox,
+        now=local("2026-11-26 07:00"),
+        limits=Limits(),
+        repeat_window=timedelta(days=30),
+        actor=Actor.job("inbox"),
+    )
+    assert (result.imported, result.refused) == ([CSV.name], ["坏文件.xlsx"])
+    assert result.summary() == "收件箱：导入 1 个文件，拒绝 1 个文件"
+    done = json.loads((inbox / "done" / f"{CSV.name}.report.json").read_text(encoding="utf-8"))
+    assert (done["created"], done["source"]) == (90, "城管诉件")
+    failed = json.loads((inbox / "failed" / "坏文件.xlsx.report.json").read_text(encoding="utf-8"))
+    assert "内容却不是 Excel 工作簿" in failed["refused"]
+    assert (inbox / "说明.txt").exists() and not (inbox / "城管诉件" / CSV.name).exists()
+    with Session(engine) as fresh:
+        assert len(fresh.exec(select(Order)).all()) == 90
+
+
+@pytest.mark.parametrize(
+    ("when", "summary"),
+    [
+        ("2026-10-15 09:00", "10 月无需检查次年节假日安排"),
+        ("2026-11-26 09:00", "警告：2027 年节假日安排尚未载入"),
+    ],
+)
+def test_calendar_watch(session: Session, when: str, summary: str) -> None:
+    from jobs import calendar_watch
+
+    assert calendar_watch.run(session, now=local(when)).summary.startswith(summary)
+
+
+def test_run_job_command(runner, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    runner.invoke(args=["demo-load", "--now", "2026-11-26T10:00"])
+    result = runner.invoke(args=["run-job", "scan", "--now", "2026-11-26T10:05"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("预警扫描：新增 ")
+    with Session(engine) as session:
+        run = session.exec(select(JobRun)).one()
+    assert (run.job_id, run.outcome) == ("scan", "ok") and run.counts["raised"] > 0
+
+
+def scheduler(database_url: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "TRACKER_DATABASE_URL": database_url,
+        "TRACKER_SCAN_EVERY_MINUTES": "0.05",
+        "TRACKER_SCHEDULER_LEASE_SECONDS": "4",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def scans(engine: Engine) -> list[JobRun]:
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(JobRun).where(JobRun.job_id == "scan", JobRun.outcome == "ok").order_by(JobRun.id)
+            ).all()
+        )  # type: ignore[arg-type]
+
+
+def wait_for(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+def test_one_scheduler_runs_the_other_stands_by_and_takes_over(app, engine: Engine, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    first = scheduler(database_url)
+    try:
+        assert wait_for(lambda: len(scans(engine)) >= 2, 60), "the first scheduler never ran the scan"
+        second = scheduler(database_url)
+        try:
+            time.sleep(8)
+            runners = {run.runner for run in scans(engine)}
+            assert len(runners) == 1, runners  # the second one only stands by
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            before = len(scans(engine))
+            assert wait_for(lambda: len({r.runner for r in scans(engine)}) == 2, 40), "no takeover"
+            runs = scans(engine)
+            assert len(runs) > before
+            starts = [run.started_at for run in runs]
+            assert starts == sorted(starts)
+            assert all(b - a > timedelta(seconds=1) for a, b in itertools.pairwise(starts))  # never two at a tick
+        finally:
+            second.kill()
+            second.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=10)
