@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test lint bench bench-deadlines bench-import samples clean
+.PHONY: demo test lint bench bench-deadlines bench-import bench-jobs samples clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本；可用 make PYTHON=python3.11 指定")'
@@ -37,7 +37,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 ## bench: every benchmark; each prints one JSON line last
-bench: bench-deadlines bench-import
+bench: bench-deadlines bench-import bench-jobs
 
 bench-deadlines: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.deadlines
@@ -48,6 +48,9 @@ BENCH_ROWS ?= 1000000
 bench-import: $(VENV)/.installed-dev
 	@command -v sqlite3 >/dev/null || { echo "需要 sqlite3 命令行工具：apt-get install sqlite3"; exit 1; }
 	$(BIN)/python -m benchmarks.import_orders --rows $(BENCH_ROWS)
+
+bench-jobs: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.scan
 
 ## samples: regenerate sample_orders/ (deterministic)
 samples: $(VENV)/.installed

@@ -217,8 +217,8 @@ class Alert(SQLModel, table=True):
     level: str = Field(max_length=16)
     level_rank: int
     due_at: datetime = Field(sa_column=utc_column(nullable=False))
-    raised_at: datetime = Field(sa_column=utc_column(nullable=False))
-    level_changed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    raised_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    level_changed_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 

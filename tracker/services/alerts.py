@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
@@ -95,17 +95,20 @@ def scan(
             "level_changed_at": case((rises, insert.excluded.level_changed_at), else_=alert.c.level_changed_at),
             "due_at": insert.excluded.due_at,
         },
-        where=alert.c.resolved_at.is_(None),
+        # write only what changes, so a run over an unchanged day writes nothing
+        where=and_(alert.c.resolved_at.is_(None), or_(rises, alert.c.due_at != insert.excluded.due_at)),
     )
     session.execute(upsert)
-    # a deadline moved by an approved extension or a calendar load: the alert shows the new time
+    # a deadline moved past the horizon (an approved extension, a calendar load): the alert shows the new time
     current = select(deadline.c.due_at).where(deadline.c.id == alert.c.deadline_id).scalar_subquery()
     session.execute(
         update(alert).where(alert.c.resolved_at.is_(None), alert.c.due_at != current).values(due_at=current)
     )
-    ended = select(deadline.c.id).where(deadline.c.completed_at.is_not(None))
+    ended = (
+        select(deadline.c.id).where(deadline.c.id == alert.c.deadline_id, deadline.c.completed_at.is_not(None)).exists()
+    )
     resolved: int = session.execute(  # type: ignore[attr-defined]
-        update(alert).where(alert.c.resolved_at.is_(None), alert.c.deadline_id.in_(ended)).values(resolved_at=now)
+        update(alert).where(alert.c.resolved_at.is_(None), ended).values(resolved_at=now)
     ).rowcount
     raised = _count(session, alert.c.raised_at == now)
     escalated = _count(session, and_(alert.c.level_changed_at == now, alert.c.raised_at < now))
