@@ -35,18 +35,21 @@ def main() -> None:
         while not take_lease(ttl):
             time.sleep(max(ttl.total_seconds() / 4, 1))
         log.info("调度进程 %s 已成为当前调度进程", HOLDER)
+        store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")
         scheduler = BlockingScheduler(
             timezone=TIMEZONE,
-            jobstores={
-                "default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs"),
-                "memory": MemoryJobStore(),  # the lease renewal belongs to this process only
-            },
+            jobstores={"default": store, "memory": MemoryJobStore()},  # the lease renewal is this process's own
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
+        store.start(scheduler, "default")
         for spec in JOBS.values():
+            trigger = spec.trigger(config)
+            kept = store.lookup_job(spec.id)
+            if kept is not None and str(kept.trigger) == str(trigger):
+                continue  # keep its next run time: a run missed while stopped happens once, now
             scheduler.add_job(
                 "jobs.runner:run_job",
-                trigger=spec.trigger(config),
+                trigger=trigger,
                 args=[spec.id],
                 id=spec.id,
                 name=spec.title,

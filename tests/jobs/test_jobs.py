@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -105,11 +105,11 @@ def test_run_job_command(runner, engine: Engine) -> None:  # type: ignore[no-unt
     assert (run.job_id, run.outcome) == ("scan", "ok") and run.counts["raised"] > 0
 
 
-def scheduler(database_url: str) -> subprocess.Popen[str]:
+def scheduler(database_url: str, every_minutes: str = "0.05") -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "TRACKER_DATABASE_URL": database_url,
-        "TRACKER_SCAN_EVERY_MINUTES": "0.05",
+        "TRACKER_SCAN_EVERY_MINUTES": every_minutes,
         "TRACKER_SCHEDULER_LEASE_SECONDS": "4",
     }
     return subprocess.Popen(
@@ -166,3 +166,27 @@ def test_one_scheduler_runs_the_other_stands_by_and_takes_over(app, engine: Engi
         if first.poll() is None:
             first.kill()
             first.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_run_missed_while_stopped_happens_once_after_restart(app, engine: Engine, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    first = scheduler(database_url, every_minutes="0.2")  # every 12 seconds
+    try:
+        assert wait_for(lambda: len(scans(engine)) >= 1, 60)
+    finally:
+        first.kill()
+        first.wait(timeout=10)
+    stopped = len(scans(engine))
+    time.sleep(30)  # two ticks missed
+    restarted = datetime.now(UTC)
+    second = scheduler(database_url, every_minutes="0.2")
+    try:
+        assert wait_for(lambda: len(scans(engine)) > stopped, 30), "the missed run did not happen"
+        time.sleep(3)
+        caught_up = [run.started_at for run in scans(engine)[stopped:]]
+        assert caught_up[0] - restarted < timedelta(seconds=8)  # at once, not at the next 12-second tick
+        burst = [b for b in caught_up if b - caught_up[0] < timedelta(seconds=1)]
+        assert len(burst) == 1  # the two missed ticks ran once, not once each
+    finally:
+        second.kill()
+        second.wait(timeout=10)
