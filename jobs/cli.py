@@ -15,7 +15,10 @@ from jobs.registry import JOBS
 @click.option("--now", "now_text", default=None, help="以此时刻（ISO-8601，北京时间）运行，默认当前时间")
 @with_appcontext
 def run_job_command(name: str, now_text: str | None) -> None:
-    """立即运行一个定时任务一次（scan 预警扫描、inbox 收件箱导入、calendar_watch 次年节假日检查），并记录运行结果。"""
+    """立即运行一个定时任务一次，并记录运行结果。
+
+    NAME：scan 预警扫描、inbox 收件箱导入、digest 街镇日报、calendar_watch 次年节假日检查。
+    """
     from jobs.runner import run_job
     from tracker.cli import _parse_start
 

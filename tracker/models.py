@@ -240,6 +240,21 @@ class JobRun(SQLModel, table=True):
     runner: str = Field(default="", max_length=128)
 
 
+class Digest(SQLModel, table=True):
+    """One squad's morning digest for one day, kept for the web UI (and e-mailed when configured)."""
+
+    __tablename__ = "digest"
+    __table_args__ = (sa.UniqueConstraint("street", "day", name="uq_digest_street_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    street: str
+    day: date
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    text: str = ""
+    emailed_to: str = ""
+
+
 class SchedulerLease(SQLModel, table=True):
     """Which scheduler process is the active one, until when (the others stand by)."""
 

@@ -190,3 +190,69 @@ def test_a_run_missed_while_stopped_happens_once_after_restart(app, engine: Engi
     finally:
         second.kill()
         second.wait(timeout=10)
+
+
+def test_digests_per_street_stored_and_mailed(session: Session, new_order, make_ctx, calendar, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    from tracker.domain.lifecycle import ActionInput
+    from tracker.domain.vocabulary import Action
+    from tracker.models import Digest
+    from tracker.services.alerts import scan
+    from tracker.services.digests import MailSettings, build_digests, send_digests
+    from tracker.services.orders import apply_action
+
+    late = new_order("2026-11-20 09:00", order_no="D1", street="北站街道")
+    closed = new_order("2026-11-24 09:00", order_no="D2", street="北站街道")
+    apply_action(session, order=closed, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-24 09:30"))
+    apply_action(
+        session,
+        order=closed,
+        action=Action.CLOSE,
+        data=ActionInput(reply="已处理", verdict="实际解决"),
+        ctx=make_ctx("2026-11-25 15:00"),
+    )
+    scan(session, now=local("2026-11-26 08:00"), calendar=calendar)
+    digests = build_digests(session, now=local("2026-11-26 08:30"))
+    assert [d.street for d in digests] == ["北站街道"]
+    text = digests[0].text
+    assert text.splitlines()[0] == "北站街道 2026-11-26 诉件日报"
+    assert "一、今日新增预警 2 项" in text and "D1 先行联系（红）" in text and "D1 办结（蓝）" in text
+    assert (
+        "二、仍未完成的超期阶段 1 项" in text
+        and "三、昨日办结 1 件" in text
+        and "D2 办结于 2026-11-25 15:00 实际解决" in text
+    )
+    assert len(build_digests(session, now=local("2026-11-26 09:00"))) == 1  # a rerun rebuilds, no duplicate
+    assert len(session.exec(select(Digest)).all()) == 1
+    assert late.street == "北站街道"
+
+    received: list[object] = []
+
+    class Collect(Message):  # type: ignore[misc]
+        def handle_message(self, message: object) -> None:
+            received.append(message)
+
+    import socket
+
+    with socket.socket() as probe:  # a free port on the loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sent = send_digests(
+            digests,
+            mail=MailSettings(host="127.0.0.1", port=port, sender="tracker@jingan.example"),
+            recipients={"北站街道": ["beizhan@jingan.example"]},
+        )
+    finally:
+        controller.stop()
+    assert sent == 1 and len(received) == 1
+    message = received[0]
+    assert message["To"] == "beizhan@jingan.example"  # type: ignore[index]
+    from email.header import decode_header, make_header
+
+    assert str(make_header(decode_header(message["Subject"]))) == "【诉件日报】北站街道 2026-11-26"  # type: ignore[index]
+    assert digests[0].emailed_to == "beizhan@jingan.example"

@@ -1,0 +1,29 @@
+"""digest: per squad, today's new alerts, still-open overdue stages, yesterday's closures (08:30 by default)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlmodel import Session
+
+from tracker.services.digests import MailSettings, build_digests, load_recipients, send_digests
+from tracker.services.job_runs import JobResult
+
+
+def run(session: Session, *, now: datetime) -> JobResult:
+    """Build and store every street's digest; e-mail them when SMTP is configured."""
+    config = current_app.config
+    digests = build_digests(session, now=now)
+    sent = 0
+    if config["SMTP_HOST"]:
+        mail = MailSettings(
+            host=config["SMTP_HOST"],
+            port=config["SMTP_PORT"],
+            sender=config["SMTP_FROM"],
+            user=config["SMTP_USER"],
+            password=config["SMTP_PASSWORD"],
+            starttls=config["SMTP_STARTTLS"],
+        )
+        sent = send_digests(digests, mail=mail, recipients=load_recipients(config["DIGEST_RECIPIENTS"]))
+    return JobResult(f"日报：生成 {len(digests)} 个街镇，发送邮件 {sent} 封", {"streets": len(digests), "sent": sent})

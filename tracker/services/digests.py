@@ -1,0 +1,146 @@
+"""Squad digests: per street, today's new alerts, the still-open overdue stages, yesterday's closures."""
+
+from __future__ import annotations
+
+import smtplib
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from tracker.domain.deadlines import LOCAL_TZ, to_local
+from tracker.domain.errors import TrackerError
+from tracker.domain.labels import STAGE_LABELS, format_local
+from tracker.domain.vocabulary import AlertLevel, Stage
+from tracker.models import Alert, Digest, Order
+
+NO_STREET = "（未填街镇）"
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0, 0), LOCAL_TZ)
+    return start, start + timedelta(days=1)
+
+
+def build_digests(session: Session, *, now: datetime) -> list[Digest]:
+    """Build (or rebuild) every street's digest for the local day of ``now``; flushes."""
+    today = to_local(now).date()
+    start, end = _day_bounds(today)
+    y_start, y_end = _day_bounds(today - timedelta(days=1))
+    content: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(
+        lambda: {"new_alerts": [], "overdue": [], "closed_yesterday": []}
+    )
+    new = session.exec(
+        select(Alert, Order)
+        .join(Order, col(Order.id) == col(Alert.order_id))
+        .where(col(Alert.raised_at) >= start, col(Alert.raised_at) < end)
+        .order_by(col(Alert.level_rank).desc(), col(Alert.due_at))
+    ).all()
+    for alert, order in new:
+        content[order.street or NO_STREET]["new_alerts"].append(_alert_line(alert, order))
+    overdue = session.exec(
+        select(Alert, Order)
+        .join(Order, col(Order.id) == col(Alert.order_id))
+        .where(col(Alert.resolved_at).is_(None), Alert.level == AlertLevel.RED.value)
+        .order_by(col(Alert.due_at))
+    ).all()
+    for alert, order in overdue:
+        content[order.street or NO_STREET]["overdue"].append(_alert_line(alert, order))
+    closed = session.exec(
+        select(Order)
+        .where(col(Order.closed_at) >= y_start, col(Order.closed_at) < y_end)
+        .order_by(col(Order.closed_at))
+    ).all()
+    for order in closed:
+        content[order.street or NO_STREET]["closed_yesterday"].append(
+            {"order_no": order.order_no, "closed_at": format_local(order.closed_at), "verdict": order.verdict or ""}
+        )
+    digests = []
+    for street, parts in sorted(content.items()):
+        digest = session.exec(select(Digest).where(Digest.street == street, Digest.day == today)).first()
+        if digest is None:
+            digest = Digest(street=street, day=today, created_at=now)
+        digest.content = {key: list(value) for key, value in parts.items()}
+        digest.text = digest_text(street, today, digest.content)
+        digest.created_at = now
+        session.add(digest)
+        digests.append(digest)
+    session.flush()
+    return digests
+
+
+def _alert_line(alert: Alert, order: Order) -> dict[str, str]:
+    return {
+        "order_no": order.order_no,
+        "stage": STAGE_LABELS[Stage(alert.stage)],
+        "level": alert.level,
+        "due_at": format_local(alert.due_at),
+    }
+
+
+def digest_text(street: str, day: date, content: dict[str, Any]) -> str:
+    """The digest as people read it (the e-mail body and the page)."""
+    level_names = {"red": "红", "yellow": "黄", "blue": "蓝"}
+    lines = [f"{street} {day.isoformat()} 诉件日报", ""]
+    lines.append(f"一、今日新增预警 {len(content['new_alerts'])} 项")
+    lines += [
+        f"  {a['order_no']} {a['stage']}（{level_names.get(a['level'], a['level'])}）期限 {a['due_at']}"
+        for a in content["new_alerts"]
+    ]
+    lines.append(f"二、仍未完成的超期阶段 {len(content['overdue'])} 项")
+    lines += [f"  {a['order_no']} {a['stage']} 期限 {a['due_at']}" for a in content["overdue"]]
+    lines.append(f"三、昨日办结 {len(content['closed_yesterday'])} 件")
+    lines += [f"  {c['order_no']} 办结于 {c['closed_at']} {c['verdict']}" for c in content["closed_yesterday"]]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """SMTP settings; the digest is e-mailed only when a host is configured."""
+
+    host: str
+    port: int = 25
+    sender: str = "tracker@localhost"
+    user: str = ""
+    password: str = ""
+    starttls: bool = False
+
+
+def load_recipients(path: str | None) -> dict[str, list[str]]:
+    """Street → addresses, from a TOML file ``[recipients]`` (empty when not configured)."""
+    if not path:
+        return {}
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TrackerError(f"日报收件人文件「{path}」无法读取：应为 [recipients] 表，街镇 = [邮箱, …]") from exc
+    recipients = data.get("recipients", {})
+    return {str(street): [str(a) for a in addresses] for street, addresses in recipients.items()}
+
+
+def send_digests(digests: list[Digest], *, mail: MailSettings, recipients: dict[str, list[str]]) -> int:
+    """E-mail each digest to its street's addresses; returns how many messages were sent."""
+    sent = 0
+    with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
+        if mail.starttls:
+            smtp.starttls()
+        if mail.user:
+            smtp.login(mail.user, mail.password)
+        for digest in digests:
+            to = recipients.get(digest.street, [])
+            if not to:
+                continue
+            message = EmailMessage()
+            message["Subject"] = f"【诉件日报】{digest.street} {digest.day.isoformat()}"
+            message["From"] = mail.sender
+            message["To"] = ", ".join(to)
+            message.set_content(digest.text)
+            smtp.send_message(message)
+            digest.emailed_to = ", ".join(to)
+            sent += 1
+    return sent
