@@ -10,7 +10,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from jobs import calendar_watch, digest, inbox, scan
+from jobs import calendar_watch, digest, inbox, metrics, scan
 from tracker.services.job_runs import JobFunc
 
 TIMEZONE = "Asia/Shanghai"
@@ -42,6 +42,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec("inbox", "收件箱导入", inbox.run, lambda c: _at(c, "INBOX_AT")),
         JobSpec("digest", "街镇日报", digest.run, lambda c: _at(c, "DIGEST_AT")),
+        JobSpec("metrics", "指标快照", metrics.run, lambda c: _at(c, "METRICS_AT")),
         JobSpec(
             "calendar_watch", "次年节假日检查", calendar_watch.run, lambda c: _at(c, "CALENDAR_WATCH_AT", month="11,12")
         ),

@@ -33,6 +33,7 @@ def load(instance_path: str) -> dict[str, Any]:
         "CALENDAR_WATCH_AT": os.environ.get("TRACKER_CALENDAR_WATCH_AT", "09:00"),
         "ALERT_BLUE_WORKING_DAYS": int(os.environ.get("TRACKER_ALERT_BLUE_WORKING_DAYS", "1")),
         "ALERT_YELLOW_HOURS": int(os.environ.get("TRACKER_ALERT_YELLOW_HOURS", "4")),
+        "METRICS_AT": os.environ.get("TRACKER_METRICS_AT", "01:00"),
         "DIGEST_AT": os.environ.get("TRACKER_DIGEST_AT", "08:30"),
         "DIGEST_RECIPIENTS": os.environ.get("TRACKER_DIGEST_RECIPIENTS", ""),
         "SMTP_HOST": os.environ.get("TRACKER_SMTP_HOST", ""),

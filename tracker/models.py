@@ -255,6 +255,22 @@ class Digest(SQLModel, table=True):
     emailed_to: str = ""
 
 
+class MetricSnapshot(SQLModel, table=True):
+    """One rate for one street on one day (numerator, denominator and the date that put orders in)."""
+
+    __tablename__ = "metric_snapshot"
+    __table_args__ = (sa.UniqueConstraint("day", "street", "metric", name="uq_metric_snapshot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    street: str
+    metric: str = Field(max_length=32)
+    numerator: float
+    denominator: float
+    basis: str
+    computed_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
 class SchedulerLease(SQLModel, table=True):
     """Which scheduler process is the active one, until when (the others stand by)."""
 

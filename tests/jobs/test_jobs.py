@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -256,3 +256,59 @@ def test_digests_per_street_stored_and_mailed(session: Session, new_order, make_
 
     assert str(make_header(decode_header(message["Subject"]))) == "【诉件日报】北站街道 2026-11-26"  # type: ignore[index]
     assert digests[0].emailed_to == "beizhan@jingan.example"
+
+
+def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: Session, new_order, make_ctx) -> None:  # type: ignore[no-untyped-def]
+    from jobs import metrics
+    from tracker.domain.lifecycle import ActionInput
+    from tracker.domain.vocabulary import Action
+    from tracker.models import MetricSnapshot
+    from tracker.services.orders import apply_action
+
+    a = new_order("2026-11-24 09:00", order_no="M1", street="北站街道", satisfaction="基本满意")
+    b = new_order("2026-11-24 10:00", order_no="M2", street="北站街道", is_repeat=True)
+    new_order("2026-11-24 11:00", order_no="M3", street="彭浦镇")
+    apply_action(
+        session,
+        order=a,
+        action=Action.FIRST_CONTACT,
+        data=ActionInput(contact_result="已联"),
+        ctx=make_ctx("2026-11-24 09:30"),
+    )
+    apply_action(session, order=a, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-24 09:40"))
+    apply_action(
+        session,
+        order=a,
+        action=Action.CLOSE,
+        data=ActionInput(reply="已处理", verdict="实际解决"),
+        ctx=make_ctx("2026-11-25 10:00"),
+    )
+    apply_action(
+        session,
+        order=b,
+        action=Action.REQUEST_RETURN,
+        data=ActionInput(reason_code="重复件", basis="同一问题"),
+        ctx=make_ctx("2026-11-24 11:00"),
+    )
+    result = metrics.run(session, now=local("2026-11-25 01:00"))  # snapshot of 11-24
+    assert result.summary == "指标快照：2026-11-24，2 个街镇，6 项"
+    rows = {
+        (r.street, r.metric): (r.numerator, r.denominator, r.basis) for r in session.exec(select(MetricSnapshot)).all()
+    }
+    assert rows[("北站街道", "intake")] == (2, 2, "派单日期")
+    assert rows[("北站街道", "return_rate")] == (1, 2, "派单日期")
+    assert rows[("北站街道", "repeat_rate")] == (1, 2, "派单日期")
+    assert rows[("彭浦镇", "intake")] == (1, 1, "派单日期")
+    metrics.run(
+        session, now=local("2026-11-26 01:00")
+    )  # 11-25: M1 closed, contact deadlines of 11-24's orders fell on 11-25
+    day2 = {
+        (r.street, r.metric): (r.numerator, r.denominator)
+        for r in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == date(2026, 11, 25))).all()
+    }
+    assert day2[("北站街道", "resolved_rate")] == (1, 1)
+    assert day2[("北站街道", "satisfaction_rate")] == (0.8, 1)
+    assert day2[("北站街道", "redo_rate")] == (0, 1)
+    assert day2[("北站街道", "contact_rate")] == (1, 2)  # M2 was due for contact on 11-25 and never contacted
+    metrics.run(session, now=local("2026-11-25 01:00"))  # a rerun replaces, never duplicates
+    assert len(session.exec(select(MetricSnapshot).where(MetricSnapshot.day == date(2026, 11, 24))).all()) == 6

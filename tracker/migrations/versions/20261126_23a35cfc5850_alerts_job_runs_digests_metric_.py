@@ -1,8 +1,8 @@
-"""alerts, job runs, digests, scheduler lease
+"""alerts, job runs, digests, metric snapshots, scheduler lease
 
-Revision ID: 58a7878f7e44
+Revision ID: 23a35cfc5850
 Revises: 2e9bdbf0ddb8
-Create Date: 2026-11-26 19:16:35.746523
+Create Date: 2026-11-26 19:18:06.442906
 
 """
 from typing import Sequence, Union
@@ -15,7 +15,7 @@ import tracker.models  # noqa: F401
 
 
 # revision identifiers, used by Alembic.
-revision: str = '58a7878f7e44'
+revision: str = '23a35cfc5850'
 down_revision: Union[str, Sequence[str], None] = '2e9bdbf0ddb8'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -51,6 +51,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('job_run', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_job_run_job_id'), ['job_id'], unique=False)
+
+    op.create_table('metric_snapshot',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('street', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('metric', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('numerator', sa.Float(), nullable=False),
+    sa.Column('denominator', sa.Float(), nullable=False),
+    sa.Column('basis', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('computed_at', tracker.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('day', 'street', 'metric', name='uq_metric_snapshot')
+    )
+    with op.batch_alter_table('metric_snapshot', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_metric_snapshot_day'), ['day'], unique=False)
 
     op.create_table('scheduler_lease',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -96,6 +111,10 @@ def downgrade() -> None:
 
     op.drop_table('alert')
     op.drop_table('scheduler_lease')
+    with op.batch_alter_table('metric_snapshot', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_metric_snapshot_day'))
+
+    op.drop_table('metric_snapshot')
     with op.batch_alter_table('job_run', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_job_run_job_id'))
 

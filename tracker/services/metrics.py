@@ -1,0 +1,109 @@
+"""The bureau's rates (domain.md section 5), per street and day, each with the date that counts.
+
+A daily snapshot stores numerator and denominator, so any period is the sum of its days and
+a rate is never averaged from rates. Satisfaction weights: 满意 1, 基本满意 0.8, 一般 0.6,
+不满意 0; 未评价 is left out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from tracker.domain.deadlines import LOCAL_TZ
+from tracker.models import MetricSnapshot, Order, OrderDeadline
+
+SATISFACTION_WEIGHTS = {"满意": 1.0, "基本满意": 0.8, "一般": 0.6, "不满意": 0.0}
+NO_STREET = "（未填街镇）"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A rate's name as people read it, and the date that puts an order into the day."""
+
+    key: str
+    label: str
+    basis: str
+
+
+METRICS = (
+    Metric("intake", "受理量", "派单日期"),
+    Metric("contact_rate", "先行联系率", "先行联系期限日期"),
+    Metric("contact_timely_rate", "先行联系及时率", "先行联系期限日期"),
+    Metric("ontime_rate", "按时办结率", "办结期限日期（含批准延期）"),
+    Metric("resolved_rate", "实际解决率", "办结日期"),
+    Metric("satisfaction_rate", "满意率", "办结日期"),
+    Metric("return_rate", "退单率", "派单日期"),
+    Metric("redo_rate", "重办率", "办结日期"),
+    Metric("repeat_rate", "重复率", "派单日期"),
+)
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0, 0), LOCAL_TZ)
+    return start, start + timedelta(days=1)
+
+
+def snapshot_day(session: Session, *, day: date, now: datetime) -> list[MetricSnapshot]:
+    """Compute every rate per street for ``day`` (Beijing date) and store it, replacing an earlier run."""
+    start, end = _bounds(day)
+    values: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    street = func.coalesce(Order.street, NO_STREET)
+
+    def add(metric: str, rows: Iterable[Any]) -> None:
+        for name, numerator, denominator in rows:
+            cell = values[(name, metric)]
+            cell[0] += float(numerator or 0)
+            cell[1] += float(denominator or 0)
+
+    dispatched = (col(Order.dispatched_at) >= start) & (col(Order.dispatched_at) < end)
+    add("intake", session.exec(select(street, func.count(), func.count()).where(dispatched).group_by(street)).all())
+    returned = func.sum(case((col(Order.return_count) > 0, 1), else_=0))
+    add("return_rate", session.exec(select(street, returned, func.count()).where(dispatched).group_by(street)).all())
+    repeated = func.sum(case((col(Order.is_repeat), 1), else_=0))
+    add("repeat_rate", session.exec(select(street, repeated, func.count()).where(dispatched).group_by(street)).all())
+    for metric, stages, counted in (
+        ("contact_rate", ("first_contact",), ("met", "late")),
+        ("contact_timely_rate", ("first_contact",), ("met",)),
+        ("ontime_rate", ("closure", "redo"), ("met",)),
+    ):
+        due = (col(OrderDeadline.due_at) >= start) & (col(OrderDeadline.due_at) < end)
+        rows = session.exec(
+            select(street, col(OrderDeadline.outcome), func.count())
+            .join(Order, col(Order.id) == col(OrderDeadline.order_id))
+            .where(due, col(OrderDeadline.stage).in_(stages), col(OrderDeadline.outcome).is_distinct_from("cancelled"))
+            .group_by(street, col(OrderDeadline.outcome))
+        ).all()
+        add(metric, [(name, count if outcome in counted else 0, count) for name, outcome, count in rows])
+    closed = (col(Order.closed_at) >= start) & (col(Order.closed_at) < end)
+    for name, verdict, satisfaction, cycle, count in session.execute(
+        sa_select(street, col(Order.verdict), col(Order.satisfaction), col(Order.cycle), func.count())
+        .where(closed)
+        .group_by(street, col(Order.verdict), col(Order.satisfaction), col(Order.cycle))
+    ).all():
+        if verdict in ("实际解决", "解释说明"):
+            add("resolved_rate", [(name, count if verdict == "实际解决" else 0, count)])
+        if satisfaction in SATISFACTION_WEIGHTS:
+            add("satisfaction_rate", [(name, SATISFACTION_WEIGHTS[satisfaction] * count, count)])
+        add("redo_rate", [(name, count if cycle > 1 else 0, count)])
+    bases = {m.key: m.basis for m in METRICS}
+    existing = {
+        (s.street, s.metric): s for s in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == day)).all()
+    }
+    stored = []
+    for (name, metric), (numerator, denominator) in sorted(values.items()):
+        row = existing.get((name, metric)) or MetricSnapshot(
+            day=day, street=name, metric=metric, numerator=0, denominator=0, basis=bases[metric], computed_at=now
+        )
+        row.numerator, row.denominator, row.computed_at = numerator, denominator, now
+        session.add(row)
+        stored.append(row)
+    session.flush()
+    return stored
