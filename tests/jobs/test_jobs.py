@@ -156,9 +156,10 @@ def test_one_scheduler_runs_the_other_stands_by_and_takes_over(app, engine: Engi
             assert wait_for(lambda: len({r.runner for r in scans(engine)}) == 2, 40), "no takeover"
             runs = scans(engine)
             assert len(runs) > before
-            starts = [run.started_at for run in runs]
-            assert starts == sorted(starts)
-            assert all(b - a > timedelta(seconds=1) for a, b in itertools.pairwise(starts))  # never two at a tick
+            order = [run.runner for run in runs]
+            assert order == sorted(order, key=order.index)  # all of the first's runs, then all of the second's
+            handover = [(a, b) for a, b in itertools.pairwise(runs) if a.runner != b.runner]
+            assert len(handover) == 1 and handover[0][1].started_at - handover[0][0].started_at > timedelta(seconds=1)
         finally:
             second.kill()
             second.wait(timeout=10)
