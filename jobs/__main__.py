@@ -16,6 +16,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.registry import JOBS, TIMEZONE
 from jobs.runner import HOLDER, app, renew_lease, take_lease
@@ -24,15 +25,25 @@ from tracker.db import get_engine
 log = logging.getLogger("jobs")
 
 
+def _try_lease(ttl: timedelta) -> bool:
+    """One attempt; a busy or unreachable database is a failed attempt, not the end of the process."""
+    try:
+        return take_lease(ttl)
+    except SQLAlchemyError as exc:
+        log.warning("暂时无法访问数据库（%s），稍后重试", type(exc).__name__)
+        return False
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     flask_app = app()
     config = flask_app.config
     ttl = timedelta(seconds=config["SCHEDULER_LEASE_SECONDS"])
     with flask_app.app_context():
         engine = get_engine()
         log.info("调度进程 %s 启动，等待成为当前调度进程", HOLDER)
-        while not take_lease(ttl):
+        while not _try_lease(ttl):
             time.sleep(max(ttl.total_seconds() / 4, 1))
         log.info("调度进程 %s 已成为当前调度进程", HOLDER)
         store = SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")

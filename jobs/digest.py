@@ -15,7 +15,7 @@ def run(session: Session, *, now: datetime) -> JobResult:
     """Build and store every street's digest; e-mail them when SMTP is configured."""
     config = current_app.config
     digests = build_digests(session, now=now)
-    sent = 0
+    sent = failed = 0
     if config["SMTP_HOST"]:
         mail = MailSettings(
             host=config["SMTP_HOST"],
@@ -25,5 +25,9 @@ def run(session: Session, *, now: datetime) -> JobResult:
             password=config["SMTP_PASSWORD"],
             starttls=config["SMTP_STARTTLS"],
         )
-        sent = send_digests(digests, mail=mail, recipients=load_recipients(config["DIGEST_RECIPIENTS"]))
-    return JobResult(f"日报：生成 {len(digests)} 个街镇，发送邮件 {sent} 封", {"streets": len(digests), "sent": sent})
+        sent, failed = send_digests(digests, mail=mail, recipients=load_recipients(config["DIGEST_RECIPIENTS"]))
+    note = f"，发送失败 {failed} 封（下次运行重发）" if failed else ""
+    return JobResult(
+        f"日报：生成 {len(digests)} 个街镇，发送邮件 {sent} 封{note}",
+        {"streets": len(digests), "sent": sent, "failed": failed},
+    )

@@ -10,12 +10,15 @@ from tracker.domain.deadlines import to_local
 from tracker.services.job_runs import JobResult
 from tracker.services.metrics import snapshot_day
 
+RECOMPUTE_DAYS = 31  # returns, call-backs and redos arrive after the day that counts them
+
 
 def run(session: Session, *, now: datetime) -> JobResult:
-    """Snapshot the day before ``now`` (Beijing date); a rerun replaces it."""
-    day = to_local(now).date() - timedelta(days=1)
-    rows = snapshot_day(session, day=day, now=now)
-    streets = len({row.street for row in rows})
+    """Snapshot the 31 days before ``now`` (Beijing dates) again, so facts that arrive late are counted."""
+    last = to_local(now).date() - timedelta(days=1)
+    first = last - timedelta(days=RECOMPUTE_DAYS - 1)
+    total = sum(len(snapshot_day(session, day=first + timedelta(days=n), now=now)) for n in range(RECOMPUTE_DAYS))
     return JobResult(
-        f"指标快照：{day.isoformat()}，{streets} 个街镇，{len(rows)} 项", {"day": day.isoformat(), "rows": len(rows)}
+        f"指标快照：{first.isoformat()} 至 {last.isoformat()}，共 {total} 项",
+        {"first_day": first.isoformat(), "last_day": last.isoformat(), "rows": total},
     )

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, has_app_context
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from jobs.registry import JOBS
@@ -45,7 +46,12 @@ def renew_lease() -> None:
     """Keep the lease; a process that lost it stops at once, so two never run jobs together."""
     flask_app = app()
     with flask_app.app_context():
-        if not take_lease(timedelta(seconds=flask_app.config["SCHEDULER_LEASE_SECONDS"])):
+        try:
+            held = take_lease(timedelta(seconds=flask_app.config["SCHEDULER_LEASE_SECONDS"]))
+        except SQLAlchemyError as exc:  # busy for a moment: the lease holds until it really expires
+            log.warning("续约时暂时无法访问数据库（%s），稍后重试", type(exc).__name__)
+            return
+        if not held:
             log.error("调度租约已被其他进程接管，本进程退出")
             os._exit(3)
 

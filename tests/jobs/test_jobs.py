@@ -49,7 +49,7 @@ def test_runs_are_recorded_and_a_failing_job_never_raises(engine: Engine) -> Non
     failed = run_recorded(engine, "bad", bad, now=local("2026-11-26 09:00"), runner="test")
     skipped = run_recorded(engine, "good", good, now=local("2026-11-26 09:00"), runner="test", guard=lambda s: False)
     assert (ok.outcome, ok.summary, ok.counts) == ("ok", "完成", {"n": 1})
-    assert (failed.outcome, failed.summary) == ("error", "运行失败：磁盘已满")
+    assert (failed.outcome, failed.summary) == ("error", "运行失败：RuntimeError，详见运行记录的错误信息")
     assert failed.error is not None and "RuntimeError: 磁盘已满" in failed.error
     assert skipped.outcome == "skipped"
     with Session(engine) as session:
@@ -219,7 +219,7 @@ def test_digests_per_street_stored_and_mailed(session: Session, new_order, make_
     assert [d.street for d in digests] == ["北站街道"]
     text = digests[0].text
     assert text.splitlines()[0] == "北站街道 2026-11-26 诉件日报"
-    assert "一、今日新增预警 2 项" in text and "D1 先行联系（红）" in text and "D1 办结（蓝）" in text
+    assert "一、过去 24 小时新增或升级的预警 2 项" in text and "D1 先行联系（红）" in text and "D1 办结（蓝）" in text
     assert (
         "二、仍未完成的超期阶段 1 项" in text
         and "三、昨日办结 1 件" in text
@@ -250,7 +250,7 @@ def test_digests_per_street_stored_and_mailed(session: Session, new_order, make_
         )
     finally:
         controller.stop()
-    assert sent == 1 and len(received) == 1
+    assert sent == (1, 0) and len(received) == 1
     message = received[0]
     assert message["To"] == "beizhan@jingan.example"  # type: ignore[index]
     from email.header import decode_header, make_header
@@ -292,7 +292,7 @@ def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: S
         ctx=make_ctx("2026-11-24 11:00"),
     )
     result = metrics.run(session, now=local("2026-11-25 01:00"))  # snapshot of 11-24
-    assert result.summary == "指标快照：2026-11-24，2 个街镇，6 项"
+    assert result.summary == "指标快照：2026-10-25 至 2026-11-24，共 6 项"
     rows = {
         (r.street, r.metric): (r.numerator, r.denominator, r.basis) for r in session.exec(select(MetricSnapshot)).all()
     }
@@ -313,3 +313,48 @@ def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: S
     assert day2[("北站街道", "contact_rate")] == (1, 2)  # M2 was due for contact on 11-25 and never contacted
     metrics.run(session, now=local("2026-11-25 01:00"))  # a rerun replaces, never duplicates
     assert len(session.exec(select(MetricSnapshot).where(MetricSnapshot.day == date(2026, 11, 24))).all()) == 6
+
+
+def test_a_mail_failure_keeps_the_digests_and_says_so(session: Session, new_order, calendar) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    from tracker.services.alerts import scan
+    from tracker.services.digests import MailSettings, build_digests, send_digests
+
+    new_order("2026-11-20 09:00", order_no="F1", street="北站街道")
+    scan(session, now=local("2026-11-26 08:00"), calendar=calendar)
+    digests = build_digests(session, now=local("2026-11-26 08:30"))
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = send_digests(
+        digests, mail=MailSettings(host="127.0.0.1", port=port), recipients={"北站街道": ["a@b.example"]}
+    )
+    assert result == (0, 1)
+    assert digests[0].emailed_to == "" and digests[0].id is not None  # kept, to be sent next time
+
+
+def test_the_inbox_runs_under_the_scheduler_lease(app, engine: Engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from jobs.runner import run_job
+    from tracker.services import importing
+
+    monkeypatch.setattr(importing, "IMPORT_LOCK_WAIT_MS", 3000)  # fail fast should the lease hold the write lock
+    inbox = tmp_path / "inbox" / "城管诉件"
+    inbox.mkdir(parents=True)
+    (inbox / CSV.name).write_bytes(CSV.read_bytes())
+    app.config["INBOX_DIR"] = str(tmp_path / "inbox")
+    with app.app_context():
+        run = run_job("inbox", local("2026-11-26 07:00"), guarded=True)
+    assert (run.outcome, run.summary) == ("ok", "收件箱：导入 1 个文件，拒绝 0 个文件"), run.error
+    assert (tmp_path / "inbox" / "done" / CSV.name).exists()
+
+
+def test_blue_from_a_rest_day_means_by_the_next_working_day(session: Session, calendar) -> None:  # type: ignore[no-untyped-def]
+    from tracker.services.alerts import blue_horizon
+
+    assert blue_horizon(
+        local("2026-11-28 10:00"), calendar, __import__("tracker.domain.deadlines", fromlist=["x"]).AlertThresholds()
+    ) == local("2026-11-30 23:59:59")
+    assert blue_horizon(
+        local("2026-11-27 10:00"), calendar, __import__("tracker.domain.deadlines", fromlist=["x"]).AlertThresholds()
+    ) == local("2026-11-30 23:59:59")

@@ -55,7 +55,8 @@ DEFAULT_THRESHOLDS = AlertThresholds()
 def blue_horizon(now: datetime, calendar: WorkCalendar, thresholds: AlertThresholds) -> datetime:
     """The end of the working day ``blue_working_days`` after today (Beijing time)."""
     try:
-        return end_of_local_day(calendar.add_working_days(to_local(now).date(), thresholds.blue_working_days))
+        start = calendar.previous_workday(to_local(now).date())  # from a rest day: by the next working day's end
+        return end_of_local_day(calendar.move_working_days(start, thresholds.blue_working_days))
     except CalendarNotLoaded:  # next year not loaded: count calendar days rather than raise no blue alerts
         return end_of_local_day(to_local(now).date() + timedelta(days=thresholds.blue_working_days))
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from tracker.domain.deadlines import LOCAL_TZ, to_local
 from tracker.domain.errors import TrackerError
 from tracker.domain.labels import STAGE_LABELS, format_local
-from tracker.domain.vocabulary import AlertLevel, Stage
+from tracker.domain.vocabulary import Stage
 from tracker.models import Alert, Digest, Order
 
 NO_STREET = "（未填街镇）"
@@ -28,9 +28,12 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def build_digests(session: Session, *, now: datetime) -> list[Digest]:
-    """Build (or rebuild) every street's digest for the local day of ``now``; flushes."""
+    """Build (or rebuild) every street's digest for the local day of ``now``; flushes.
+
+    New alerts: raised or raised further in the 24 hours before ``now``, so one digest a day
+    misses none. Overdue: open stages past their current due time.
+    """
     today = to_local(now).date()
-    start, end = _day_bounds(today)
     y_start, y_end = _day_bounds(today - timedelta(days=1))
     content: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(
         lambda: {"new_alerts": [], "overdue": [], "closed_yesterday": []}
@@ -38,7 +41,7 @@ def build_digests(session: Session, *, now: datetime) -> list[Digest]:
     new = session.exec(
         select(Alert, Order)
         .join(Order, col(Order.id) == col(Alert.order_id))
-        .where(col(Alert.raised_at) >= start, col(Alert.raised_at) < end)
+        .where(col(Alert.level_changed_at) > now - timedelta(days=1), col(Alert.level_changed_at) <= now)
         .order_by(col(Alert.level_rank).desc(), col(Alert.due_at))
     ).all()
     for alert, order in new:
@@ -46,7 +49,7 @@ def build_digests(session: Session, *, now: datetime) -> list[Digest]:
     overdue = session.exec(
         select(Alert, Order)
         .join(Order, col(Order.id) == col(Alert.order_id))
-        .where(col(Alert.resolved_at).is_(None), Alert.level == AlertLevel.RED.value)
+        .where(col(Alert.resolved_at).is_(None), col(Alert.due_at) < now)
         .order_by(col(Alert.due_at))
     ).all()
     for alert, order in overdue:
@@ -65,7 +68,10 @@ def build_digests(session: Session, *, now: datetime) -> list[Digest]:
         digest = session.exec(select(Digest).where(Digest.street == street, Digest.day == today)).first()
         if digest is None:
             digest = Digest(street=street, day=today, created_at=now)
-        digest.content = {key: list(value) for key, value in parts.items()}
+        fresh = {key: list(value) for key, value in parts.items()}
+        if digest.content != fresh:
+            digest.emailed_to = ""  # changed since it was mailed: the new one is sent
+        digest.content = fresh
         digest.text = digest_text(street, today, digest.content)
         digest.created_at = now
         session.add(digest)
@@ -87,7 +93,7 @@ def digest_text(street: str, day: date, content: dict[str, Any]) -> str:
     """The digest as people read it (the e-mail body and the page)."""
     level_names = {"red": "红", "yellow": "黄", "blue": "蓝"}
     lines = [f"{street} {day.isoformat()} 诉件日报", ""]
-    lines.append(f"一、今日新增预警 {len(content['new_alerts'])} 项")
+    lines.append(f"一、过去 24 小时新增或升级的预警 {len(content['new_alerts'])} 项")
     lines += [
         f"  {a['order_no']} {a['stage']}（{level_names.get(a['level'], a['level'])}）期限 {a['due_at']}"
         for a in content["new_alerts"]
@@ -123,24 +129,36 @@ def load_recipients(path: str | None) -> dict[str, list[str]]:
     return {str(street): [str(a) for a in addresses] for street, addresses in recipients.items()}
 
 
-def send_digests(digests: list[Digest], *, mail: MailSettings, recipients: dict[str, list[str]]) -> int:
-    """E-mail each digest to its street's addresses; returns how many messages were sent."""
-    sent = 0
-    with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
-        if mail.starttls:
-            smtp.starttls()
-        if mail.user:
-            smtp.login(mail.user, mail.password)
-        for digest in digests:
-            to = recipients.get(digest.street, [])
-            if not to:
-                continue
-            message = EmailMessage()
-            message["Subject"] = f"【诉件日报】{digest.street} {digest.day.isoformat()}"
-            message["From"] = mail.sender
-            message["To"] = ", ".join(to)
-            message.set_content(digest.text)
-            smtp.send_message(message)
-            digest.emailed_to = ", ".join(to)
-            sent += 1
-    return sent
+def send_digests(digests: list[Digest], *, mail: MailSettings, recipients: dict[str, list[str]]) -> tuple[int, int]:
+    """E-mail each digest not sent yet to its street's addresses; returns (sent, failed).
+
+    A mail problem never loses the stored digests: it is counted, and the next run sends what is
+    still unsent.
+    """
+    pending = [d for d in digests if recipients.get(d.street) and not d.emailed_to]
+    sent = failed = 0
+    if not pending:
+        return 0, 0
+    try:
+        with smtplib.SMTP(mail.host, mail.port, timeout=30) as smtp:
+            if mail.starttls:
+                smtp.starttls()
+            if mail.user:
+                smtp.login(mail.user, mail.password)
+            for digest in pending:
+                to = recipients[digest.street]
+                message = EmailMessage()
+                message["Subject"] = f"【诉件日报】{digest.street} {digest.day.isoformat()}"
+                message["From"] = mail.sender
+                message["To"] = ", ".join(to)
+                message.set_content(digest.text)
+                try:
+                    smtp.send_message(message)
+                except smtplib.SMTPException:
+                    failed += 1
+                    continue
+                digest.emailed_to = ", ".join(to)
+                sent += 1
+    except (OSError, smtplib.SMTPException):
+        failed = len(pending) - sent
+    return sent, failed

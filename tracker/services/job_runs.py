@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tracker.domain.errors import TrackerError
 from tracker.models import JobRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,44 +41,44 @@ def run_recorded(
 ) -> JobRun:
     """Run ``func(session, now=now)`` in its own transaction and record how it went; never raises.
 
-    ``guard`` (the scheduler's lease check) runs first in the same transaction; when it says no,
-    the run is recorded as skipped and the job does not run.
+    ``guard`` (the scheduler's lease check) runs and commits first, in a transaction of its own;
+    when it says no, the run is recorded as skipped and the job does not run.
     """
     started = utcnow()
+    if guard is not None:
+        with Session(engine) as session:  # its own short transaction: the job may open others (imports)
+            allowed = guard(session)
+            session.commit()
+        if not allowed:
+            skipped = JobRun(
+                job_id=job_id,
+                scheduled_for=scheduled_for,
+                started_at=started,
+                finished_at=utcnow(),
+                outcome="skipped",
+                runner=runner,
+                summary="本进程不是当前的调度进程，未运行",
+            )
+            return _record(engine, skipped)
     with Session(engine, expire_on_commit=False) as session:
         try:
-            if guard is not None and not guard(session):
-                session.rollback()
-                return _record(
-                    engine,
-                    JobRun(
-                        job_id=job_id,
-                        scheduled_for=scheduled_for,
-                        started_at=started,
-                        finished_at=utcnow(),
-                        outcome="skipped",
-                        runner=runner,
-                        summary="本进程不是当前的调度进程，未运行",
-                    ),
-                )
             result = func(session, now=now)
             session.commit()
         except Exception as exc:  # a failing job is recorded and retried at its next tick
             session.rollback()
             log.exception("job %s failed", job_id)
-            return _record(
-                engine,
-                JobRun(
-                    job_id=job_id,
-                    scheduled_for=scheduled_for,
-                    started_at=started,
-                    finished_at=utcnow(),
-                    outcome="error",
-                    runner=runner,
-                    summary=f"运行失败：{exc}",
-                    error=traceback.format_exc(),
-                ),
+            message = exc.message if isinstance(exc, TrackerError) else f"{type(exc).__name__}，详见运行记录的错误信息"
+            failed = JobRun(
+                job_id=job_id,
+                scheduled_for=scheduled_for,
+                started_at=started,
+                finished_at=utcnow(),
+                outcome="error",
+                runner=runner,
+                summary=f"运行失败：{message}",
+                error=traceback.format_exc(),
             )
+            return _record(engine, failed)
     run = JobRun(
         job_id=job_id,
         scheduled_for=scheduled_for,

@@ -94,6 +94,9 @@ def snapshot_day(session: Session, *, day: date, now: datetime) -> list[MetricSn
             add("satisfaction_rate", [(name, SATISFACTION_WEIGHTS[satisfaction] * count, count)])
         add("redo_rate", [(name, count if cycle > 1 else 0, count)])
     bases = {m.key: m.basis for m in METRICS}
+    for stale in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == day)).all():
+        if (stale.street, stale.metric) not in values:  # e.g. an order's street was corrected since
+            stale.numerator = stale.denominator = 0
     existing = {
         (s.street, s.metric): s for s in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == day)).all()
     }
