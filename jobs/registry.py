@@ -29,6 +29,7 @@ class JobSpec:
     title: str
     func: JobFunc
     trigger: Callable[[Mapping[str, Any]], BaseTrigger]
+    write_lock: bool = True  # False: the job opens its own transactions (and must not wait on its own lock)
 
 
 JOBS: dict[str, JobSpec] = {
@@ -40,7 +41,7 @@ JOBS: dict[str, JobSpec] = {
             scan.run,
             lambda c: IntervalTrigger(minutes=float(c["SCAN_EVERY_MINUTES"]), timezone=TIMEZONE),
         ),
-        JobSpec("inbox", "收件箱导入", inbox.run, lambda c: _at(c, "INBOX_AT")),
+        JobSpec("inbox", "收件箱导入", inbox.run, lambda c: _at(c, "INBOX_AT"), write_lock=False),
         JobSpec("digest", "街镇日报", digest.run, lambda c: _at(c, "DIGEST_AT")),
         JobSpec("metrics", "指标快照", metrics.run, lambda c: _at(c, "METRICS_AT")),
         JobSpec(

@@ -70,5 +70,11 @@ def run_job(job_id: str, now: datetime | None = None, *, guarded: bool = True) -
             return hold_lease(session, holder=HOLDER, now=utcnow(), ttl=timedelta(seconds=ttl))
 
         return run_recorded(
-            engine, job_id, spec.func, now=now or utcnow(), runner=HOLDER, guard=guard if guarded else None
+            engine,
+            job_id,
+            spec.func,
+            now=now or utcnow(),
+            runner=HOLDER,
+            guard=guard if guarded else None,
+            write_lock=spec.write_lock,
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -38,11 +39,13 @@ def run_recorded(
     runner: str,
     scheduled_for: datetime | None = None,
     guard: Callable[[Session], bool] | None = None,
+    write_lock: bool = True,
 ) -> JobRun:
     """Run ``func(session, now=now)`` in its own transaction and record how it went; never raises.
 
     ``guard`` (the scheduler's lease check) runs and commits first, in a transaction of its own;
-    when it says no, the run is recorded as skipped and the job does not run.
+    when it says no, the run is recorded as skipped and the job does not run. ``write_lock`` is off
+    for a job that writes through transactions of its own (the inbox imports).
     """
     started = utcnow()
     if guard is not None:
@@ -62,6 +65,10 @@ def run_recorded(
             return _record(engine, skipped)
     with Session(engine, expire_on_commit=False) as session:
         try:
+            if write_lock and engine.dialect.name == "sqlite":
+                # take SQLite's write lock before the first read: a transaction that has read cannot wait
+                # for it later, it fails at once when the lease renewal committed in between
+                session.execute(text("UPDATE scheduler_lease SET name = name WHERE 0"))
             result = func(session, now=now)
             session.commit()
         except Exception as exc:  # a failing job is recorded and retried at its next tick
