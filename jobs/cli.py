@@ -20,9 +20,9 @@ def run_job_command(name: str, now_text: str | None) -> None:
     NAME：scan 预警扫描、inbox 收件箱导入、digest 街镇日报、metrics 指标快照、calendar_watch 次年节假日检查。
     """
     from jobs.runner import run_job
-    from tracker.cli import _parse_start
+    from tracker.cli import parse_local_time
 
-    now = _parse_start(now_text).astimezone(UTC) if now_text else None
+    now = parse_local_time(now_text).astimezone(UTC) if now_text else None
     run = run_job(name, now, guarded=False)
     click.echo(run.summary)
     if run.outcome == "error":

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import Session
 
-from tracker.cli_import import limits_from_config
+from tracker.hotline import Limits
 from tracker.services.actors import Actor
 from tracker.services.inbox import process_inbox
 from tracker.services.job_runs import JobResult
@@ -21,7 +21,7 @@ def run(session: Session, *, now: datetime) -> JobResult:
         session.get_bind().engine,
         Path(config["INBOX_DIR"]),
         now=now,
-        limits=limits_from_config(),
+        limits=Limits.from_config(config),
         repeat_window=timedelta(days=config["REPEAT_WINDOW_DAYS"]),
         actor=Actor.job("inbox"),
     )

@@ -73,7 +73,7 @@ def init_db_command() -> None:
     click.echo(f"新写入默认期限规则：{rules} 条")
 
 
-def _parse_start(value: str) -> datetime:
+def parse_local_time(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -90,7 +90,7 @@ def deadline_command(start: str, working_days: int | None, hours: int | None) ->
     """按已载入的节假日安排计算期限并逐日说明。START 为北京时间，例如 2026-02-13T10:00。"""
     if (working_days is None) == (hours is None):
         raise click.UsageError("请指定 --working-days 或 --hours 其中之一")
-    moment = _parse_start(start)
+    moment = parse_local_time(start)
     amount, unit = (working_days, Unit.WORKING_DAYS) if working_days is not None else (hours, Unit.HOURS)
     assert amount is not None
     session = get_session()

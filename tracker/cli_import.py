@@ -11,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from tracker.cli import _parse_start, fail, unit_of_work
+from tracker.cli import fail, parse_local_time, unit_of_work
 from tracker.domain.errors import TrackerError
 from tracker.hotline import Limits
 from tracker.models import utcnow
@@ -24,16 +24,6 @@ from tracker.services.rules import rule_table
 
 PROGRESS_FROM_ROWS = 1000
 TOTAL_KEYS = ("rows_read", "created", "updated", "unchanged", "rejected", "conflicts")
-
-
-def limits_from_config() -> Limits:
-    """File limits from the app's settings."""
-    config = current_app.config
-    return Limits(
-        max_bytes=config["IMPORT_MAX_BYTES"],
-        max_unzipped_bytes=config["IMPORT_MAX_UNZIPPED_BYTES"],
-        max_rows=config["IMPORT_MAX_ROWS"],
-    )
 
 
 def print_report(report: ImportReport, *, limit: int = 50) -> None:
@@ -118,7 +108,7 @@ def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: b
                 rules=rule_table(session),
                 profile=profile,
                 source=source,
-                limits=limits_from_config(),
+                limits=Limits.from_config(current_app.config),
                 repeat_window=timedelta(days=current_app.config["REPEAT_WINDOW_DAYS"]),
                 progress=progress,
             )
@@ -148,7 +138,7 @@ def demo_load_command(now_text: str | None) -> None:
     """载入 sample_orders/ 中的示例导出文件，时间按工作日平移到今天（已导入过的文件不重复导入）。"""
     from tracker.services.demo import load_samples
 
-    now = _parse_start(now_text).astimezone(UTC) if now_text else utcnow()
+    now = parse_local_time(now_text).astimezone(UTC) if now_text else utcnow()
     try:
         with unit_of_work() as session:
             loaded = load_samples(session, now=now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -33,6 +33,19 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def take_write_lock(session: Session, *, wait_ms: int | None = None) -> None:
+    """On SQLite, take the write lock now, before any read (a no-op elsewhere).
+
+    A SQLite transaction that has already read cannot wait for the write lock later: it fails at
+    once when another connection committed in between. ``wait_ms`` lengthens the busy wait.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if wait_ms is not None:
+        session.execute(text(f"PRAGMA busy_timeout = {int(wait_ms)}"))
+    session.execute(text("UPDATE scheduler_lease SET name = name WHERE 0"))  # a write that changes nothing
 
 
 def get_engine(app: Flask | None = None) -> Engine:

@@ -13,7 +13,7 @@ import logging
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -44,6 +44,11 @@ class Limits:
     max_bytes: int = 1024 * 1024 * 1024  # a years-long backfill CSV runs to hundreds of MB
     max_unzipped_bytes: int = 1024 * 1024 * 1024
     max_rows: int = 2_000_000
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Limits:
+        """The limits set in the app's configuration (TRACKER_IMPORT_MAX_*)."""
+        return cls(config["IMPORT_MAX_BYTES"], config["IMPORT_MAX_UNZIPPED_BYTES"], config["IMPORT_MAX_ROWS"])
 
 
 def normalise_text(value: str) -> str:
@@ -100,7 +105,6 @@ class ExportFile:
     limits: Limits
     skipped: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    total_rows: int | None = None
     _grid: Callable[[], Iterator[list[str]]] | None = None
 
     def rows(self) -> Iterator[SheetRow]:
@@ -138,7 +142,7 @@ class ExportFile:
 
 def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = Limits()) -> ExportFile:
     """Check the file, find its header row (and profile, when none is given) and prepare its rows."""
-    make_grid, encoding, total, notes = _open_grid(path, limits)
+    make_grid, encoding, notes = _open_grid(path, limits)
     head: list[list[str]] = []
     for cells in make_grid():
         head.append(cells)
@@ -191,7 +195,6 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         encoding=encoding,
         limits=limits,
         notes=notes,
-        total_rows=None if total is None else max(total - header_index - 1, 0),
         _grid=make_grid,
     )
 
@@ -199,7 +202,7 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
 Grid = Callable[[], Iterator[list[str]]]
 
 
-def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, int | None, list[str]]:
+def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]:
     """A way to walk the file's cells as rows of text (again and again), after the file-level checks."""
     try:
         size = path.stat().st_size
@@ -218,7 +221,7 @@ def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, int | None
         if magic.startswith((ZIP_MAGIC, OLE_MAGIC)):
             raise ExportFileError(f"文件「{path.name}」扩展名为 .csv，内容却是 Excel 工作簿；请改用正确的扩展名")
         encoding = detect_encoding(path)
-        return (lambda: _csv_rows(path, encoding)), encoding, None, []
+        return (lambda: _csv_rows(path, encoding)), encoding, []
     if suffix == ".xlsx":
         if not magic.startswith(ZIP_MAGIC):
             raise ExportFileError(f"文件「{path.name}」扩展名为 .xlsx，内容却不是 Excel 工作簿")
@@ -242,7 +245,7 @@ def _check_zip(path: Path, limits: Limits) -> None:
         )
 
 
-def _excel_rows(path: Path) -> tuple[Grid, None, int, list[str]]:
+def _excel_rows(path: Path) -> tuple[Grid, None, list[str]]:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheet = workbook.get_sheet_by_index(0)
@@ -261,7 +264,7 @@ def _excel_rows(path: Path) -> tuple[Grid, None, int, list[str]]:
             f"工作簿共有 {len(others) + 1} 个有内容的工作表，只导入了第一个「{sheet.name}」；"
             f"未导入：{'、'.join(others)}（如需导入，请另存为单独的文件）"
         )
-    return (lambda: iter(rows)), None, len(rows), notes
+    return (lambda: iter(rows)), None, notes
 
 
 def _fill_merged(rows: list[list[str]], merged: list[Any]) -> list[str]:

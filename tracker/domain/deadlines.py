@@ -96,6 +96,12 @@ def end_of_local_day(day: date) -> datetime:
     return datetime.combine(day, END_OF_DAY, LOCAL_TZ).astimezone(UTC)
 
 
+def local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The start of a Beijing day and of the next, as aware datetimes."""
+    start = datetime.combine(day, time(0, 0), LOCAL_TZ)
+    return start, start + timedelta(days=1)
+
+
 def compute_due(start: datetime, amount: int, unit: Unit, calendar: WorkCalendar) -> datetime:
     """When a stage that started at ``start`` is due, as aware UTC."""
     if unit is Unit.HOURS:

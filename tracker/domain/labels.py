@@ -10,6 +10,8 @@ from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outco
 
 _LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
+NO_STREET = "（未填街镇）"  # where an order's street is blank in reports and digests
+
 STATE_LABELS: Mapping[State, str] = {
     State.DISPATCHED: "待签收",
     State.HANDLING: "处置中",

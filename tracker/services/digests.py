@@ -6,25 +6,18 @@ import smtplib
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from tracker.domain.deadlines import LOCAL_TZ, to_local
+from tracker.domain.deadlines import local_day_bounds, to_local
 from tracker.domain.errors import TrackerError
-from tracker.domain.labels import STAGE_LABELS, format_local
+from tracker.domain.labels import NO_STREET, STAGE_LABELS, format_local
 from tracker.domain.vocabulary import Stage
 from tracker.models import Alert, Digest, Order
-
-NO_STREET = "（未填街镇）"
-
-
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0, 0), LOCAL_TZ)
-    return start, start + timedelta(days=1)
 
 
 def build_digests(session: Session, *, now: datetime) -> list[Digest]:
@@ -34,7 +27,7 @@ def build_digests(session: Session, *, now: datetime) -> list[Digest]:
     misses none. Overdue: open stages past their current due time.
     """
     today = to_local(now).date()
-    y_start, y_end = _day_bounds(today - timedelta(days=1))
+    y_start, y_end = local_day_bounds(today - timedelta(days=1))
     content: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(
         lambda: {"new_alerts": [], "overdue": [], "closed_yesterday": []}
     )

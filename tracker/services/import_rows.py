@@ -127,7 +127,9 @@ def row_digest(row: SheetRow) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def parse_row(row: SheetRow, profile: Profile, *, source: str, shift: Shift | None = None) -> ParsedRow:
+def parse_row(
+    row: SheetRow, profile: Profile, *, source: str, shift: Shift | None = None, digest: str | None = None
+) -> ParsedRow:
     """Check and convert one row; raises :class:`RowProblem` for the first bad cell."""
     fields = {name: profile.map_value(name, value) for name, value in row.fields.items()}
     order_no = fields.get("工单编号", "")
@@ -225,7 +227,7 @@ def parse_row(row: SheetRow, profile: Profile, *, source: str, shift: Shift | No
             )
         )
     return ParsedRow(
-        row.number, order_no, order, status, steps, closes_at_import, row_digest(row), dict(fields), warnings
+        row.number, order_no, order, status, steps, closes_at_import, digest or row_digest(row), dict(fields), warnings
     )
 
 

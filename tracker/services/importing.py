@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
+from tracker.db import take_write_lock
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable
 from tracker.domain.errors import TrackerError
@@ -157,9 +158,8 @@ def lock_imports(session: Session) -> None:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(1234512345)"))
-    else:  # SQLite: take the write lock now (waiting as long as another import runs), not at the first insert
-        session.execute(text(f"PRAGMA busy_timeout = {IMPORT_LOCK_WAIT_MS}"))
-        session.execute(text("UPDATE import_batch SET id = id WHERE 0"))
+    else:  # SQLite: the write lock now, waiting as long as another import runs
+        take_write_lock(session, wait_ms=IMPORT_LOCK_WAIT_MS)
 
 
 def _conflicting_duplicates(rows: Iterable[SheetRow]) -> tuple[dict[str, list[int]], int]:
@@ -208,11 +208,12 @@ def _import_chunk(
     changed: list[tuple[int, ParsedRow]] = []
     for sheet_row, order_no in zip(chunk, numbers, strict=True):
         existing = known.get(order_no)
-        if existing is not None and existing[1] == row_digest(sheet_row):
+        digest = row_digest(sheet_row)
+        if existing is not None and existing[1] == digest:
             report.unchanged += 1
             continue
         try:
-            parsed = parse_row(sheet_row, profile, source=source, shift=options.shift)
+            parsed = parse_row(sheet_row, profile, source=source, shift=options.shift, digest=digest)
         except RowProblem as problem:
             report.rejected.append(problem.error)
             continue

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tracker.db import take_write_lock
 from tracker.domain.errors import TrackerError
 from tracker.models import JobRun, utcnow
 
@@ -65,10 +65,8 @@ def run_recorded(
             return _record(engine, skipped)
     with Session(engine, expire_on_commit=False) as session:
         try:
-            if write_lock and engine.dialect.name == "sqlite":
-                # take SQLite's write lock before the first read: a transaction that has read cannot wait
-                # for it later, it fails at once when the lease renewal committed in between
-                session.execute(text("UPDATE scheduler_lease SET name = name WHERE 0"))
+            if write_lock:  # the lease renewal commits now and then: take SQLite's lock before reading
+                take_write_lock(session)
             result = func(session, now=now)
             session.commit()
         except Exception as exc:  # a failing job is recorded and retried at its next tick

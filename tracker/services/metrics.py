@@ -10,18 +10,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from tracker.domain.deadlines import LOCAL_TZ
+from tracker.domain.deadlines import local_day_bounds
+from tracker.domain.labels import NO_STREET
 from tracker.models import MetricSnapshot, Order, OrderDeadline
 
 SATISFACTION_WEIGHTS = {"满意": 1.0, "基本满意": 0.8, "一般": 0.6, "不满意": 0.0}
-NO_STREET = "（未填街镇）"
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,9 @@ METRICS = (
 )
 
 
-def _bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0, 0), LOCAL_TZ)
-    return start, start + timedelta(days=1)
-
-
 def snapshot_day(session: Session, *, day: date, now: datetime) -> list[MetricSnapshot]:
     """Compute every rate per street for ``day`` (Beijing date) and store it, replacing an earlier run."""
-    start, end = _bounds(day)
+    start, end = local_day_bounds(day)
     values: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
     street = func.coalesce(Order.street, NO_STREET)
 
