@@ -148,3 +148,6 @@ def demo_load_command(now_text: str | None) -> None:
         click.echo(f"注意：{loaded.note}")
     for report in loaded.reports:
         print_report(report, limit=10)
+    click.echo("示例用户（仅供演示，正式使用前请删除或改密码）：")
+    for username, password, who in loaded.users:
+        click.echo(f"  {who}：用户名 {username}  密码 {password}")

@@ -76,3 +76,13 @@ def close_session(_exc: BaseException | None = None) -> None:
 def init_app(app: Flask) -> None:
     """Wire the session's end into the app context teardown."""
     app.teardown_appcontext(close_session)
+
+
+def begin_write(session: Session) -> None:
+    """End the request's read transaction and take the write lock before reading what will change.
+
+    A web request has already read (the signed-in user) when it decides to write; on SQLite that
+    read transaction could not wait for the write lock, so it is ended first.
+    """
+    session.rollback()
+    take_write_lock(session)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from tracker.domain.roles import Role
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State, Unit
 
 
@@ -60,6 +61,9 @@ class Order(SQLModel, table=True):
         sa.CheckConstraint(_in("extension_status", ExtensionStatus), name="ck_work_order_extension_status"),
         sa.Index("ix_work_order_state_street", "state", "street"),
         sa.Index("ix_work_order_repeat", "address_key", "category", "dispatched_at"),
+        # the order list: newest dispatch first, district-wide or per street
+        sa.Index("ix_work_order_dispatched", "dispatched_at"),
+        sa.Index("ix_work_order_street_dispatched", "street", "dispatched_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -220,6 +224,8 @@ class Alert(SQLModel, table=True):
     raised_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     level_changed_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column())
+    acknowledged_at: datetime | None = Field(default=None, sa_column=utc_column())
+    acknowledged_by: str | None = Field(default=None, max_length=128)
 
 
 class JobRun(SQLModel, table=True):
@@ -322,6 +328,110 @@ class DeadlineRuleRow(SQLModel, table=True):
     unit: str = Field(max_length=16)
     note: str = ""
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class AppUser(SQLModel, table=True):
+    """A person who signs in: role, and for a squad the one street it is bound to."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (
+        sa.CheckConstraint(_in("role", Role), name="ck_app_user_role"),
+        sa.CheckConstraint("role <> 'squad' OR street IS NOT NULL", name="ck_app_user_squad_street"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=64)
+    role: str = Field(max_length=16)
+    street: str | None = Field(default=None, max_length=64)
+    password_hash: str
+    active: bool = True
+    api_token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    password_changed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+
+
+class UserSession(SQLModel, table=True):
+    """One signed-in browser; deleting the row ends that session at once (logout, password change)."""
+
+    __tablename__ = "user_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    address: str = Field(default="", max_length=64)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A sign-in attempt, kept for throttling per account and per address (shared by all workers)."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index("ix_login_attempt_username_at", "username", "at"),
+        sa.Index("ix_login_attempt_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    succeeded: bool = False
+
+
+class PhoneReveal(SQLModel, table=True):
+    """Who saw an unmasked phone number, of which order, when and why (PIPL audit)."""
+
+    __tablename__ = "phone_reveal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    user_name: str = Field(max_length=64)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    reason: str
+    at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+
+
+class Street(SQLModel, table=True):
+    """A street or town of the district and its squad (data, not code: each district loads its own)."""
+
+    __tablename__ = "street"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    squad_name: str = Field(max_length=128)
+    active: bool = True
+
+
+class Category(SQLModel, table=True):
+    """A complaint category offered in filters and forms."""
+
+    __tablename__ = "category"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128, unique=True)
+    active: bool = True
+
+
+class ImportUpload(SQLModel, table=True):
+    """An uploaded export waiting for (or done with) its dry run and commit; stored under a generated name."""
+
+    __tablename__ = "import_upload"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('checked', 'committed', 'failed', 'discarded')", name="ck_import_upload_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    stored_name: str = Field(max_length=128, unique=True)
+    original_name: str
+    size: int
+    sha256: str = Field(max_length=64)
+    profile: str = Field(default="", max_length=64)
+    uploaded_by: str = Field(max_length=128)
+    uploaded_at: datetime = Field(sa_column=utc_column(nullable=False))
+    status: str = Field(max_length=16)
+    dry_run: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    batch: str | None = Field(default=None, max_length=64)
 
 
 def append_only_statements(dialect: str) -> list[str]:

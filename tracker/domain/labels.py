@@ -89,6 +89,13 @@ def format_local(moment: datetime | None) -> str:
     return moment.astimezone(_LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+FILTER_LABELS: Mapping[str, str] = {
+    "dispatched_from": "派单日期自",
+    "dispatched_to": "派单日期至",
+    "closed_from": "办结日期自",
+    "closed_to": "办结日期至",
+}
+
 FIELD_LABELS: Mapping[str, str] = {
     "state": "状态",
     "cycle": "轮次",

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import LOCAL_TZ, to_local
 from tracker.domain.errors import CalendarNotLoaded, TrackerError
+from tracker.domain.roles import ROLE_LABELS, Role
+from tracker.models import AppUser, Street
 from tracker.profiles import load_profile
 from tracker.services.actors import Actor
+from tracker.services.alerts import scan
 from tracker.services.calendar import load_calendar
+from tracker.services.directory import add_street, adopt_from_orders
 from tracker.services.import_report import ImportReport
 from tracker.services.importing import ImportOptions, import_file
 from tracker.services.rules import rule_table
+from tracker.services.users import create_user
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_orders"
 
@@ -109,6 +114,7 @@ class DemoLoad:
     reports: list[ImportReport]
     as_of: datetime
     note: str = ""
+    users: list[tuple[str, str, str]] = field(default_factory=list)  # (username, password, who) created now
 
 
 def load_samples(session: Session, *, now: datetime, folder: Path = SAMPLES) -> DemoLoad:
@@ -139,4 +145,29 @@ def load_samples(session: Session, *, now: datetime, folder: Path = SAMPLES) -> 
         )
         for f in files
     ]
-    return DemoLoad(reports=reports, as_of=now, note=note)
+    adopt_from_orders(session)
+    scan(session, now=now, calendar=calendar)
+    return DemoLoad(reports=reports, as_of=now, note=note, users=ensure_demo_users(session, now=now))
+
+
+# One user per role (and a second squad, so that scope can be seen); passwords are for the demo only.
+DEMO_USERS = (
+    ("admin", "区局管理员", Role.ADMIN, None, "demo-admin-2026"),
+    ("duchao", "督察 李明", Role.SUPERVISOR, None, "demo-duchao-2026"),
+    ("jingansi", "执法队 张三", Role.SQUAD, "静安寺街道", "demo-jingansi-2026"),
+    ("caojiadu", "执法队 王五", Role.SQUAD, "曹家渡街道", "demo-caojiadu-2026"),
+)
+
+
+def ensure_demo_users(session: Session, *, now: datetime) -> list[tuple[str, str, str]]:
+    """Create the demo users that do not exist yet; returns (username, password, who) of each demo user."""
+    created = []
+    for username, name, role, street, password in DEMO_USERS:
+        if session.exec(select(AppUser).where(AppUser.username == username)).first() is None:
+            if street and session.exec(select(Street).where(Street.name == street)).first() is None:
+                add_street(session, name=street)
+            create_user(
+                session, username=username, display_name=name, role=role, street=street, password=password, now=now
+            )
+        created.append((username, password, f"{ROLE_LABELS[role]}{'（' + street + '）' if street else ''}"))
+    return created

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from tracker.domain.calendar import WorkCalendar
-from tracker.domain.deadlines import ALERT_RANK, alert_level
+from tracker.domain.deadlines import ALERT_RANK, alert_level, local_day_bounds
 from tracker.domain.errors import CalendarNotLoaded
 from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
-from tracker.models import Order, OrderDeadline, OrderEvent
+from tracker.models import Alert, Order, OrderDeadline, OrderEvent
 from tracker.services import deadlines as deadline_rows
+from tracker.services.access import actions_for, scoped, visible_order
 from tracker.services.orders import available_actions, events_of
+from tracker.services.users import Viewer
 
 
 @dataclass(frozen=True)
@@ -50,27 +53,87 @@ def _level(row: OrderDeadline, now: datetime, calendar: WorkCalendar) -> AlertLe
         return AlertLevel.RED if now > row.due_at else None
 
 
+SORTS: dict[str, tuple[str, Any]] = {
+    "dispatched_desc": ("派单时间（新→旧）", col(Order.dispatched_at).desc()),
+    "dispatched_asc": ("派单时间（旧→新）", col(Order.dispatched_at).asc()),
+    "order_no": ("工单编号", col(Order.order_no).asc()),
+    "street": ("街镇", col(Order.street).asc()),
+    "closed_desc": ("办结时间（新→旧）", col(Order.closed_at).desc()),
+}
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What the list is narrowed to; dates are local (Asia/Shanghai) calendar days, both ends included."""
+
+    street: str | None = None
+    category: str | None = None
+    state: State | None = None
+    level: AlertLevel | None = None  # orders with an open alert of this level (the scheduler's)
+    stage: Stage | None = None  # ... at this stage
+    dispatched_from: date | None = None
+    dispatched_to: date | None = None
+    closed_from: date | None = None
+    closed_to: date | None = None
+    keyword: str | None = None  # order number, content or address
+    sort: str = "dispatched_desc"
+
+    def where(self, query: Any) -> Any:
+        """Apply the filter to a query over ``work_order``."""
+        if self.street:
+            query = query.where(Order.street == self.street)
+        if self.category:
+            query = query.where(Order.category == self.category)
+        if self.state is not None:
+            query = query.where(Order.state == self.state.value)
+        if self.dispatched_from:
+            query = query.where(col(Order.dispatched_at) >= local_day_bounds(self.dispatched_from)[0])
+        if self.dispatched_to:
+            query = query.where(col(Order.dispatched_at) < local_day_bounds(self.dispatched_to)[1])
+        if self.closed_from:
+            query = query.where(col(Order.closed_at) >= local_day_bounds(self.closed_from)[0])
+        if self.closed_to:
+            query = query.where(col(Order.closed_at) < local_day_bounds(self.closed_to)[1])
+        if self.keyword:
+            pattern = "%" + self.keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(
+                or_(
+                    col(Order.order_no) == self.keyword,
+                    col(Order.content).like(pattern, escape="\\"),
+                    col(Order.address).like(pattern, escape="\\"),
+                )
+            )
+        if self.level is not None or self.stage is not None:
+            alert = select(Alert.id).where(col(Alert.order_id) == col(Order.id), col(Alert.resolved_at).is_(None))
+            if self.level is not None:
+                alert = alert.where(Alert.level == self.level.value)
+            if self.stage is not None:
+                alert = alert.where(Alert.stage == self.stage.value)
+            query = query.where(alert.exists())
+        return query
+
+
 def list_orders(
     session: Session,
     *,
+    viewer: Viewer,
     now: datetime,
     calendar: WorkCalendar,
-    state: State | None = None,
-    street: str | None = None,
+    filters: OrderFilter = OrderFilter(),
     limit: int = 200,
     offset: int = 0,
 ) -> tuple[list[OrderLine], int]:
-    """A page of orders (newest dispatch first) with open deadlines, and the total count."""
-    query = select(Order)
-    count_query = select(func.count()).select_from(Order)
-    if state is not None:
-        query = query.where(Order.state == state.value)
-        count_query = count_query.where(Order.state == state.value)
-    if street:
-        query = query.where(Order.street == street)
-        count_query = count_query.where(Order.street == street)
-    orders = session.exec(query.order_by(col(Order.dispatched_at).desc()).limit(limit).offset(offset)).all()
+    """A page of the viewer's orders with their open deadlines, and the total count."""
+    query = scoped(filters.where(select(Order)), viewer)
+    count_query = scoped(filters.where(select(func.count()).select_from(Order)), viewer)
+    order_by = SORTS.get(filters.sort, SORTS["dispatched_desc"])[1]
+    orders = session.exec(query.order_by(order_by, col(Order.id).desc()).limit(limit).offset(offset)).all()
     total = session.exec(count_query).one()
+    return lines_for(session, list(orders), now=now, calendar=calendar), int(total)
+
+
+def lines_for(session: Session, orders: list[Order], *, now: datetime, calendar: WorkCalendar) -> list[OrderLine]:
+    """The list lines of these orders: each with its open deadlines and their live alert level."""
     ids = [o.id for o in orders]
     open_rows: dict[int, list[OrderDeadline]] = defaultdict(list)
     if ids:
@@ -80,24 +143,38 @@ def list_orders(
             .order_by(col(OrderDeadline.id))
         ).all():
             open_rows[row.order_id].append(row)
-    lines = [
+    return [
         OrderLine(o, [DeadlineView(r, Stage(r.stage), _level(r, now, calendar)) for r in open_rows[o.id or 0]])
         for o in orders
     ]
-    return lines, int(total)
 
 
-def state_counts(session: Session) -> dict[State, int]:
-    """How many orders are in each state."""
-    rows = session.exec(select(Order.state, func.count()).group_by(Order.state)).all()
+def state_counts(session: Session, viewer: Viewer | None = None) -> dict[State, int]:
+    """How many orders are in each state (the viewer's orders, or all)."""
+    query = select(Order.state, func.count()).group_by(Order.state)
+    rows = session.exec(scoped(query, viewer) if viewer else query).all()
     counts = {state: 0 for state in State}
     for state, count in rows:
         counts[State(state)] = int(count)
     return counts
 
 
+def open_alert_counts(session: Session, viewer: Viewer) -> dict[AlertLevel, int]:
+    """The viewer's open alerts per level, as the scheduler last raised them (the navigation count)."""
+    query = (
+        select(Alert.level, func.count())
+        .join(Order, col(Order.id) == col(Alert.order_id))
+        .where(col(Alert.resolved_at).is_(None))
+        .group_by(Alert.level)
+    )
+    counts = {level: 0 for level in AlertLevel}
+    for level, count in session.exec(scoped(query, viewer)).all():
+        counts[AlertLevel(level)] = int(count)
+    return counts
+
+
 def alert_counts(session: Session, *, now: datetime, calendar: WorkCalendar) -> dict[AlertLevel, int]:
-    """Open stage deadlines per alert level right now."""
+    """Open stage deadlines per alert level right now, computed live over every order."""
     counts = {level: 0 for level in AlertLevel}
     rows = session.exec(
         select(OrderDeadline).where(col(OrderDeadline.completed_at).is_(None), col(OrderDeadline.due_at).is_not(None))
@@ -119,13 +196,16 @@ class OrderDetail:
     actions: list[Action]
 
 
-def order_detail(session: Session, *, order_id: int, now: datetime, calendar: WorkCalendar) -> OrderDetail | None:
-    """One order with every deadline (and its explanation), its audit trail and what may happen now."""
-    order = session.get(Order, order_id)
+def order_detail(
+    session: Session, *, viewer: Viewer, order_id: int, now: datetime, calendar: WorkCalendar
+) -> OrderDetail | None:
+    """One of the viewer's orders with every deadline (and its explanation), its trail and what they may do now."""
+    order = visible_order(session, viewer, order_id)
     if order is None:
         return None
     deadlines = [
         (DeadlineView(row, Stage(row.stage), _level(row, now, calendar)), deadline_rows.explain(row, calendar))
         for row in deadline_rows.all_deadlines(session, order)
     ]
-    return OrderDetail(order, deadlines, events_of(session, order), available_actions(session, order, now=now))
+    actions = actions_for(viewer, available_actions(session, order, now=now))
+    return OrderDetail(order, deadlines, events_of(session, order), actions)

@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, g
 
+from tracker.db import get_session
 from tracker.domain import labels
 from tracker.domain.privacy import mask_name, mask_phone
-from tracker.domain.vocabulary import Action, AlertLevel, Outcome, Stage, State
+from tracker.domain.roles import ROLE_LABELS, Role
+from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State
+
+# (endpoint, label, roles); a link shows only when its blueprint is registered and the role may use it
+NAV = (
+    ("orders.index", "工单", frozenset(Role)),
+    ("alerts.index", "逾期预警", frozenset(Role)),
+    ("imports.index", "导入", frozenset({Role.ADMIN})),
+    ("admin.index", "管理", frozenset({Role.ADMIN})),
+)
+
+
+def nav_links() -> list[tuple[str, str]]:
+    """The navigation bar of the signed-in viewer."""
+    viewer = g.get("viewer")
+    if viewer is None:
+        return []
+    return [(e, label) for e, label, roles in NAV if e in current_app.view_functions and viewer.role in roles]
+
+
+def nav_alert_count() -> int:
+    """The viewer's open alerts (as the scheduler last raised them), once per request."""
+    if "nav_alert_count" not in g:
+        from tracker.services.overview import open_alert_counts
+
+        g.nav_alert_count = sum(open_alert_counts(get_session(), g.viewer).values()) if g.get("viewer") else 0
+    count: int = g.nav_alert_count
+    return count
 
 
 def init_app(app: Flask) -> None:
-    """Register blueprints, template filters and label lookups."""
-    from tracker.web import errors
+    """Register security, sign-in, blueprints, template filters and label lookups."""
+    from tracker.web import auth, errors, security
     from tracker.web.orders import bp as orders_bp
 
+    security.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(orders_bp)
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local
@@ -25,7 +55,13 @@ def init_app(app: Flask) -> None:
         stage_label=lambda v: labels.STAGE_LABELS[Stage(v)],
         outcome_label=lambda v: labels.OUTCOME_LABELS[Outcome(v)] if v else "—",
         alert_label=lambda v: labels.ALERT_LABELS[AlertLevel(v)] if v else "",
+        extension_label=lambda v: labels.EXTENSION_LABELS[ExtensionStatus(v)],
+        role_label=lambda v: ROLE_LABELS[Role(v)],
         field_label=lambda name: labels.FIELD_LABELS.get(name, name),
         describe_value=labels.describe_value,
+        nav_links=nav_links,
+        nav_alert_count=nav_alert_count,
         STATES=list(State),
+        LEVELS=list(AlertLevel),
+        STAGES=list(Stage),
     )

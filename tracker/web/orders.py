@@ -1,51 +1,196 @@
-"""Order pages: the list with state and deadlines, and one order with its timeline."""
+"""Order pages: the filtered list and its XLSX export, one order with its actions, revealing a phone number."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from datetime import date
+from io import BytesIO
+from typing import Any
+from urllib.parse import urlencode
 
-from tracker.db import get_session
-from tracker.domain.vocabulary import State
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from werkzeug.wrappers import Response
+
+from tracker.db import begin_write, get_session
+from tracker.domain import labels
+from tracker.domain.errors import TrackerError
+from tracker.domain.roles import may_reveal_phone, may_take
+from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
 from tracker.models import utcnow
+from tracker.services.access import reveal_phone, street_choices, visible_order
+from tracker.services.actors import Actor
 from tracker.services.calendar import load_calendar
-from tracker.services.overview import alert_counts, list_orders, order_detail, state_counts
+from tracker.services.directory import category_names, street_choices_all
+from tracker.services.order_export import ExportTooLarge, export_orders
+from tracker.services.orders import Context, apply_action
+from tracker.services.overview import (
+    SORTS,
+    OrderFilter,
+    list_orders,
+    open_alert_counts,
+    order_detail,
+    state_counts,
+)
+from tracker.services.rules import rule_table
+from tracker.web.action_forms import FIELDS, FormError, parse_action_form
+from tracker.web.auth import viewer
 
 bp = Blueprint("orders", __name__, template_folder="templates")
-PAGE_SIZE = 100
+PAGE_SIZE = 50
+EXPORT_MAX_ROWS = 100_000
+
+
+def actor_of_viewer() -> Actor:
+    """The audit actor for the signed-in person (name as it is now, kept in the event)."""
+    me = viewer()
+    return Actor(id=f"user:{me.user_id}", name=me.label, source="web")
+
+
+def _day(name: str) -> date | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        flash(f"筛选条件“{labels.FILTER_LABELS.get(name, name)}”的值「{text}」不是有效日期（应为 2026-11-20），已忽略")
+        return None
+
+
+def _enum(enum: Any, name: str) -> Any:
+    text = request.args.get(name, "")
+    return enum(text) if text in enum._value2member_map_ else None
+
+
+def filters_from_request() -> OrderFilter:
+    """The list filter from the query string; unknown values are ignored, bad dates are reported."""
+    sort = request.args.get("sort", "dispatched_desc")
+    return OrderFilter(
+        street=request.args.get("street", "").strip() or None,
+        category=request.args.get("category", "").strip() or None,
+        state=_enum(State, "state"),
+        level=_enum(AlertLevel, "level"),
+        stage=_enum(Stage, "stage"),
+        dispatched_from=_day("dispatched_from"),
+        dispatched_to=_day("dispatched_to"),
+        closed_from=_day("closed_from"),
+        closed_to=_day("closed_to"),
+        keyword=request.args.get("q", "").strip()[:100] or None,
+        sort=sort if sort in SORTS else "dispatched_desc",
+    )
 
 
 @bp.get("/")
 def index() -> str:
-    """工单列表：状态、各阶段期限与预警。"""
-    session = get_session()
-    now = utcnow()
-    calendar = load_calendar(session)
-    state_arg = request.args.get("state", "")
-    state = State(state_arg) if state_arg in State._value2member_map_ else None
-    street = request.args.get("street", "").strip() or None
+    """工单列表：筛选、排序、分页。"""
+    db = get_session()
+    me = viewer()
+    filters = filters_from_request()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     lines, total = list_orders(
-        session, now=now, calendar=calendar, state=state, street=street, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        db,
+        viewer=me,
+        now=utcnow(),
+        calendar=load_calendar(db),
+        filters=filters,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
     )
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "orders/list.html",
         lines=lines,
         total=total,
         page=page,
         pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-        state=state,
-        street=street or "",
-        counts=state_counts(session),
-        alerts=alert_counts(session, now=now, calendar=calendar),
-        now=now,
+        f=filters,
+        args=args,
+        query=urlencode(args),
+        counts=state_counts(db, me),
+        alerts=open_alert_counts(db, me),
+        streets=street_choices(me, street_choices_all(db)),
+        categories=category_names(db),
+        sorts={key: label for key, (label, _) in SORTS.items()},
+        now=utcnow(),
     )
+
+
+@bp.get("/orders/export.xlsx")
+def export() -> Response | tuple[str, int]:
+    """导出当前筛选结果（电话、姓名脱敏；以 = + - @ 开头的内容不会被表格软件当作公式）。"""
+    db = get_session()
+    try:
+        content = export_orders(db, viewer=viewer(), filters=filters_from_request())
+    except ExportTooLarge as exc:
+        return render_template("error.html", title="导出条数过多", message=exc.message), 422
+    buffer = BytesIO(content)
+    name = f"工单导出_{labels.format_local(utcnow())[:10]}.xlsx"
+    return send_file(buffer, as_attachment=True, download_name=name, mimetype="application/vnd.ms-excel")
 
 
 @bp.get("/orders/<int:order_id>")
 def detail(order_id: int) -> str:
-    """单个工单：基本信息、各阶段期限及说明、操作记录、当前可执行的操作。"""
-    session = get_session()
-    found = order_detail(session, order_id=order_id, now=utcnow(), calendar=load_calendar(session))
+    """单个工单：全部字段、各阶段期限及说明、操作记录、当前可执行的操作。"""
+    db = get_session()
+    me = viewer()
+    found = order_detail(db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db))
     if found is None:
         abort(404)
-    return render_template("orders/detail.html", d=found)
+    return render_template(
+        "orders/detail.html",
+        d=found,
+        fields=FIELDS,
+        streets=street_choices_all(db),
+        may_reveal=may_reveal_phone(me.role),
+        revealed=None,
+    )
+
+
+@bp.post("/orders/<int:order_id>/actions/<action_name>")
+def act(order_id: int, action_name: str) -> Response | tuple[str, int]:
+    """执行一项操作（只接受生命周期当前允许、且本角色可执行的操作）。"""
+    db = get_session()
+    me = viewer()
+    if action_name not in Action._value2member_map_ or not may_take(me.role, Action(action_name)):
+        abort(403 if visible_order(db, me, order_id) else 404)
+    action = Action(action_name)
+    begin_write(db)
+    order = visible_order(db, me, order_id, for_update=True)
+    if order is None:
+        abort(404)
+    try:
+        data = parse_action_form(action, request.form, streets=street_choices_all(db))
+        ctx = Context(actor_of_viewer(), utcnow(), load_calendar(db), rule_table(db))
+        apply_action(db, order=order, action=action, data=data, ctx=ctx)
+    except (FormError, TrackerError) as exc:
+        db.rollback()
+        flash(f"{labels.ACTION_LABELS[action]}未完成：{exc.message}", "error")
+        return redirect(url_for("orders.detail", order_id=order_id))
+    db.commit()
+    flash(f"已{labels.ACTION_LABELS[action]}。")
+    return redirect(url_for("orders.detail", order_id=order_id))
+
+
+@bp.post("/orders/<int:order_id>/phone")
+def reveal(order_id: int) -> str | tuple[str, int]:
+    """查看完整电话号码：须填写事由，记录查看人、时间、工单和事由。"""
+    db = get_session()
+    me = viewer()
+    begin_write(db)
+    order = visible_order(db, me, order_id)
+    if order is None:
+        abort(404)
+    if not may_reveal_phone(me.role):
+        abort(403)
+    try:
+        phone = reveal_phone(db, viewer=me, order=order, reason=request.form.get("reason", ""), now=utcnow())
+    except TrackerError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        phone = None
+    else:
+        db.commit()
+    found = order_detail(db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db))
+    assert found is not None
+    return render_template(
+        "orders/detail.html", d=found, fields=FIELDS, streets=street_choices_all(db), may_reveal=True, revealed=phone
+    )

@@ -15,8 +15,9 @@ def load_demo(runner) -> None:  # type: ignore[no-untyped-def]
 
 
 @time_machine.travel(local("2026-11-26 10:00"), tick=False)
-def test_list_shows_states_deadlines_and_alerts(client, runner) -> None:  # type: ignore[no-untyped-def]
+def test_list_shows_states_deadlines_and_alerts(as_role, runner) -> None:  # type: ignore[no-untyped-def]
     load_demo(runner)
+    client = as_role("supervisor")
     page = client.get("/").get_data(as_text=True)
     assert "共 310 件" in page
     for label in ("待签收", "处置中", "退单审核中", "已退单", "已办结"):
@@ -28,8 +29,9 @@ def test_list_shows_states_deadlines_and_alerts(client, runner) -> None:  # type
 
 
 @time_machine.travel(local("2026-11-26 10:00"), tick=False)
-def test_detail_explains_deadlines_and_masks_the_phone(client, runner, app) -> None:  # type: ignore[no-untyped-def]
+def test_detail_explains_deadlines_and_masks_the_phone(as_role, runner) -> None:  # type: ignore[no-untyped-def]
     load_demo(runner)
+    client = as_role("supervisor")
     page = client.get("/orders/1").get_data(as_text=True)
     assert "各阶段期限" in page and "依据：" in page and "截止：" in page
     assert "操作记录" in page and "派单" in page
@@ -41,23 +43,25 @@ def test_detail_explains_deadlines_and_masks_the_phone(client, runner, app) -> N
     assert not re.search(r"1[3-9]\d{9}", page)
 
 
-def test_empty_list_tells_what_to_do(client) -> None:  # type: ignore[no-untyped-def]
-    assert "请先运行" in client.get("/").get_data(as_text=True)
+def test_empty_list_tells_what_to_do(as_role) -> None:  # type: ignore[no-untyped-def]
+    assert "demo-load" in as_role("admin").get("/").get_data(as_text=True)
 
 
-def test_missing_order_is_404(client) -> None:  # type: ignore[no-untyped-def]
-    assert client.get("/orders/99999").status_code == 404
+def test_missing_order_is_404(as_role) -> None:  # type: ignore[no-untyped-def]
+    assert as_role("squad").get("/orders/99999").status_code == 404
 
 
-def test_not_found_page_is_in_chinese(client) -> None:  # type: ignore[no-untyped-def]
-    page = client.get("/no-such-page").get_data(as_text=True)
+def test_not_found_page_is_in_chinese(as_role) -> None:  # type: ignore[no-untyped-def]
+    page = as_role("squad").get("/no-such-page").get_data(as_text=True)
     assert "页面不存在" in page and "Not Found" not in page
 
 
 def test_before_init_db_the_page_says_what_to_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tracker import create_app
 
-    app = create_app({"TESTING": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
-    response = app.test_client().get("/")
+    app = create_app(
+        {"TESTING": False, "WTF_CSRF_ENABLED": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    )
+    response = app.test_client().post("/login", data={"username": "admin", "password": "x"})
     assert response.status_code == 503
     assert "数据库尚未初始化：请运行 flask --app wsgi init-db" in response.get_data(as_text=True)

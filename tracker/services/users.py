@@ -1,0 +1,263 @@
+"""Users and sign-in: argon2 password hashes, throttled attempts, server-side sessions, API tokens.
+
+A browser's session is a row in ``user_session`` named by the hash of a random token held
+in the signed cookie. Deleting the rows ends sessions at once in every web worker: logout
+ends one, a password change or disabling the account ends all of that user's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from tracker.domain.errors import TrackerError
+from tracker.domain.roles import ROLE_LABELS, Role
+from tracker.models import AppUser, LoginAttempt, Street, UserSession
+
+SESSION_LIFETIME = timedelta(hours=12)
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+MIN_PASSWORD_LENGTH = 10
+
+BAD_CREDENTIALS = "用户名或密码不正确。"
+THROTTLED = "登录失败次数过多，请 15 分钟后再试。"
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class UserError(TrackerError):
+    """A user could not be created or changed (the message says which field and why)."""
+
+
+class SignInRefused(TrackerError):
+    """Sign-in refused: the same sentence for an unknown user and a wrong password."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person as every scope and permission check sees them."""
+
+    user_id: int
+    username: str
+    name: str
+    role: Role
+    street: str | None
+
+    @property
+    def label(self) -> str:
+        """E.g. '静安寺街道 执法队 张三'."""
+        where = f"{self.street} " if self.street else ""
+        return f"{where}{ROLE_LABELS[self.role]} {self.name}"
+
+    @classmethod
+    def of(cls, user: AppUser) -> Viewer:
+        """The viewer for a stored user."""
+        return cls(user.id or 0, user.username, user.display_name, Role(user.role), user.street)
+
+
+def token_hash(token: str) -> str:
+    """What is stored for a session or API token (the token itself never is)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_password_rules(password: str) -> None:
+    """Refuse a password that is too short or all one kind of character."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"密码至少 {MIN_PASSWORD_LENGTH} 位（当前 {len(password)} 位）")
+    if password.isdigit() or password.isalpha():
+        raise UserError("密码须同时包含字母和数字（或符号）")
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: Role,
+    password: str,
+    street: str | None = None,
+    now: datetime,
+) -> AppUser:
+    """A new user; a squad user must name a known street, other roles none."""
+    username = username.strip()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise UserError(f"用户名“{username}”无效：不能为空、不能含空格、最多 64 个字符")
+    if session.exec(select(AppUser).where(AppUser.username == username)).first() is not None:
+        raise UserError(f"用户名“{username}”已存在")
+    if not display_name.strip():
+        raise UserError("姓名不能为空")
+    street = _street_for(session, role, street)
+    check_password_rules(password)
+    user = AppUser(
+        username=username,
+        display_name=display_name.strip(),
+        role=role.value,
+        street=street,
+        password_hash=_hasher.hash(password),
+        created_at=now,
+        password_changed_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _street_for(session: Session, role: Role, street: str | None) -> str | None:
+    street = (street or "").strip() or None
+    if role is not Role.SQUAD:
+        if street:
+            raise UserError(f"角色“{ROLE_LABELS[role]}”覆盖全区，不能绑定街镇（收到“{street}”）")
+        return None
+    if not street:
+        raise UserError("执法队用户必须绑定一个街镇")
+    known = session.exec(select(Street.name).where(Street.name == street)).first()
+    if known is None:
+        raise UserError(f"街镇“{street}”不在街镇名单中，请先在“管理 → 街镇”中添加")
+    return street
+
+
+def update_user(
+    session: Session,
+    *,
+    user: AppUser,
+    display_name: str,
+    role: Role,
+    street: str | None,
+    active: bool,
+) -> AppUser:
+    """Change a user's name, role, street or status; a change of role, street or status ends their sessions."""
+    if not display_name.strip():
+        raise UserError("姓名不能为空")
+    new_street = _street_for(session, role, street)
+    scope_changed = (role.value, new_street, active) != (user.role, user.street, user.active)
+    user.display_name, user.role, user.street, user.active = display_name.strip(), role.value, new_street, active
+    session.add(user)
+    if scope_changed:
+        end_all_sessions(session, user_id=user.id or 0)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, *, user: AppUser, password: str, now: datetime) -> None:
+    """Store a new password hash and end every session of the user."""
+    check_password_rules(password)
+    user.password_hash = _hasher.hash(password)
+    user.password_changed_at = now
+    session.add(user)
+    end_all_sessions(session, user_id=user.id or 0)
+    session.flush()
+
+
+def verify_password(user: AppUser, password: str) -> bool:
+    """Whether ``password`` is the user's."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _failures(session: Session, column: str, value: str, since: datetime) -> int:
+    field = getattr(LoginAttempt, column)
+    query = select(func.count()).select_from(LoginAttempt).where(field == value, LoginAttempt.at >= since)
+    return int(session.exec(query.where(col(LoginAttempt.succeeded).is_(False))).one())
+
+
+def authenticate(session: Session, *, username: str, password: str, address: str, now: datetime) -> AppUser:
+    """The user for these credentials, or :class:`SignInRefused` (every attempt is recorded)."""
+    username = username.strip()[:64]
+    address = address[:64]
+    since = now - THROTTLE_WINDOW
+    if (
+        _failures(session, "username", username, since) >= MAX_FAILURES_PER_ACCOUNT
+        or _failures(session, "address", address, since) >= MAX_FAILURES_PER_ADDRESS
+    ):
+        session.add(LoginAttempt(username=username, address=address, at=now, succeeded=False))
+        session.flush()
+        raise SignInRefused(THROTTLED)
+    user = session.exec(select(AppUser).where(AppUser.username == username)).first()
+    if user is None:
+        _safe_dummy_verify(password)
+        ok = False
+    else:
+        ok = verify_password(user, password) and user.active
+    session.add(LoginAttempt(username=username, address=address, at=now, succeeded=ok))
+    session.flush()
+    if not ok or user is None:
+        raise SignInRefused(BAD_CREDENTIALS)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        session.add(user)
+    return user
+
+
+def _safe_dummy_verify(password: str) -> None:
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_DUMMY_HASH, password)
+
+
+def start_session(session: Session, *, user: AppUser, address: str, now: datetime) -> str:
+    """A new server-side session; returns the token to keep in the signed cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        UserSession(
+            token_hash=token_hash(token),
+            user_id=user.id or 0,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+            address=address[:64],
+        )
+    )
+    # expired sessions are cleared as new ones start, so the table does not grow without end
+    session.execute(delete(UserSession).where(col(UserSession.expires_at) < now))
+    session.flush()
+    return token
+
+
+def user_for_session(session: Session, *, token: str, now: datetime) -> AppUser | None:
+    """The active user holding this session token, or None once it ended or expired."""
+    row = session.exec(
+        select(AppUser)
+        .join(UserSession, col(UserSession.user_id) == col(AppUser.id))
+        .where(UserSession.token_hash == token_hash(token), UserSession.expires_at > now)
+        .where(col(AppUser.active).is_(True))
+    ).first()
+    return row
+
+
+def end_session(session: Session, *, token: str) -> None:
+    """End one browser's session (logout)."""
+    session.execute(delete(UserSession).where(col(UserSession.token_hash) == token_hash(token)))
+    session.flush()
+
+
+def end_all_sessions(session: Session, *, user_id: int) -> None:
+    """End every session of a user (password change, disabled account, changed role or street)."""
+    session.execute(delete(UserSession).where(col(UserSession.user_id) == user_id))
+    session.flush()
+
+
+def issue_api_token(session: Session, *, user: AppUser) -> str:
+    """A new API token for the user (shown once; the previous one stops working)."""
+    token = "trk_" + secrets.token_urlsafe(32)
+    user.api_token_hash = token_hash(token)
+    session.add(user)
+    session.flush()
+    return token
+
+
+def user_for_api_token(session: Session, *, token: str) -> AppUser | None:
+    """The active user owning this API token."""
+    return session.exec(
+        select(AppUser).where(AppUser.api_token_hash == token_hash(token), col(AppUser.active).is_(True))
+    ).first()
