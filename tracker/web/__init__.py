@@ -39,12 +39,12 @@ def nav_alert_count() -> int:
 
 def init_app(app: Flask) -> None:
     """Register security, sign-in, blueprints, template filters and label lookups."""
-    from tracker.web import auth, errors, security
-    from tracker.web.orders import bp as orders_bp
+    from tracker.web import admin, alerts, api, auth, errors, imports, orders, security
 
     security.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(orders_bp)
+    for module in (orders, alerts, imports, admin, api):
+        app.register_blueprint(module.bp)
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local
     app.jinja_env.filters["mask_phone"] = mask_phone
