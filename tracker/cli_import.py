@@ -148,6 +148,9 @@ def demo_load_command(now_text: str | None) -> None:
         click.echo(f"注意：{loaded.note}")
     for report in loaded.reports:
         print_report(report, limit=10)
-    click.echo("示例用户（仅供演示，正式使用前请删除或改密码）：")
+    if loaded.users:
+        click.echo("已创建示例用户（仅供演示，正式使用前请停用或改密码）：")
     for username, password, who in loaded.users:
         click.echo(f"  {who}：用户名 {username}  密码 {password}")
+    if not loaded.users:
+        click.echo("示例用户已存在，密码未改动（忘记密码可用 flask --app wsgi set-password --username 用户名 重设）。")

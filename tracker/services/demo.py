@@ -160,14 +160,13 @@ DEMO_USERS = (
 
 
 def ensure_demo_users(session: Session, *, now: datetime) -> list[tuple[str, str, str]]:
-    """Create the demo users that do not exist yet; returns (username, password, who) of each demo user."""
+    """Create the demo users that do not exist yet; returns (username, password, who) of each one created."""
     created = []
     for username, name, role, street, password in DEMO_USERS:
-        if session.exec(select(AppUser).where(AppUser.username == username)).first() is None:
-            if street and session.exec(select(Street).where(Street.name == street)).first() is None:
-                add_street(session, name=street)
-            create_user(
-                session, username=username, display_name=name, role=role, street=street, password=password, now=now
-            )
+        if session.exec(select(AppUser).where(AppUser.username == username)).first() is not None:
+            continue  # an existing user keeps the password it has
+        if street and session.exec(select(Street).where(Street.name == street)).first() is None:
+            add_street(session, name=street)
+        create_user(session, username=username, display_name=name, role=role, street=street, password=password, now=now)
         created.append((username, password, f"{ROLE_LABELS[role]}{'（' + street + '）' if street else ''}"))
     return created
