@@ -434,6 +434,71 @@ class ImportUpload(SQLModel, table=True):
     batch: str | None = Field(default=None, max_length=64)
 
 
+class SamplePlan(SQLModel, table=True):
+    """A spot-check sample: who drew it, from which population, how, with which seed — enough to redraw it."""
+
+    __tablename__ = "sample_plan"
+    __table_args__ = (
+        sa.CheckConstraint("stratify_by IN ('none', 'street', 'squad', 'category')", name="ck_sample_plan_stratify"),
+        sa.CheckConstraint("allocation IN ('proportional', 'equal')", name="ck_sample_plan_allocation"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    created_by: str = Field(max_length=128)
+    created_by_name: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    population: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    population_size: int = 0
+    stratify_by: str = Field(default="none", max_length=16)
+    allocation: str = Field(default="proportional", max_length=16)
+    minimum_per_stratum: int = 0
+    size_rule: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    risk: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    seed: str = Field(max_length=64)
+    strata: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    checklist: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+class SampleItem(SQLModel, table=True):
+    """One order in a sample: why it is there, and its review (score and grade computed, never typed)."""
+
+    __tablename__ = "sample_item"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "order_id", name="uq_sample_item_plan_order"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="sample_plan.id", index=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    stratum: str = Field(default="", max_length=128)
+    reason: str = Field(max_length=32)  # random, a risk inclusion (unsatisfied, returned, repeat, fast_close), manual
+    removed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    reviewed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    reviewer: str | None = Field(default=None, max_length=128)
+    marks: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    hard_fails: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    comment: str = ""
+    score: float | None = None
+    grade: str | None = Field(default=None, max_length=16)
+    passed: bool | None = None
+    redo_started: bool = False
+
+
+class SampleEvent(SQLModel, table=True):
+    """Append-only history of a sample: drawn, an order added or dropped (with a reason), reviewed, redo started."""
+
+    __tablename__ = "sample_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="sample_plan.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="work_order.id")
+    kind: str = Field(max_length=32)
+    actor: str = Field(max_length=128)
+    actor_name: str = Field(max_length=128)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    reason: str = ""
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
 def append_only_statements(dialect: str) -> list[str]:
     """SQL that makes order_event refuse UPDATE and DELETE at the database itself."""
     if dialect == "sqlite":
