@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from werkzeug.exceptions import HTTPException
 
 from tracker.db import get_session
@@ -13,7 +13,7 @@ from tracker.services.health import schema_problem
 
 log = logging.getLogger(__name__)
 
-TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 500: "系统出错"}
+TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 413: "文件过大", 500: "系统出错"}
 
 
 def init_app(app: Flask) -> None:
@@ -23,6 +23,10 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException) -> tuple[str, int]:
         code = exc.code or 500
         message = "您要找的工单或页面不存在。" if code == 404 else "请求无法完成。"
+        if code == 413:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+            size = f"{limit / 1048576:.0f} MB" if limit >= 1048576 else f"{limit / 1024:.0f} KB"
+            message = f"上传的内容超过大小上限 {size}，未保存任何内容；请拆分文件后再上传。"
         return render_template("error.html", title=TITLES.get(code, "请求无法完成"), message=message), code
 
     @app.errorhandler(TrackerError)
