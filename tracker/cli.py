@@ -205,6 +205,7 @@ def init_app(app: Flask) -> None:
     """Register the tracker's commands."""
     from jobs.cli import run_job_command
     from tracker.cli_import import demo_load_command, import_orders_command
+    from tracker.cli_sampling import sample_size_command
     from tracker.cli_users import api_token_command, create_user_command, set_password_command
 
     for cmd in (
@@ -218,5 +219,6 @@ def init_app(app: Flask) -> None:
         create_user_command,
         set_password_command,
         api_token_command,
+        sample_size_command,
     ):
         app.cli.add_command(cmd)
