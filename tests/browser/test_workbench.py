@@ -5,6 +5,8 @@ Each test gets a fresh database with the demo data, the app served over HTTP, an
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +14,7 @@ from playwright.sync_api import Dialog, Page, expect
 from sqlmodel import Session, col, select
 
 from tests.browser.conftest import LiveServer, sign_in
+from tracker.domain.deadlines import LOCAL_TZ
 from tracker.models import Order
 from tracker.services.actors import Actor
 from tracker.services.calendar import load_calendar
@@ -114,6 +117,74 @@ def test_supervisor_approves_a_return(page: Page, live_server: LiveServer) -> No
     expect(page.locator("h1")).to_contain_text("已退单")
     assert "退单审核中 → 已退单" in timeline_row(page, "批准退单")
     assert page.locator("form#action-approve_return").count() == 0
+
+
+def chengguan_export(order_no: str, dispatched: datetime) -> bytes:
+    """A one-row export in the 城管诉件 layout (the sample's headers), as the platform writes it."""
+    when = dispatched.astimezone(LOCAL_TZ)
+    row = {
+        "工单编号": order_no,
+        "受理时间": (when - timedelta(minutes=20)).strftime("%Y/%m/%d %H:%M"),
+        "派单时间": when.strftime("%Y/%m/%d %H:%M"),
+        "诉求类型": "投诉举报",
+        "问题分类": "占道经营",
+        "紧急程度": "普通",
+        "诉求内容": "华山路口早点摊占用人行道经营。",
+        "地址": "上海市静安区华山路 2 号",
+        "所属街镇": "静安寺街道",
+        "承办单位": "静安寺街道综合行政执法队",
+        "诉求人": "陈先生",
+        "联系电话": "13800001234",
+        "工单状态": "待签收",
+    }
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(row))
+    writer.writeheader()
+    writer.writerow(row)
+    return out.getvalue().encode("utf-8")
+
+
+def test_administrator_uploads_an_export_checks_the_dry_run_and_commits_it(page: Page, live_server: LiveServer) -> None:
+    order_no = "CG20261199001"
+    sign_in(page, live_server, "admin")
+    page.locator("nav.top a", has_text="导入").click()
+    form = page.locator("form#upload-form")
+    form.locator("input[name=file]").set_input_files(
+        files=[
+            {
+                "name": "城管诉件导出_浏览器测试.csv",
+                "mimeType": "text/csv",
+                "buffer": chengguan_export(order_no, datetime.now(UTC) - timedelta(hours=2)),
+            }
+        ]
+    )
+    form.locator("select[name=profile]").select_option("城管诉件")
+    form.locator("button[type=submit]").click()
+
+    expect(page.locator("h1")).to_contain_text("试导入报告：城管诉件导出_浏览器测试.csv")
+    counts = page.locator("#counts")
+    expect(counts).to_contain_text("读取 1 行")
+    expect(counts).to_contain_text("将新建 1 件")
+    expect(counts).to_contain_text("拒绝 0 行")
+    expect(counts).to_contain_text("冲突 0 行")
+    report = page.url
+
+    page.goto(live_server.at(f"/?q={order_no}"))  # the dry run saved nothing
+    expect(page.locator("table#orders tbody")).to_contain_text("没有符合条件的工单")
+
+    page.goto(report)
+    page.locator("form#commit-form button[type=submit]").click()
+    expect(page.locator("p.flash")).to_contain_text("已导入。")
+    expect(page.locator("#counts")).to_contain_text("新建 1 件")
+
+    page.goto(live_server.at(f"/?q={order_no}"))
+    row = page.locator("table#orders tbody tr", has_text=order_no)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("静安寺街道")
+    expect(row).to_contain_text("待签收")
+    row.locator("a", has_text=order_no).click()
+    expect(page.locator("#content")).to_have_text("华山路口早点摊占用人行道经营。")
+    expect(page.locator("#order-fields")).to_contain_text("138****1234")
 
 
 XSS = (
