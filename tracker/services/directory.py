@@ -75,3 +75,52 @@ def category_names(session: Session) -> list[str]:
     """Active category names, alphabetically."""
     query = select(Category.name).where(col(Category.active).is_(True)).order_by(col(Category.name))
     return list(session.exec(query).all())
+
+
+def all_streets(session: Session) -> list[Street]:
+    """Every street, active or not, in list order."""
+    return list(session.exec(select(Street).order_by(col(Street.id))).all())
+
+
+def all_categories(session: Session) -> list[Category]:
+    """Every category, active or not, alphabetically."""
+    return list(session.exec(select(Category).order_by(col(Category.name))).all())
+
+
+def _street(session: Session, street_id: int) -> Street:
+    street = session.get(Street, street_id)
+    if street is None:
+        raise DirectoryError(f"街镇编号 {street_id} 不存在")
+    return street
+
+
+def rename_squad(session: Session, *, street_id: int, squad_name: str) -> Street:
+    """Give a street's squad a new name."""
+    street = _street(session, street_id)
+    squad_name = squad_name.strip()
+    if not squad_name or len(squad_name) > 128:
+        raise DirectoryError(f"{street.name}的执法队名称“{squad_name}”无效：不能为空，最多 128 个字符")
+    street.squad_name = squad_name
+    session.add(street)
+    session.flush()
+    return street
+
+
+def set_street_active(session: Session, *, street_id: int, active: bool) -> Street:
+    """Offer a street in forms and filters again, or stop offering it (orders and users keep it)."""
+    street = _street(session, street_id)
+    street.active = active
+    session.add(street)
+    session.flush()
+    return street
+
+
+def set_category_active(session: Session, *, category_id: int, active: bool) -> Category:
+    """Offer a category in filters and forms again, or stop offering it (orders keep it)."""
+    category = session.get(Category, category_id)
+    if category is None:
+        raise DirectoryError(f"问题分类编号 {category_id} 不存在")
+    category.active = active
+    session.add(category)
+    session.flush()
+    return category

@@ -261,3 +261,40 @@ def user_for_api_token(session: Session, *, token: str) -> AppUser | None:
     return session.exec(
         select(AppUser).where(AppUser.api_token_hash == token_hash(token), col(AppUser.active).is_(True))
     ).first()
+
+
+# --- administration (the 管理 pages): reading a role from a form, and what an administrator may not do to themselves
+
+
+def parse_role(value: str) -> Role:
+    """The role named by a form value (identifier or Chinese label), or a Chinese :class:`UserError`."""
+    value = value.strip()
+    for role, label in ROLE_LABELS.items():
+        if value in (role.value, label):
+            return role
+    choices = " / ".join(f"{label}({role.value})" for role, label in ROLE_LABELS.items())
+    raise UserError(f"角色“{value}”无效，可选：{choices}")
+
+
+def user_by_id(session: Session, user_id: int) -> AppUser | None:
+    """The stored user with this id, or None."""
+    return session.get(AppUser, user_id)
+
+
+def update_user_by(
+    session: Session,
+    *,
+    acting_user_id: int,
+    user: AppUser,
+    display_name: str,
+    role: Role,
+    street: str | None,
+    active: bool,
+) -> AppUser:
+    """:func:`update_user` done by an administrator, who may not disable or demote their own account."""
+    if user.id == acting_user_id:
+        if not active:
+            raise UserError("不能停用自己的账号：请由另一位管理员操作")
+        if role.value != user.role:
+            raise UserError(f"不能更改自己的角色（当前为“{ROLE_LABELS[Role(user.role)]}”）：请由另一位管理员操作")
+    return update_user(session, user=user, display_name=display_name, role=role, street=street, active=active)
