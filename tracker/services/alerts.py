@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,8 +19,11 @@ from sqlmodel import select as sqlmodel_select
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import AlertThresholds, end_of_local_day, to_local
 from tracker.domain.errors import CalendarNotLoaded
-from tracker.domain.vocabulary import AlertLevel
-from tracker.models import Alert, Order, OrderDeadline
+from tracker.domain.roles import is_district_wide
+from tracker.domain.vocabulary import AlertLevel, Stage
+from tracker.models import Alert, Digest, Order, OrderDeadline
+from tracker.services.access import scoped
+from tracker.services.users import Viewer
 
 
 @dataclass(frozen=True)
@@ -139,3 +143,94 @@ def open_alerts(session: Session, *, street: str | None = None, limit: int = 500
     if street:
         query = query.where(Order.street == street)
     return list(session.exec(query).all())
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """What the alerts page is narrowed to (the street only for district-wide viewers)."""
+
+    level: AlertLevel | None = None
+    stage: Stage | None = None
+    street: str | None = None
+
+    def where(self, query: Any, *, with_level: bool = True) -> Any:
+        """Apply the filter to a query over open alerts joined with their orders."""
+        if with_level and self.level is not None:
+            query = query.where(Alert.level == self.level.value)
+        if self.stage is not None:
+            query = query.where(Alert.stage == self.stage.value)
+        if self.street:
+            query = query.where(Order.street == self.street)
+        return query
+
+
+def _open_alerts_of(query: Any, viewer: Viewer) -> Any:
+    """Open alerts of the viewer's orders (scope on the order join)."""
+    return scoped(
+        query.join(Order, col(Order.id) == col(Alert.order_id)).where(col(Alert.resolved_at).is_(None)), viewer
+    )
+
+
+def viewer_alerts(
+    session: Session, *, viewer: Viewer, filters: AlertFilter = AlertFilter(), limit: int = 100, offset: int = 0
+) -> tuple[list[tuple[Alert, Order]], int]:
+    """A page of the viewer's open alerts with their orders, red first, then by due time; and the total."""
+    query = filters.where(_open_alerts_of(sqlmodel_select(Alert, Order), viewer))
+    rows = session.exec(
+        query.order_by(col(Alert.level_rank).desc(), col(Alert.due_at), col(Alert.id)).limit(limit).offset(offset)
+    ).all()
+    total = session.exec(filters.where(_open_alerts_of(sqlmodel_select(func.count()).select_from(Alert), viewer))).one()
+    return [(alert, order) for alert, order in rows], int(total)
+
+
+def viewer_alert_counts(
+    session: Session, *, viewer: Viewer, filters: AlertFilter = AlertFilter()
+) -> dict[AlertLevel, int]:
+    """The viewer's open alerts per level under the filter's stage and street (its level is ignored)."""
+    query = filters.where(
+        _open_alerts_of(sqlmodel_select(Alert.level, func.count()), viewer), with_level=False
+    ).group_by(Alert.level)
+    counts = {level: 0 for level in AlertLevel}
+    for level, count in session.exec(query).all():
+        counts[AlertLevel(level)] = int(count)
+    return counts
+
+
+def acknowledge_alert(session: Session, *, viewer: Viewer, alert_id: int, now: datetime) -> Alert | None:
+    """Mark one of the viewer's alerts as seen (the first acknowledgement stays); None when not theirs or missing.
+
+    A resolved alert is returned unchanged: there is nothing left to acknowledge.
+    """
+    query = scoped(
+        sqlmodel_select(Alert).join(Order, col(Order.id) == col(Alert.order_id)).where(Alert.id == alert_id), viewer
+    )
+    alert = session.exec(query).first()
+    if alert is None or alert.acknowledged_at is not None or alert.resolved_at is not None:
+        return alert
+    alert.acknowledged_at = now
+    alert.acknowledged_by = viewer.label[:128]
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+def digest_streets(session: Session, *, viewer: Viewer) -> list[str]:
+    """The streets whose digests the viewer may read (those that have one)."""
+    if not is_district_wide(viewer.role):
+        return [viewer.street] if viewer.street else []
+    return list(session.exec(sqlmodel_select(Digest.street).distinct().order_by(col(Digest.street))).all())
+
+
+def latest_digests(session: Session, *, viewer: Viewer, street: str | None = None) -> list[Digest]:
+    """The newest digest of the viewer's street; district-wide: of ``street``, or every street's of the latest day."""
+    if not is_district_wide(viewer.role):
+        if not viewer.street or (street and street != viewer.street):
+            return []
+        street = viewer.street
+    query = sqlmodel_select(Digest)
+    if street:
+        return list(session.exec(query.where(Digest.street == street).order_by(col(Digest.day).desc()).limit(1)).all())
+    last_day = session.exec(sqlmodel_select(func.max(Digest.day))).one()
+    if last_day is None:
+        return []
+    return list(session.exec(query.where(Digest.day == last_day).order_by(col(Digest.street))).all())

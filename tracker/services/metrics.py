@@ -8,7 +8,7 @@ a rate is never averaged from rates. Satisfaction weights: 满意 1, 基本满�
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -46,11 +46,49 @@ METRICS = (
 )
 
 
-def snapshot_day(session: Session, *, day: date, now: datetime) -> list[MetricSnapshot]:
-    """Compute every rate per street for ``day`` (Beijing date) and store it, replacing an earlier run."""
-    start, end = local_day_bounds(day)
+# Deadline-based rates: which stages count, and which outcomes count as done (open or missed do not).
+DEADLINE_METRICS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("contact_rate", ("first_contact",), ("met", "late")),
+    ("contact_timely_rate", ("first_contact",), ("met",)),
+    ("ontime_rate", ("closure", "redo"), ("met",)),
+)
+
+Restrict = Callable[[Any], Any]
+
+
+def street_key() -> Any:
+    """The street an order counts for (blank streets under one name)."""
+    return func.coalesce(Order.street, NO_STREET)
+
+
+def deadline_counted(stages: tuple[str, ...], start: datetime, end: datetime) -> Any:
+    """The stage deadlines a deadline-based rate counts: due in [start, end), not cancelled."""
+    return (
+        (col(OrderDeadline.due_at) >= start)
+        & (col(OrderDeadline.due_at) < end)
+        & col(OrderDeadline.stage).in_(stages)
+        & col(OrderDeadline.outcome).is_distinct_from("cancelled")
+    )
+
+
+def rate_values(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    restrict: Restrict | None = None,
+    due_end: datetime | None = None,
+) -> dict[tuple[str, str], list[float]]:
+    """Numerator and denominator per (street, metric) for orders the period [start, end) puts in.
+
+    ``restrict`` narrows every query over ``work_order`` (a viewer's scope, one street);
+    ``due_end`` ends the deadline-based rates earlier (at now, for a period not yet over).
+    """
     values: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    street = func.coalesce(Order.street, NO_STREET)
+    street = street_key()
+
+    def narrow(query: Any) -> Any:
+        return restrict(query) if restrict else query
 
     def add(metric: str, rows: Iterable[Any]) -> None:
         for name, numerator, denominator in rows:
@@ -59,35 +97,50 @@ def snapshot_day(session: Session, *, day: date, now: datetime) -> list[MetricSn
             cell[1] += float(denominator or 0)
 
     dispatched = (col(Order.dispatched_at) >= start) & (col(Order.dispatched_at) < end)
-    add("intake", session.exec(select(street, func.count(), func.count()).where(dispatched).group_by(street)).all())
+    add(
+        "intake",
+        session.exec(narrow(select(street, func.count(), func.count()).where(dispatched).group_by(street))).all(),
+    )
     returned = func.sum(case((col(Order.return_count) > 0, 1), else_=0))
-    add("return_rate", session.exec(select(street, returned, func.count()).where(dispatched).group_by(street)).all())
+    add(
+        "return_rate",
+        session.exec(narrow(select(street, returned, func.count()).where(dispatched).group_by(street))).all(),
+    )
     repeated = func.sum(case((col(Order.is_repeat), 1), else_=0))
-    add("repeat_rate", session.exec(select(street, repeated, func.count()).where(dispatched).group_by(street)).all())
-    for metric, stages, counted in (
-        ("contact_rate", ("first_contact",), ("met", "late")),
-        ("contact_timely_rate", ("first_contact",), ("met",)),
-        ("ontime_rate", ("closure", "redo"), ("met",)),
-    ):
-        due = (col(OrderDeadline.due_at) >= start) & (col(OrderDeadline.due_at) < end)
+    add(
+        "repeat_rate",
+        session.exec(narrow(select(street, repeated, func.count()).where(dispatched).group_by(street))).all(),
+    )
+    for metric, stages, counted in DEADLINE_METRICS:
         rows = session.exec(
-            select(street, col(OrderDeadline.outcome), func.count())
-            .join(Order, col(Order.id) == col(OrderDeadline.order_id))
-            .where(due, col(OrderDeadline.stage).in_(stages), col(OrderDeadline.outcome).is_distinct_from("cancelled"))
-            .group_by(street, col(OrderDeadline.outcome))
+            narrow(
+                select(street, col(OrderDeadline.outcome), func.count())
+                .join(Order, col(Order.id) == col(OrderDeadline.order_id))
+                .where(deadline_counted(stages, start, due_end or end))
+                .group_by(street, col(OrderDeadline.outcome))
+            )
         ).all()
         add(metric, [(name, count if outcome in counted else 0, count) for name, outcome, count in rows])
     closed = (col(Order.closed_at) >= start) & (col(Order.closed_at) < end)
     for name, verdict, satisfaction, cycle, count in session.execute(
-        sa_select(street, col(Order.verdict), col(Order.satisfaction), col(Order.cycle), func.count())
-        .where(closed)
-        .group_by(street, col(Order.verdict), col(Order.satisfaction), col(Order.cycle))
+        narrow(
+            sa_select(street, col(Order.verdict), col(Order.satisfaction), col(Order.cycle), func.count())
+            .where(closed)
+            .group_by(street, col(Order.verdict), col(Order.satisfaction), col(Order.cycle))
+        )
     ).all():
         if verdict in ("实际解决", "解释说明"):
             add("resolved_rate", [(name, count if verdict == "实际解决" else 0, count)])
         if satisfaction in SATISFACTION_WEIGHTS:
             add("satisfaction_rate", [(name, SATISFACTION_WEIGHTS[satisfaction] * count, count)])
         add("redo_rate", [(name, count if cycle > 1 else 0, count)])
+    return values
+
+
+def snapshot_day(session: Session, *, day: date, now: datetime) -> list[MetricSnapshot]:
+    """Compute every rate per street for ``day`` (Beijing date) and store it, replacing an earlier run."""
+    start, end = local_day_bounds(day)
+    values = rate_values(session, start=start, end=end)
     bases = {m.key: m.basis for m in METRICS}
     for stale in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == day)).all():
         if (stale.street, stale.metric) not in values:  # e.g. an order's street was corrected since

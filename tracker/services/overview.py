@@ -209,3 +209,13 @@ def order_detail(
     ]
     actions = actions_for(viewer, available_actions(session, order, now=now))
     return OrderDetail(order, deadlines, events_of(session, order), actions)
+
+
+def visible_repeat_of(session: Session, *, viewer: Viewer, order: Order) -> str | None:
+    """The order number this order repeats, withheld when it names an order of a street the viewer may not see."""
+    if not order.repeat_of:
+        return None
+    same_no = select(func.count()).select_from(Order).where(Order.order_no == order.repeat_of)
+    if session.exec(same_no).one() and not session.exec(scoped(same_no, viewer)).one():
+        return None
+    return order.repeat_of

@@ -2,6 +2,86 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from tracker.db import begin_write, get_session
+from tracker.domain.vocabulary import AlertLevel, Stage
+from tracker.models import utcnow
+from tracker.services.access import street_choices
+from tracker.services.alerts import (
+    AlertFilter,
+    acknowledge_alert,
+    digest_streets,
+    latest_digests,
+    viewer_alert_counts,
+    viewer_alerts,
+)
+from tracker.services.directory import street_choices_all
+from tracker.web.auth import viewer
 
 bp = Blueprint("alerts", __name__, template_folder="templates", url_prefix="/alerts")
+PAGE_SIZE = 100
+FILTER_KEYS = ("level", "stage", "street")
+
+
+def alert_filter(args: dict[str, str]) -> AlertFilter:
+    """The alert filter from query values; unknown values are ignored (scope applies on top)."""
+    level, stage = args.get("level", ""), args.get("stage", "")
+    street = args.get("street", "").strip() or None
+    return AlertFilter(
+        level=AlertLevel(level) if level in AlertLevel._value2member_map_ else None,
+        stage=Stage(stage) if stage in Stage._value2member_map_ else None,
+        street=street,
+    )
+
+
+def page_number(text: str | None) -> int:
+    """A page number from the query string (1 when absent or not a positive number)."""
+    return int(text) if text and text.isdigit() and int(text) > 0 else 1
+
+
+@bp.get("/")
+def index() -> str:
+    """逾期预警：本人可见的未解除预警（红色在前、按期限排序），可确认；最新日报。"""
+    db = get_session()
+    me = viewer()
+    filters = alert_filter(request.args.to_dict())
+    page = page_number(request.args.get("page"))
+    rows, total = viewer_alerts(db, viewer=me, filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    args = {k: v for k, v in request.args.items() if k in FILTER_KEYS and v}
+    return render_template(
+        "alerts/index.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        f=filters,
+        args=args,
+        nolevel={k: v for k, v in args.items() if k != "level"},
+        query=urlencode(args),
+        counts=viewer_alert_counts(db, viewer=me, filters=filters),
+        streets=street_choices(me, street_choices_all(db)),
+        digests=latest_digests(db, viewer=me, street=filters.street),
+        digest_streets=digest_streets(db, viewer=me),
+    )
+
+
+@bp.post("/<int:alert_id>/ack")
+def acknowledge(alert_id: int) -> Response:
+    """确认预警：记录确认人和时间；预警仍保留在列表中，直到该阶段完成后由扫描解除。"""
+    db = get_session()
+    me = viewer()
+    begin_write(db)
+    alert = acknowledge_alert(db, viewer=me, alert_id=alert_id, now=utcnow())
+    if alert is None:
+        abort(404)
+    db.commit()
+    if alert.resolved_at is not None:
+        flash("该预警已解除（阶段已完成），无需确认。")
+    else:
+        flash(f"已确认预警（{alert.acknowledged_by}）。")
+    back = {k: v for k in FILTER_KEYS if (v := request.form.get(k, "").strip())}
+    return redirect(url_for("alerts.index") + (f"?{urlencode(back)}" if back else ""))
