@@ -103,3 +103,19 @@ def test_demo_load_command(app, runner) -> None:  # type: ignore[no-untyped-def]
 def test_help_is_in_chinese(runner) -> None:  # type: ignore[no-untyped-def]
     output = runner.invoke(args=["--help"]).output
     assert "迁移数据库到最新结构" in output and "载入 sample_orders/" in output
+
+
+def test_a_long_lock_wait_does_not_stay_on_the_pooled_connection(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+    from sqlmodel import Session as DbSession
+    from sqlmodel import SQLModel
+
+    from tracker.db import make_engine, take_write_lock
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'lock.db'}", busy_timeout_ms=5000)
+    SQLModel.metadata.create_all(engine)
+    with DbSession(engine) as session:
+        take_write_lock(session, wait_ms=30 * 60 * 1000)
+        assert session.execute(text("PRAGMA busy_timeout")).scalar_one() == 5000
+        session.rollback()
+    engine.dispose()

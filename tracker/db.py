@@ -43,9 +43,15 @@ def take_write_lock(session: Session, *, wait_ms: int | None = None) -> None:
     """
     if session.get_bind().dialect.name != "sqlite":
         return
-    if wait_ms is not None:
-        session.execute(text(f"PRAGMA busy_timeout = {int(wait_ms)}"))
-    session.execute(text("UPDATE scheduler_lease SET name = name WHERE 0"))  # a write that changes nothing
+    if wait_ms is None:
+        session.execute(text("UPDATE scheduler_lease SET name = name WHERE 0"))  # a write that changes nothing
+        return
+    usual = session.execute(text("PRAGMA busy_timeout")).scalar_one()
+    session.execute(text(f"PRAGMA busy_timeout = {int(wait_ms)}"))
+    try:
+        session.execute(text("UPDATE scheduler_lease SET name = name WHERE 0"))
+    finally:  # the pooled connection goes back to its usual wait for whoever uses it next
+        session.execute(text(f"PRAGMA busy_timeout = {int(usual)}"))
 
 
 def get_engine(app: Flask | None = None) -> Engine:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from io import BytesIO
 
 import pytest
 import time_machine
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 from tests.helpers import local
 from tests.web.conftest import PEOPLE, csrf_token, sign_in
 from tracker.models import Alert, AppUser, ImportBatch, ImportUpload, Order
+from tracker.services.demo import SAMPLES
 
 NOW = local("2026-11-26 10:00")
 ROLES = ("admin", "supervisor", "squad")
@@ -68,17 +70,26 @@ def build(rule: str, values: dict[str, object]) -> str:
     return url
 
 
-def fill(engine: Engine, args: list[str], source: dict[str, Callable[[Engine], object]] | None = None) -> dict[str, object]:
+def fill(
+    engine: Engine, args: list[str], source: dict[str, Callable[[Engine], object]] | None = None
+) -> dict[str, object]:
     missing = [a for a in args if a not in PARAMS]
     assert not missing, f"add {missing} to PARAMS in tests/web/test_access.py"
     return {a: (source or PARAMS).get(a, PARAMS[a])(engine) for a in args}
 
 
 @pytest.fixture
-def world(app, people, runner):  # type: ignore[no-untyped-def]
+def world(app, people, runner, tmp_path):  # type: ignore[no-untyped-def]
+    """The demo orders with alerts, and one uploaded export waiting for its commit."""
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     with time_machine.travel(NOW, tick=False):
         result = runner.invoke(args=["demo-load", "--now", "2026-11-26T10:00"])
         assert result.exit_code == 0, result.output
+        admin = app.test_client()
+        sign_in(admin, PEOPLE["admin"])
+        sample = SAMPLES / "城管诉件导出_2026-11-20.csv"
+        upload = {"file": (BytesIO(sample.read_bytes()), sample.name), "csrf_token": csrf_token(admin)}
+        assert admin.post("/imports/uploads", data=upload, content_type="multipart/form-data").status_code in (302, 303)
         yield app
 
 

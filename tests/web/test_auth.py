@@ -7,7 +7,7 @@ import re
 from sqlmodel import Session, select
 
 from tests.web.conftest import csrf_token, post, sign_in
-from tracker.models import AppUser, LoginAttempt, UserSession
+from tracker.models import AppUser, LoginAttempt, UserSession, utcnow
 from tracker.services import users
 
 
@@ -172,3 +172,19 @@ def test_create_user_command(runner, engine) -> None:  # type: ignore[no-untyped
         stored = session.exec(select(AppUser).where(AppUser.username == "boss")).one()
         assert stored.password_hash.startswith("$argon2") and "boss-pass-2026" not in stored.password_hash
         assert session.exec(select(AppUser).where(AppUser.username == "sq")).first() is None
+
+
+def test_a_squad_cannot_be_bound_to_a_street_that_is_switched_off(app, people, engine) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from tracker.domain.roles import Role
+    from tracker.models import Street
+
+    with Session(engine) as session:
+        street = session.exec(select(Street).where(Street.name == "曹家渡街道")).one()
+        street.active = False
+        session.add(street)
+        session.flush()
+        with pytest.raises(users.UserError, match="已停用"):
+            users.create_user(session, username="new", display_name="新队员", role=Role.SQUAD, street="曹家渡街道",
+                              password="new-pass-2026", now=utcnow())  # fmt: skip

@@ -226,3 +226,35 @@ def test_export_is_scoped_masked_and_formula_safe(as_role, runner, engine) -> No
     assert not PHONE.search(text)
     assert not any(str(cell).startswith(("=", "+", "-", "@")) for row in body for cell in row if cell)
     assert "'=HYPERLINK" in text
+
+
+@time_machine.travel(NOW, tick=False)
+def test_timeline_masks_a_changed_phone_and_hides_other_streets_repeat_numbers(as_role, runner, engine) -> None:  # type: ignore[no-untyped-def]
+    load_demo(runner)
+    order = first_order(engine, street="静安寺街道")
+    with Session(engine) as session:
+        session.add(
+            OrderEvent(
+                order_id=order.id or 0,
+                action="update",
+                state_before=order.state,
+                state_after=order.state,
+                actor="import:x",
+                actor_name="导入批次 x",
+                source="import",
+                at=NOW,
+                changes={"phone": ["13800001111", "13900002222"], "repeat_of": [None, "ZZ-FOREIGN-0001"]},
+            )
+        )
+        session.commit()
+    page = as_role("squad").get(f"/orders/{order.id}").get_data(as_text=True)
+    assert "138****1111" in page and "139****2222" in page
+    assert not PHONE.search(page)
+    assert "ZZ-FOREIGN-0001" not in page and "（其他街镇的工单）" in page
+
+
+def test_unknown_api_paths_answer_in_json(as_role) -> None:  # type: ignore[no-untyped-def]
+    client = as_role("squad")
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404 and response.is_json and "接口地址有误" in response.json["error"]
+    assert client.post("/api/v1/orders").status_code in (400, 405)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from tracker.domain.privacy import mask_name, mask_phone
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State, Unit
 
 _LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -127,6 +128,10 @@ def describe_value(name: str, value: object) -> str:
     """A recorded field value (as stored in an event's changes) as people read it."""
     if value is None or value == "":
         return "—"
+    if name == "phone":  # the audit trail never shows a full number; revealing one is its own logged step
+        return mask_phone(str(value))
+    if name == "complainant":
+        return mask_name(str(value))
     if name in ("state", "return_from_state") and isinstance(value, str) and value in State._value2member_map_:
         return STATE_LABELS[State(value)]
     if name == "extension_status" and isinstance(value, str) and value in ExtensionStatus._value2member_map_:

@@ -194,6 +194,7 @@ class OrderDetail:
     deadlines: list[tuple[DeadlineView, list[str]]]
     events: list[OrderEvent]
     actions: list[Action]
+    repeat_of: str | None = None  # withheld when it names an order the viewer may not see
 
 
 def order_detail(
@@ -208,7 +209,8 @@ def order_detail(
         for row in deadline_rows.all_deadlines(session, order)
     ]
     actions = actions_for(viewer, available_actions(session, order, now=now))
-    return OrderDetail(order, deadlines, events_of(session, order), actions)
+    repeat_of = visible_repeat_of(session, viewer=viewer, order=order)
+    return OrderDetail(order, deadlines, events_of(session, order), actions, repeat_of)
 
 
 def visible_repeat_of(session: Session, *, viewer: Viewer, order: Order) -> str | None:

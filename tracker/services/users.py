@@ -121,9 +121,11 @@ def _street_for(session: Session, role: Role, street: str | None) -> str | None:
         return None
     if not street:
         raise UserError("执法队用户必须绑定一个街镇")
-    known = session.exec(select(Street.name).where(Street.name == street)).first()
+    known = session.exec(select(Street).where(Street.name == street)).first()
     if known is None:
         raise UserError(f"街镇“{street}”不在街镇名单中，请先在“管理 → 街镇”中添加")
+    if not known.active:
+        raise UserError(f"街镇“{street}”已停用，不能绑定用户；请先在“管理 → 街镇”中启用")
     return street
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from tracker.db import get_session
@@ -20,8 +20,11 @@ def init_app(app: Flask) -> None:
     """Register the handlers."""
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[str, int]:
+    def http_error(exc: HTTPException) -> tuple[str, int] | tuple[dict[str, str], int]:
         code = exc.code or 500
+        if request.path.startswith("/api/"):  # unknown API paths and wrong methods answer in JSON too
+            api_messages = {404: "工单不存在或接口地址有误", 405: "接口只支持 GET"}
+            return {"error": api_messages.get(code, TITLES.get(code, "请求无法完成"))}, code
         message = "您要找的工单或页面不存在。" if code == 404 else "请求无法完成。"
         if code == 413:
             limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
