@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test lint bench bench-deadlines bench-import bench-jobs samples clean
+.PHONY: demo test lint bench bench-deadlines bench-import bench-jobs bench-web samples clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本；可用 make PYTHON=python3.11 指定")'
@@ -51,6 +51,13 @@ bench-import: $(VENV)/.installed-dev
 
 bench-jobs: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.scan
+
+## bench-web: gunicorn (4 workers) on 127.0.0.1 over BENCH_ORDERS orders in SQLite (built once under
+## instance/, reused), 20 simulated users for BENCH_SECONDS; BENCH_ORDERS=100000 for a shorter run
+BENCH_ORDERS ?= 1000000
+BENCH_SECONDS ?= 60
+bench-web: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.web --orders $(BENCH_ORDERS) --duration $(BENCH_SECONDS)
 
 ## samples: regenerate sample_orders/ (deterministic)
 samples: $(VENV)/.installed

@@ -23,14 +23,22 @@ from pathlib import Path
 FMT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores datetimes in SQLite (naive UTC)
 
 
-def build(db: Path, orders: int, open_orders: int, now: datetime, seed: int = 1) -> None:
-    """Migrate an empty database and fill it with orders and stage deadlines (raw inserts, for speed)."""
+def migrate(db: Path) -> None:
+    """Bring the SQLite file ``db`` to the newest schema (the engine is disposed afterwards)."""
     os.environ["TRACKER_DATABASE_URL"] = f"sqlite:///{db}"
     from tracker import create_app
     from tracker.cli import upgrade_database
+    from tracker.db import get_engine
 
-    with create_app().app_context():
+    app = create_app()
+    with app.app_context():
         upgrade_database()
+    get_engine(app).dispose()
+
+
+def build(db: Path, orders: int, open_orders: int, now: datetime, seed: int = 1) -> None:
+    """Migrate an empty database and fill it with orders and stage deadlines (raw inserts, for speed)."""
+    migrate(db)
     rng = random.Random(seed)
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=WAL")
