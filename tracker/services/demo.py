@@ -152,10 +152,10 @@ def load_samples(session: Session, *, now: datetime, folder: Path = SAMPLES) -> 
 
 # One user per role (and a second squad, so that scope can be seen); passwords are for the demo only.
 DEMO_USERS = (
-    ("admin", "区局管理员", Role.ADMIN, None, "demo-admin-2026"),
-    ("duchao", "督察 李明", Role.SUPERVISOR, None, "demo-duchao-2026"),
-    ("jingansi", "执法队 张三", Role.SQUAD, "静安寺街道", "demo-jingansi-2026"),
-    ("caojiadu", "执法队 王五", Role.SQUAD, "曹家渡街道", "demo-caojiadu-2026"),
+    ("admin", "周敏", Role.ADMIN, None, "demo-admin-2026"),
+    ("duchao", "李明", Role.SUPERVISOR, None, "demo-duchao-2026"),
+    ("jingansi", "张三", Role.SQUAD, "静安寺街道", "demo-jingansi-2026"),
+    ("caojiadu", "王五", Role.SQUAD, "曹家渡街道", "demo-caojiadu-2026"),
 )
 
 

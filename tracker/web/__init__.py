@@ -14,6 +14,8 @@ from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outco
 NAV = (
     ("orders.index", "工单", frozenset(Role)),
     ("alerts.index", "逾期预警", frozenset(Role)),
+    ("dashboard.index", "统计", frozenset(Role)),
+    ("spot_checks.index", "质量抽查", frozenset({Role.SUPERVISOR, Role.ADMIN})),
     ("imports.index", "导入", frozenset({Role.ADMIN})),
     ("admin.index", "管理", frozenset({Role.ADMIN})),
 )
@@ -39,11 +41,12 @@ def nav_alert_count() -> int:
 
 def init_app(app: Flask) -> None:
     """Register security, sign-in, blueprints, template filters and label lookups."""
-    from tracker.web import admin, alerts, api, auth, errors, imports, orders, security
+    from tracker.web import admin, alerts, api, auth, charts, dashboard, errors, imports, orders, security, spot_checks
 
     security.init_app(app)
     auth.init_app(app)
-    for module in (orders, alerts, imports, admin, api):
+    charts.init_app(app)
+    for module in (orders, alerts, dashboard, spot_checks, imports, admin, api):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local

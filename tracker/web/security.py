@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
 csrf = CSRFProtect()
+CACHEABLE = frozenset({"static", "charts.plotly_js"})  # files without personal data
 
 # No inline script anywhere: scripts and styles come from our own static files only.
 CONTENT_SECURITY_POLICY = (
@@ -27,7 +28,7 @@ def init_app(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
-        if request.endpoint != "static":  # every page may show personal data
+        if request.endpoint not in CACHEABLE:  # every page may show personal data
             response.headers["Cache-Control"] = "no-store"
         return response
 
