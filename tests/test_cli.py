@@ -44,6 +44,9 @@ def test_init_db_migrates_seeds_and_can_run_again(empty_app) -> None:  # type: i
     with engine.connect() as conn:  # the migrations build exactly what the models describe
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
     engine.dispose()
+    # Alembic cannot compare an expression index (level_rank DESC): it reports it removed and added
+    expression_indexes = {"ix_alert_open_order"}
+    diff = [d for d in diff if not (d[0] in ("add_index", "remove_index") and d[1].name in expression_indexes)]
     assert diff == []
 
 

@@ -64,6 +64,7 @@ class Order(SQLModel, table=True):
         # the order list: newest dispatch first, district-wide or per street
         sa.Index("ix_work_order_dispatched", "dispatched_at"),
         sa.Index("ix_work_order_street_dispatched", "street", "dispatched_at"),
+        sa.Index("ix_work_order_state_dispatched", "state", "dispatched_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -212,6 +213,8 @@ class Alert(SQLModel, table=True):
         sa.CheckConstraint(_in("level", AlertLevel), name="ck_alert_level"),
         sa.CheckConstraint("level_rank BETWEEN 1 AND 3", name="ck_alert_level_rank"),
         sa.Index("ix_alert_open", "resolved_at", "level_rank"),
+        # the alerts page: open alerts red first, then by due time, read in index order
+        sa.Index("ix_alert_open_order", "resolved_at", sa.text("level_rank DESC"), "due_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -78,8 +78,8 @@ class OrderFilter:
     keyword: str | None = None  # order number, content or address
     sort: str = "dispatched_desc"
 
-    def where(self, query: Any) -> Any:
-        """Apply the filter to a query over ``work_order``."""
+    def where(self, query: Any, *, counting: bool = False) -> Any:
+        """Apply the filter to a query over ``work_order`` (``counting``: for a count, not a page)."""
         if self.street:
             query = query.where(Order.street == self.street)
         if self.category:
@@ -104,12 +104,15 @@ class OrderFilter:
                 )
             )
         if self.level is not None or self.stage is not None:
-            alert = select(Alert.id).where(col(Alert.order_id) == col(Order.id), col(Alert.resolved_at).is_(None))
+            # a page stops after its rows, so EXISTS per order is cheap; a count would run it for every
+            # order, so it collects the alerted order ids once instead (both measured at 1,000,000 orders)
+            alert = select(Alert.order_id) if counting else select(Alert.id).where(col(Alert.order_id) == col(Order.id))
+            alert = alert.where(col(Alert.resolved_at).is_(None))
             if self.level is not None:
                 alert = alert.where(Alert.level == self.level.value)
             if self.stage is not None:
                 alert = alert.where(Alert.stage == self.stage.value)
-            query = query.where(alert.exists())
+            query = query.where(col(Order.id).in_(alert) if counting else alert.exists())
         return query
 
 
@@ -125,7 +128,7 @@ def list_orders(
 ) -> tuple[list[OrderLine], int]:
     """A page of the viewer's orders with their open deadlines, and the total count."""
     query = scoped(filters.where(select(Order)), viewer)
-    count_query = scoped(filters.where(select(func.count()).select_from(Order)), viewer)
+    count_query = scoped(filters.where(select(func.count()).select_from(Order), counting=True), viewer)
     order_by = SORTS.get(filters.sort, SORTS["dispatched_desc"])[1]
     orders = session.exec(query.order_by(order_by, col(Order.id).desc()).limit(limit).offset(offset)).all()
     total = session.exec(count_query).one()
@@ -151,7 +154,8 @@ def lines_for(session: Session, orders: list[Order], *, now: datetime, calendar:
 
 def state_counts(session: Session, viewer: Viewer | None = None) -> dict[State, int]:
     """How many orders are in each state (the viewer's orders, or all)."""
-    query = select(Order.state, func.count()).group_by(Order.state)
+    query = select(Order.state, func.count()).where(col(Order.state).in_([s.value for s in State]))
+    query = query.group_by(Order.state)  # the IN lets SQLite search the state indexes rather than read every row
     rows = session.exec(scoped(query, viewer) if viewer else query).all()
     counts = {state: 0 for state in State}
     for state, count in rows:
@@ -161,16 +165,9 @@ def state_counts(session: Session, viewer: Viewer | None = None) -> dict[State, 
 
 def open_alert_counts(session: Session, viewer: Viewer) -> dict[AlertLevel, int]:
     """The viewer's open alerts per level, as the scheduler last raised them (the navigation count)."""
-    query = (
-        select(Alert.level, func.count())
-        .join(Order, col(Order.id) == col(Alert.order_id))
-        .where(col(Alert.resolved_at).is_(None))
-        .group_by(Alert.level)
-    )
-    counts = {level: 0 for level in AlertLevel}
-    for level, count in session.exec(scoped(query, viewer)).all():
-        counts[AlertLevel(level)] = int(count)
-    return counts
+    from tracker.services.alerts import viewer_alert_counts  # alerts builds on this module's scope
+
+    return viewer_alert_counts(session, viewer=viewer)
 
 
 def alert_counts(session: Session, *, now: datetime, calendar: WorkCalendar) -> dict[AlertLevel, int]:
