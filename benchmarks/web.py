@@ -324,6 +324,7 @@ def database(folder: Path, orders: int, open_share: float, rebuild: bool) -> tup
     if not rebuild and db.exists() and marker.exists():
         info = json.loads(marker.read_text(encoding="utf-8"))
         if info.get("orders") == orders and info.get("open_share") == open_share:
+            migrate(db)  # a database built before a schema change gets the new indexes
             return db, info, True
     return db, build_database(db, orders, open_share), False
 

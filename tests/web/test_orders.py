@@ -258,3 +258,21 @@ def test_unknown_api_paths_answer_in_json(as_role) -> None:  # type: ignore[no-u
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404 and response.is_json and "接口地址有误" in response.json["error"]
     assert client.post("/api/v1/orders").status_code in (400, 405)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_phone_numbers_inside_free_text_are_masked_too(as_role, runner, engine) -> None:  # type: ignore[no-untyped-def]
+    load_demo(runner)
+    order = first_order(engine, street="静安寺街道")
+    with Session(engine) as session:
+        stored = session.get(Order, order.id)
+        assert stored is not None
+        stored.content = "噪音扰民，请回电13812345678（白天）或座机 021-62481234"
+        session.add(stored)
+        session.commit()
+    client = as_role("squad")
+    page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert "138****5678" in page and "13812345678" not in page and "021-62481234" in page
+    sheet = load_workbook(BytesIO(client.get("/orders/export.xlsx").data)).active
+    cells = " ".join(str(c) for row in sheet.iter_rows(values_only=True) for c in row if c)
+    assert "138****5678" in cells and "13812345678" not in cells

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tracker.domain.privacy import mask_name, mask_phone
+from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State, Unit
 
 _LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -141,4 +141,4 @@ def describe_value(name: str, value: object) -> str:
             return format_local(datetime.fromisoformat(value))
         except ValueError:
             return value
-    return str(value)
+    return mask_phones_in_text(str(value))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def mask_phone(phone: str | None) -> str:
     """138****5678 for a mobile number; keep only the last 4 digits of anything else."""
@@ -20,3 +22,13 @@ def mask_name(name: str | None) -> str:
     if not name:
         return ""
     return name[0] + "*" * (len(name) - 1)
+
+
+MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def mask_phones_in_text(text: str | None) -> str:
+    """Free text (complaint content, replies, notes) with every mobile number in it masked."""
+    if not text:
+        return ""
+    return MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from tracker.domain import labels
 from tracker.domain.errors import TrackerError
-from tracker.domain.privacy import mask_name, mask_phone
+from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.vocabulary import State
 from tracker.models import Order
 from tracker.services.access import scoped
@@ -55,7 +55,9 @@ def cell_value(order: Order, field: str) -> object:
         return labels.STATE_LABELS[State(value)]
     if field.endswith("_at"):
         return labels.format_local(value)
-    return formula_safe(value) if value is not None else ""
+    if isinstance(value, str):
+        return formula_safe(mask_phones_in_text(value))
+    return value if value is not None else ""
 
 
 def export_orders(session: Session, *, viewer: Viewer, filters: OrderFilter, max_rows: int = EXPORT_MAX_ROWS) -> bytes:

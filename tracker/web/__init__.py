@@ -6,7 +6,7 @@ from flask import Flask, current_app, g
 
 from tracker.db import get_session
 from tracker.domain import labels
-from tracker.domain.privacy import mask_name, mask_phone
+from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State
 
@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local"] = labels.format_local
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["mask_name"] = mask_name
+    app.jinja_env.filters["mask_text"] = mask_phones_in_text
     app.jinja_env.globals.update(
         state_label=lambda v: labels.STATE_LABELS[State(v)],
         action_label=lambda v: labels.ACTION_LABELS[Action(v)],

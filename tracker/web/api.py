@@ -19,7 +19,7 @@ from tracker.db import get_session
 from tracker.domain import labels
 from tracker.domain.deadlines import to_local
 from tracker.domain.errors import TrackerError
-from tracker.domain.privacy import mask_name, mask_phone
+from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State
 from tracker.models import Alert, Order, OrderEvent, utcnow
 from tracker.services.alerts import AlertFilter, viewer_alert_counts, viewer_alerts
@@ -47,7 +47,6 @@ MESSAGES = {
 DATE_PARAMS = {**labels.FILTER_LABELS, "from": "统计期间自", "to": "统计期间至"}
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # a mainland mobile number standing alone (not inside a longer run of digits such as an order number)
-MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 IDENTIFIERS = frozenset({"order_no", "repeat_of"})  # order numbers are not personal data: never rewritten
 PERSONAL_CHANGES = {"phone": mask_phone, "complainant": mask_name}
 WITHHELD = "（其他街镇的工单，不显示编号）"
@@ -74,7 +73,7 @@ def json_response(data: Any, status: int = 200) -> Response:
 def scrub(value: Any, key: str = "") -> Any:
     """Mask every mobile number inside strings (content, replies, extras), leaving identifiers alone."""
     if isinstance(value, str):
-        return value if key in IDENTIFIERS else MOBILE.sub(lambda m: mask_phone(m.group(0)), value)
+        return value if key in IDENTIFIERS else mask_phones_in_text(value)
     if isinstance(value, dict):
         return {k: scrub(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
