@@ -19,6 +19,7 @@ from sqlmodel import select as sqlmodel_select
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import AlertThresholds, end_of_local_day, to_local
 from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.lifecycle import OPEN_STATES
 from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage
 from tracker.models import Alert, Digest, Order, OrderDeadline
@@ -172,7 +173,9 @@ def _open_alerts_of(query: Any, viewer: Viewer, street: str | None = None) -> An
     query = query.where(col(Alert.resolved_at).is_(None))
     if is_district_wide(viewer.role) and not street:
         return query
-    orders = scoped(sqlmodel_select(Order.id), viewer)
+    # a street's open orders are few and found by the (state, street) index; an alert of an order
+    # closed since the last scan is left out here at once, district-wide at the next scan
+    orders = scoped(sqlmodel_select(Order.id).where(col(Order.state).in_([s.value for s in OPEN_STATES])), viewer)
     if street:
         orders = orders.where(Order.street == street)
     return query.where(col(Alert.order_id).in_(orders))
@@ -202,13 +205,17 @@ def viewer_alert_counts(
 
     This is the one count of open alerts: the navigation bar, the order list and the alerts page use it.
     """
+    key = ("alert_counts", viewer, filters.stage, filters.street)
+    if key in session.info:  # counted once per request: the navigation bar and the page ask alike
+        return dict(session.info[key])
     query = filters.where(
         _open_alerts_of(sqlmodel_select(Alert.level_rank, func.count()), viewer, filters.street), with_level=False
     ).group_by(Alert.level_rank)
     counts = {level: 0 for level in AlertLevel}
     for rank, count in session.exec(query).all():
         counts[RANK_LEVELS[int(rank)]] = int(count)
-    return counts
+    session.info[key] = counts
+    return dict(counts)
 
 
 def acknowledge_alert(session: Session, *, viewer: Viewer, alert_id: int, now: datetime) -> Alert | None:
