@@ -65,3 +65,9 @@ samples: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## bench-dashboard: the 统计 page over BENCH_ORDERS orders in SQLite (the bench-web database, built once
+## under instance/ and reused), a supervisor and a squad user; target under 1 second server time
+.PHONY: bench-dashboard
+bench-dashboard: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.dashboard --orders $(BENCH_ORDERS)

@@ -68,7 +68,14 @@ class PeriodRates:
 
 
 def live_rates(
-    session: Session, *, viewer: Viewer, first: date, last: date, now: datetime, street: str | None = None
+    session: Session,
+    *,
+    viewer: Viewer,
+    first: date,
+    last: date,
+    now: datetime,
+    street: str | None = None,
+    category: str | None = None,
 ) -> PeriodRates:
     """The rates of the viewer's orders from ``first`` to ``last`` (Beijing dates, both included), per street."""
     if last < first:
@@ -79,18 +86,33 @@ def live_rates(
 
     def restrict(query: Any) -> Any:
         query = scoped(query, viewer)
-        return query.where(Order.street == street) if street else query
+        query = query.where(Order.street == street) if street else query
+        return query.where(Order.category == category) if category else query
 
     due_end = min(end, now)
     values = rate_values(session, start=start, end=end, restrict=restrict, due_end=due_end)
     no_phone = _without_phone(session, start=start, end=due_end, restrict=restrict)
+    return period_rates(session, viewer=viewer, first=first, last=last, values=values, street=street, no_phone=no_phone)
+
+
+def period_rates(
+    session: Session,
+    *,
+    viewer: Viewer,
+    first: date,
+    last: date,
+    values: dict[tuple[str, str], list[float]],
+    street: str | None = None,
+    no_phone: dict[str, int] | None = None,
+) -> PeriodRates:
+    """Rates per street (the viewer's streets, then any other street in ``values``) from summed numerators."""
     names = [s for s in street_choices(viewer, street_choices_all(session)) if not street or s == street]
     names += sorted({name for name, _ in values} - set(names))
-    rows = [_street_rates(name, values, no_phone.get(name, 0)) for name in names]
+    rows = [_street_rates(name, values, no_phone.get(name, 0) if no_phone is not None else None) for name in names]
     return PeriodRates(first, last, rows, _total(rows))
 
 
-def _street_rates(name: str, values: dict[tuple[str, str], list[float]], without_phone: int) -> StreetRates:
+def _street_rates(name: str, values: dict[tuple[str, str], list[float]], without_phone: int | None) -> StreetRates:
     rates = []
     for metric in RATE_METRICS:
         numerator, denominator = values.get((name, metric.key), (0.0, 0.0))
@@ -103,7 +125,8 @@ def _total(rows: list[StreetRates]) -> StreetRates:
     rates = []
     for i, metric in enumerate(RATE_METRICS):
         cells = [row.rates[i] for row in rows]
-        extra = sum(c.without_phone or 0 for c in cells) if metric.key in CONTACT_METRICS else None
+        known = metric.key in CONTACT_METRICS and all(c.without_phone is not None for c in cells)
+        extra = sum(c.without_phone or 0 for c in cells) if known else None
         numerator = sum((c.numerator for c in cells), 0.0)
         rates.append(
             Rate(metric.key, metric.label, numerator, sum((c.denominator for c in cells), 0.0), metric.basis, extra)

@@ -2,6 +2,78 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import replace
+from datetime import date
+
+from flask import Blueprint, flash, render_template, request, url_for
+
+from tracker.db import get_session
+from tracker.domain.errors import TrackerError
+from tracker.domain.vocabulary import Stage
+from tracker.models import utcnow
+from tracker.services.access import street_choices
+from tracker.services.dashboard import DashboardFilter, build_dashboard, default_filter
+from tracker.services.directory import category_names, street_choices_all
+from tracker.services.rates import RATE_METRICS
+from tracker.web.auth import viewer
 
 bp = Blueprint("dashboard", __name__, template_folder="templates", url_prefix="/dashboard")
+PERIOD_LABELS = {"from": "统计期间自", "to": "统计期间至"}
+
+
+def _day(name: str) -> date | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        flash(
+            f"筛选条件“{PERIOD_LABELS[name]}”的值「{text[:40]}」不是有效日期（应为 2026-11-20），已改用默认值", "error"
+        )
+        return None
+
+
+def filters_from_request(streets: list[str]) -> DashboardFilter:
+    """The dashboard filter from the query string (defaults: the last 30 days, every street in scope)."""
+    default = default_filter(utcnow())
+    first, last = _day("from"), _day("to")
+    street = request.args.get("street", "").strip() or None
+    if street and street not in streets:
+        flash(f"筛选条件“街镇”的值「{street[:40]}」不在您可查看的街镇中，已忽略", "error")
+        street = None
+    if first and not last:
+        last = max(default.last, first)
+    if last and not first:
+        first = last - (default.last - default.first)
+    return DashboardFilter(
+        first=first or default.first,
+        last=last or default.last,
+        street=street,
+        category=request.args.get("category", "").strip()[:128] or None,
+    )
+
+
+@bp.get("/")
+def index() -> str:
+    """统计：期间内派单工单的状态与预警、每日受理量、超期工单、各项指标（按街镇、逐月）。"""
+    db = get_session()
+    me = viewer()
+    streets = street_choices(me, street_choices_all(db))
+    filters = filters_from_request(streets)
+    list_url = url_for("orders.index")
+    try:
+        board = build_dashboard(db, viewer=me, filters=filters, now=utcnow(), list_url=list_url)
+    except TrackerError as exc:
+        flash(f"{exc.message}，已改用默认期间", "error")
+        filters = replace(default_filter(utcnow()), street=filters.street, category=filters.category)
+        board = build_dashboard(db, viewer=me, filters=filters, now=utcnow(), list_url=list_url)
+    return render_template(
+        "dashboard/index.html",
+        d=board,
+        f=board.filters,
+        streets=streets,
+        categories=category_names(db),
+        metrics=RATE_METRICS,
+        stage_of=Stage,
+    )

@@ -1,0 +1,317 @@
+"""Every number of the dashboard against a direct count over the same orders (Python loops over ORM rows).
+
+The demo data (310 orders) as of 2026-11-26 10:00, district-wide and for the 静安寺街道 squad; the
+rates both live (a category chosen, or no snapshot yet) and from the nightly snapshot.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import time_machine
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from tests.helpers import local
+from tracker.domain.deadlines import local_day_bounds, to_local
+from tracker.domain.roles import Role
+from tracker.domain.vocabulary import AlertLevel, Stage, State
+from tracker.models import Alert, Order, OrderDeadline
+from tracker.services.dashboard import Dashboard, DashboardError, DashboardFilter, build_dashboard, default_filter
+from tracker.services.metrics import snapshot_day
+from tracker.services.users import Viewer
+
+NOW = local("2026-11-26 10:00")
+TODAY = date(2026, 11, 26)
+SUPERVISOR = Viewer(1, "duchao", "督察", Role.SUPERVISOR, None)
+SQUAD = Viewer(2, "jingansi", "静安寺", Role.SQUAD, "静安寺街道")
+WEIGHTS = {"满意": 1.0, "基本满意": 0.8, "一般": 0.6, "不满意": 0.0}
+RANK = {"blue": 1, "yellow": 2, "red": 3}
+
+
+@pytest.fixture
+def demo(runner, engine: Engine) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+    """A session over the demo data, with the clock at 2026-11-26 10:00 Beijing time."""
+    with time_machine.travel(NOW, tick=False):
+        result = runner.invoke(args=["demo-load", "--now", "2026-11-26T10:00"])
+        assert result.exit_code == 0, result.output
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+
+
+@dataclass(frozen=True)
+class Direct:
+    """The orders a filter selects, read as ORM rows, and the counts computed from them in Python."""
+
+    session: Session
+    viewer: Viewer
+    filters: DashboardFilter
+
+    def visible(self, order: Order) -> bool:
+        if self.viewer.role is Role.SQUAD and order.street != self.viewer.street:
+            return False
+        if self.filters.street and order.street != self.filters.street:
+            return False
+        return not (self.filters.category and order.category != self.filters.category)
+
+    def orders(self) -> list[Order]:
+        """Visible orders dispatched in the period."""
+        return [
+            o
+            for o in self.session.exec(select(Order)).all()
+            if self.visible(o) and self.filters.first <= to_local(o.dispatched_at).date() <= self.filters.last
+        ]
+
+    def alerts(self) -> list[tuple[Alert, Order]]:
+        ids = {o.id: o for o in self.orders()}
+        return [
+            (a, ids[a.order_id])
+            for a in self.session.exec(select(Alert)).all()
+            if a.resolved_at is None and a.order_id in ids
+        ]
+
+    def rates(
+        self, first: date, last: date, *, due_end: datetime | None, street: str | None = None
+    ) -> dict[str, tuple[float, float]]:
+        """Every rate of domain.md section 5, counted order by order (street None: all visible streets)."""
+        start, end = local_day_bounds(first)[0], local_day_bounds(last)[1]
+        due_until = min(end, due_end) if due_end else end
+        every = [o for o in self.session.exec(select(Order)).all() if self.visible(o)]
+        if street is not None:
+            every = [o for o in every if (o.street or "（未填街镇）") == street]
+        by_id = {o.id: o for o in every}
+        dispatched = [o for o in every if start <= o.dispatched_at < end]
+        closed = [o for o in every if o.closed_at is not None and start <= o.closed_at < end]
+        deadlines = [
+            d
+            for d in self.session.exec(select(OrderDeadline)).all()
+            if d.order_id in by_id
+            and d.due_at is not None
+            and start <= d.due_at < due_until
+            and d.outcome != "cancelled"
+        ]
+        contact = [d for d in deadlines if d.stage == "first_contact"]
+        closing = [d for d in deadlines if d.stage in ("closure", "redo")]
+        judged = [o for o in closed if o.verdict in ("实际解决", "解释说明")]
+        rated = [o for o in closed if o.satisfaction in WEIGHTS]
+        return {
+            "intake": (len(dispatched), len(dispatched)),
+            "contact_rate": (sum(d.outcome in ("met", "late") for d in contact), len(contact)),
+            "contact_timely_rate": (sum(d.outcome == "met" for d in contact), len(contact)),
+            "ontime_rate": (sum(d.outcome == "met" for d in closing), len(closing)),
+            "resolved_rate": (sum(o.verdict == "实际解决" for o in judged), len(judged)),
+            "satisfaction_rate": (sum(WEIGHTS[o.satisfaction or ""] for o in rated), len(rated)),
+            "return_rate": (sum(o.return_count > 0 for o in dispatched), len(dispatched)),
+            "redo_rate": (sum(o.cycle > 1 for o in closed), len(closed)),
+            "repeat_rate": (sum(bool(o.is_repeat) for o in dispatched), len(dispatched)),
+            "without_phone": (sum(not by_id[d.order_id].phone for d in contact), 0),
+        }
+
+
+def query_of(url: str) -> dict[str, str]:
+    """The order list's filter arguments in a drill-down URL."""
+    parts = urlsplit(url)
+    assert parts.path == "/"
+    return {k: v[0] for k, v in parse_qs(parts.query).items()}
+
+
+def check_rates(board_rates, expected: Callable[[str | None], dict[str, tuple[float, float]]]) -> None:  # type: ignore[no-untyped-def]
+    """Each street's and the total's rates, numerators and denominators, against the direct count."""
+    for row in [*board_rates.streets, board_rates.total]:
+        want = expected(None if row.street == "合计" else row.street)
+        assert row.intake == want["intake"][1], row.street
+        for rate in row.rates:
+            numerator, denominator = want[rate.metric]
+            assert rate.numerator == pytest.approx(numerator), (row.street, rate.metric)
+            assert rate.denominator == denominator, (row.street, rate.metric)
+            assert rate.rate == (round(numerator / denominator, 4) if denominator else None)
+
+
+def check_orders_and_alerts(board: Dashboard, direct: Direct) -> None:
+    """States, intake per day, alert levels and overdue cells against the direct count, with their links."""
+    f = direct.filters
+    orders = direct.orders()
+    assert {c.key: c.value for c in board.states} == {s.value: sum(o.state == s for o in orders) for s in State}
+    for c in board.states:
+        assert query_of(c.url) == f.list_args(state=c.key)
+    per_day: dict[str, int] = defaultdict(int)
+    for o in orders:
+        per_day[to_local(o.dispatched_at).date().isoformat()] += 1
+    assert [c.key for c in board.intake] == [
+        (f.first + timedelta(days=n)).isoformat() for n in range((f.last - f.first).days + 1)
+    ]
+    assert {c.key: c.value for c in board.intake} == {c.key: per_day.get(c.key, 0) for c in board.intake}
+    assert board.intake_total == len(orders)
+    assert (
+        query_of(board.intake[0].url)["dispatched_from"]
+        == board.intake[0].key
+        == query_of(board.intake[0].url)["dispatched_to"]
+    )
+
+    worst: dict[int, int] = {}
+    levels: dict[str, set[int]] = defaultdict(set)
+    red: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for alert, order in direct.alerts():
+        worst[order.id or 0] = max(worst.get(order.id or 0, 0), RANK[alert.level])
+        levels[alert.level].add(order.id or 0)
+        if alert.level == "red":
+            red[(order.street or "（未填街镇）", alert.stage)].add(order.id or 0)
+    for c in board.levels:
+        assert c.worst == sum(1 for w in worst.values() if w == RANK[c.level.value]), c.level
+        assert c.any == len(levels[c.level.value]), c.level
+        assert query_of(c.url) == f.list_args(level=c.level.value)
+    shown = {
+        (street, stage.value): cell.value for street, cells in board.overdue.items() for stage, cell in cells.items()
+    }
+    assert {k: v for k, v in shown.items() if v} == {k: len(v) for k, v in red.items()}
+    for street, cells in board.overdue.items():
+        for stage, cell in cells.items():
+            assert query_of(cell.url) == f.list_args(street=street, level="red", stage=stage.value)
+
+
+def test_district_wide_every_number_matches_a_direct_count(demo: Session) -> None:
+    filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY)
+    board = build_dashboard(demo, viewer=SUPERVISOR, filters=filters, now=NOW)
+    direct = Direct(demo, SUPERVISOR, filters)
+    assert board.intake_total > 100 and board.overdue and sum(c.any for c in board.levels) > 0  # the demo has them
+    check_orders_and_alerts(board, direct)
+    assert board.rate_source.kind == "live"  # no snapshot yet
+    check_rates(board.rates, lambda street: direct.rates(filters.first, filters.last, due_end=NOW, street=street))
+    assert len({row.street for row in board.rates.streets}) > 5
+    assert [p.label for p in board.trend] == ["2026-10", "2026-11"]
+    for point in board.trend:
+        check_rates(point.rates, lambda street, p=point: direct.rates(p.first, p.last, due_end=NOW, street=street))
+
+
+def test_squad_numbers_are_its_own_streets_only(demo: Session) -> None:
+    filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY)
+    board = build_dashboard(demo, viewer=SQUAD, filters=filters, now=NOW)
+    direct = Direct(demo, SQUAD, filters)
+    assert 0 < board.intake_total < len(Direct(demo, SUPERVISOR, filters).orders())
+    check_orders_and_alerts(board, direct)
+    assert set(board.overdue) <= {"静安寺街道"}
+    assert [row.street for row in board.rates.streets] == ["静安寺街道"]
+    check_rates(board.rates, lambda street: direct.rates(filters.first, filters.last, due_end=NOW, street=street))
+
+
+def test_a_squad_asking_for_another_street_gets_nothing(demo: Session) -> None:
+    filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY, street="曹家渡街道")
+    board = build_dashboard(demo, viewer=SQUAD, filters=filters, now=NOW)
+    assert board.intake_total == 0 and all(c.value == 0 for c in board.states)
+    assert all(c.worst == c.any == 0 for c in board.levels) and board.overdue == {}
+    assert board.rates.total.intake == 0 and all(r.denominator == 0 for r in board.rates.total.rates)
+    assert "曹家渡街道" not in {row.street for row in board.rates.streets}
+
+
+def test_street_and_category_filters(demo: Session) -> None:
+    category = demo.exec(select(Order.category).where(Order.street == "曹家渡街道")).first()
+    assert category
+    filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY, street="曹家渡街道", category=category)
+    board = build_dashboard(demo, viewer=SUPERVISOR, filters=filters, now=NOW)
+    direct = Direct(demo, SUPERVISOR, filters)
+    assert board.intake_total > 0
+    check_orders_and_alerts(board, direct)
+    assert board.rate_source.kind == "live"
+    check_rates(board.rates, lambda street: direct.rates(filters.first, filters.last, due_end=NOW, street=street))
+    assert all(
+        query_of(c.url)["category"] == category and query_of(c.url)["street"] == "曹家渡街道" for c in board.states
+    )
+
+
+def test_rates_from_the_nightly_snapshot_match_a_direct_count(demo: Session) -> None:
+    earliest = min(to_local(o.dispatched_at).date() for o in demo.exec(select(Order)).all())
+    day = earliest
+    while day < TODAY:  # what the nightly job stores, up to yesterday
+        snapshot_day(demo, day=day, now=NOW)
+        day += timedelta(days=1)
+    demo.commit()
+    filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY)
+    yesterday = TODAY - timedelta(days=1)
+    for viewer in (SUPERVISOR, SQUAD):
+        board = build_dashboard(demo, viewer=viewer, filters=filters, now=NOW)
+        direct = Direct(demo, viewer, filters)
+        assert board.rate_source.kind == "snapshot" and board.rate_source.last == yesterday
+        expected = {
+            street: direct.rates(filters.first, yesterday, due_end=None, street=street)
+            for street in [None, *(row.street for row in board.rates.streets)]
+        }
+        for values in expected.values():
+            values["without_phone"] = (0, 0)
+        check_rates(board.rates, expected.__getitem__)
+        assert all(r.without_phone is None for r in board.rates.total.rates)  # not in the snapshot
+        assert len(board.trend) == 12 and board.trend[-1].label == "2026-11" and board.trend[0].label == "2025-12"
+        for point in board.trend:
+            check_rates(
+                point.rates, lambda street, p=point, d=direct: d.rates(p.first, p.last, due_end=None, street=street)
+            )
+        if viewer is SQUAD:
+            assert [row.street for row in board.rates.streets] == ["静安寺街道"]
+    # a category is not in the snapshot: computed live, today included
+    category = demo.exec(select(Order.category)).first()
+    board = build_dashboard(
+        demo, viewer=SUPERVISOR, filters=DashboardFilter(filters.first, TODAY, None, category), now=NOW
+    )
+    assert board.rate_source.kind == "live" and board.rate_source.last == TODAY
+
+
+def test_rate_links_follow_each_rates_date_basis(demo: Session) -> None:
+    filters = DashboardFilter(first=date(2026, 11, 1), last=TODAY)
+    board = build_dashboard(demo, viewer=SUPERVISOR, filters=filters, now=NOW)
+    street = board.rates.streets[0].street
+    assert query_of(board.rate_links[(street, "resolved_rate")]) == {
+        "closed_from": "2026-11-01",
+        "closed_to": "2026-11-26",
+        "street": street,
+    }
+    assert query_of(board.rate_links[(street, "return_rate")]) == {
+        "dispatched_from": "2026-11-01",
+        "dispatched_to": "2026-11-26",
+        "street": street,
+    }
+    assert board.bases[0] == ("先行联系率", "先行联系期限日期")
+
+
+def test_figures_carry_the_same_numbers_and_their_links(demo: Session) -> None:
+    filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY)
+    board = build_dashboard(demo, viewer=SUPERVISOR, filters=filters, now=NOW)
+    states = board.figures["states"]["data"][0]
+    assert list(states["y"]) == [c.value for c in board.states]
+    assert list(states["customdata"]) == [c.url for c in board.states]
+    assert list(board.figures["intake"]["data"][0]["y"]) == [c.value for c in board.intake]
+    assert list(board.figures["levels"]["data"][0]["y"]) == [c.worst for c in board.levels]
+    overdue = {trace["name"]: list(trace["y"]) for trace in board.figures["overdue"]["data"]}
+    assert sum(map(sum, overdue.values())) == sum(c.value for cells in board.overdue.values() for c in cells.values())
+    rates = board.figures["rates"]["data"][0]
+    assert rates["name"] == "先行联系率"
+    assert list(rates["y"]) == [
+        round(r.rates[0].rate * 100, 2) if r.rates[0].rate is not None else None for r in board.rates.streets
+    ]
+    assert all(url.startswith("/?") for trace in board.figures["trend"]["data"] for url in trace["customdata"])
+
+
+def test_bad_periods_are_refused_with_the_values_named() -> None:
+    with pytest.raises(DashboardError, match=r"2026-11-01.*2026-11-20"):
+        DashboardFilter(first=date(2026, 11, 20), last=date(2026, 11, 1)).check()
+    with pytest.raises(DashboardError, match="超过 366 天"):
+        DashboardFilter(first=date(2025, 1, 1), last=date(2026, 11, 1)).check()
+    DashboardFilter(first=date(2025, 11, 26), last=date(2026, 11, 26)).check()  # 366 days is fine
+
+
+def test_default_period_is_the_last_30_days_in_beijing() -> None:
+    assert default_filter(local("2026-11-26 00:30")) == DashboardFilter(date(2026, 10, 28), date(2026, 11, 26))
+
+
+def test_intake_day_is_the_beijing_date_even_a_microsecond_before_midnight(session: Session, new_order) -> None:  # type: ignore[no-untyped-def]
+    late = new_order(dispatched="2026-11-20 23:59", order_no="A1", street="静安寺街道")
+    late.dispatched_at = local("2026-11-20 23:59") + timedelta(seconds=59, microseconds=999999)
+    new_order(dispatched="2026-11-21 00:00", order_no="A2", street="静安寺街道")
+    session.flush()
+    filters = DashboardFilter(first=date(2026, 11, 20), last=date(2026, 11, 21))
+    board = build_dashboard(session, viewer=SUPERVISOR, filters=filters, now=local("2026-11-22 10:00"))
+    assert [(c.key, c.value) for c in board.intake] == [("2026-11-20", 1), ("2026-11-21", 1)]
+    assert AlertLevel.RED in [c.level for c in board.levels] and Stage.CLOSURE in list(Stage)
