@@ -65,6 +65,9 @@ class Order(SQLModel, table=True):
         sa.Index("ix_work_order_dispatched", "dispatched_at"),
         sa.Index("ix_work_order_street_dispatched", "street", "dispatched_at"),
         sa.Index("ix_work_order_state_dispatched", "state", "dispatched_at"),
+        # closure-based rates and the dashboard's category view
+        sa.Index("ix_work_order_closed", "closed_at"),
+        sa.Index("ix_work_order_category_dispatched", "category", "dispatched_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -126,6 +129,7 @@ class OrderDeadline(SQLModel, table=True):
             sqlite_where=sa.text("completed_at IS NULL"),
             postgresql_where=sa.text("completed_at IS NULL"),
         ),
+        sa.Index("ix_order_deadline_stage_due", "stage", "due_at"),  # deadline-based rates per period
     )
 
     id: int | None = Field(default=None, primary_key=True)
