@@ -71,3 +71,8 @@ clean:
 .PHONY: bench-dashboard
 bench-dashboard: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.dashboard --orders $(BENCH_ORDERS)
+
+## bench-sampling: preview, draw and store a spot-check sample from 100,000 closed orders in a temporary SQLite
+.PHONY: bench-sampling
+bench-sampling: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.sampling

@@ -17,12 +17,13 @@ from sqlmodel import Session, col, select
 
 from tests.helpers import local
 from tests.web.conftest import PEOPLE, csrf_token, sign_in
-from tracker.models import Alert, AppUser, ImportBatch, ImportUpload, Order
+from tracker.models import Alert, AppUser, ImportBatch, ImportUpload, Order, SampleItem, SamplePlan
 from tracker.services.demo import SAMPLES
 
 NOW = local("2026-11-26 10:00")
 ROLES = ("admin", "supervisor", "squad")
 ADMIN_ONLY = ("/admin", "/imports")
+SUPERVISOR_ONLY = ("/spot-checks",)  # supervisors and administrators; a squad gets 403
 OPEN = {"auth.login", "static"}
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
@@ -44,6 +45,8 @@ PARAMS: dict[str, Callable[[Engine], object]] = {
     "batch": lambda e: _first(e, select(ImportBatch.batch)),
     "user_id": lambda e: _first(e, select(AppUser.id).order_by(col(AppUser.id))),
     "filename": lambda e: "app.css",
+    "plan_id": lambda e: _first(e, select(SamplePlan.id).order_by(col(SamplePlan.id))),
+    "item_id": lambda e: _first(e, select(SampleItem.id).order_by(col(SampleItem.id))),
 }
 # Parameters that name an order of 曹家渡街道, to prove a squad of 静安寺街道 cannot reach it.
 FOREIGN: dict[str, Callable[[Engine], object]] = {
@@ -90,6 +93,17 @@ def world(app, people, runner, tmp_path):  # type: ignore[no-untyped-def]
         sample = SAMPLES / "城管诉件导出_2026-11-20.csv"
         upload = {"file": (BytesIO(sample.read_bytes()), sample.name), "csrf_token": csrf_token(admin)}
         assert admin.post("/imports/uploads", data=upload, content_type="multipart/form-data").status_code in (302, 303)
+        supervisor = app.test_client()
+        sign_in(supervisor, PEOPLE["supervisor"])
+        plan = {
+            "closed_from": "2026-10-01",
+            "closed_to": "2026-11-30",
+            "stratify_by": "none",
+            "allocation": "proportional",
+        }
+        plan |= {"minimum_per_stratum": "0", "size_kind": "fixed", "size_fixed": "5", "risk_unsatisfied": "1"}
+        plan |= {"seed": "walker", "csrf_token": csrf_token(supervisor)}
+        assert supervisor.post("/spot-checks/plans", data=plan).status_code == 302
         yield app
 
 
@@ -127,7 +141,7 @@ def test_every_route_as_every_role(world, engine, role) -> None:  # type: ignore
                 assert no_token.status_code == 400, (endpoint, url, no_token.status_code)
                 continue
             response = client.get(url)
-            if admin_only and role != "admin":
+            if (admin_only and role != "admin") or (rule.startswith(SUPERVISOR_ONLY) and role == "squad"):
                 assert response.status_code == 403, (role, endpoint, url, response.status_code)
                 continue
             assert response.status_code in (200, 302), (role, endpoint, url, response.status_code)
