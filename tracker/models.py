@@ -447,7 +447,7 @@ class SamplePlan(SQLModel, table=True):
     __tablename__ = "sample_plan"
     __table_args__ = (
         sa.CheckConstraint("stratify_by IN ('none', 'street', 'squad', 'category')", name="ck_sample_plan_stratify"),
-        sa.CheckConstraint("allocation IN ('proportional', 'equal')", name="ck_sample_plan_allocation"),
+        sa.CheckConstraint("allocation IN ('proportional', 'equal', 'per_stratum')", name="ck_sample_plan_allocation"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -141,9 +141,9 @@ def test_stratified_draw_respects_the_allocation_and_the_minimum(db: Session) ->
     assert set(Counter(i.stratum for i in items(db, equal)).values()) == {2}  # 28 over 14 streets
 
 
-def test_per_stratum_default_plan_stores_its_allocation_outside_the_constrained_column(db: Session) -> None:
+def test_per_stratum_default_plan_stores_its_allocation(db: Session) -> None:
     plan = draw(db, sc.DEFAULT_PLAN)
-    assert plan.allocation == "proportional" and plan.size_rule["allocation"] == "per_stratum"
+    assert plan.allocation == "per_stratum" and plan.size_rule["allocation"] == "per_stratum"
     assert sc.sampling_plan_of(plan) == sc.DEFAULT_PLAN
     assert plan.stratify_by == "squad" and all(r["stratum"].endswith("综合行政执法队") for r in plan.strata["rows"])
 

@@ -8,6 +8,7 @@ arithmetic over plain values; the spot-check service picks the population and st
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import re
 import secrets
@@ -307,8 +308,14 @@ def draw(population_ids: Iterable[K], n: int, seed: str) -> list[K]:
     """
     seed = check_seed(seed)
     n = check_count(n, "抽取件数")
-    ranked = sorted(set(population_ids), key=lambda key: (draw_rank(seed, key), str(key)))
-    return sorted(ranked[:n])
+    prefix = hashlib.sha256(f"{seed}:".encode())  # the shared prefix hashed once, copied per order
+
+    def rank(key: K) -> tuple[bytes, str]:
+        digest = prefix.copy()
+        digest.update(str(key).encode())
+        return digest.digest(), str(key)  # bytes order = hex order, without building the hex text
+
+    return sorted(heapq.nsmallest(n, set(population_ids), key=rank))
 
 
 def draw_stratified(strata: Mapping[str, Iterable[K]], sizes: Mapping[str, int], seed: str) -> dict[str, list[K]]:

@@ -618,10 +618,7 @@ def draw_plan(
         population={**data.population.to_dict(), "digest": preview.digest, "digest_method": DIGEST_METHOD},
         population_size=preview.population_size,
         stratify_by=plan_dict["stratify_by"] or "none",
-        # the column's check constraint knows only proportional / equal: "per_stratum" lives in size_rule
-        allocation=Allocation.EQUAL.value
-        if data.plan.allocation is Allocation.EQUAL
-        else Allocation.PROPORTIONAL.value,
+        allocation=data.plan.allocation.value,
         minimum_per_stratum=data.plan.minimum_per_stratum,
         size_rule={**plan_dict["size"], "allocation": data.plan.allocation.value},
         risk=plan_dict["risk"],
