@@ -8,6 +8,9 @@ data-figure="…">`` holding the figure's JSON, drawn by ``static/charts.js``. A
 from __future__ import annotations
 
 import json
+import logging
+import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,42 @@ from flask import Blueprint, Flask, send_from_directory
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
+log = logging.getLogger(__name__)
 PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
 bp = Blueprint("charts", __name__)
+
+
+# plotly.js inserts its own stylesheet rules at load time, which the CSP forbids; it skips that when
+# the page already holds an element with this id and class, so we serve the same rules as a file.
+STYLE_ID = "plotly.js-style-global"
+_RULES = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*:\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
+
+
+@lru_cache(maxsize=1)
+def plotly_css() -> str:
+    """plotly.js's own style rules, read from the bundle of the pinned package (its selector shorthands expanded)."""
+    source = (PLOTLY_DIR / "plotly.min.js").read_text(encoding="utf-8")
+    start = source.find('{"X,X div":')
+    end = source.find("}", source.find('"Y .notifier-close:hover"', start))
+    if start < 0 or end < 0:
+        log.warning("plotly.js style rules not found in the bundle; charts draw without them")
+        return ""
+    rules = []
+    for key, value in _RULES.findall(source[start : end + 1]):
+        selector = key[1:-1]
+        if selector.startswith(","):
+            selector = " " + selector
+        selector = selector.replace("X", ".js-plotly-plot .plotly").replace("Y", ".plotly-notifier")
+        rules.append(f"{selector}{{{value[1:-1]}}}")
+    return "\n".join(rules) + "\n"
+
+
+@bp.get("/vendor/plotly.css")
+def plotly_stylesheet() -> Response:
+    """plotly.js's style rules as a stylesheet (see STYLE_ID)."""
+    response = Response(plotly_css(), mimetype="text/css")
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.get("/vendor/plotly.min.js")

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
 csrf = CSRFProtect()
-CACHEABLE = frozenset({"static", "charts.plotly_js"})  # files without personal data
+CACHEABLE = frozenset({"static", "charts.plotly_js", "charts.plotly_stylesheet"})  # files without personal data
 
 # No inline script anywhere: scripts and styles come from our own static files only.
 CONTENT_SECURITY_POLICY = (
