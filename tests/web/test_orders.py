@@ -276,3 +276,26 @@ def test_phone_numbers_inside_free_text_are_masked_too(as_role, runner, engine) 
     sheet = load_workbook(BytesIO(client.get("/orders/export.xlsx").data)).active
     cells = " ".join(str(c) for row in sheet.iter_rows(values_only=True) for c in row if c)
     assert "138****5678" in cells and "13812345678" not in cells
+
+
+@time_machine.travel(NOW, tick=False)
+def test_alert_level_counts_match_the_rows_listed(as_role, runner, engine) -> None:  # type: ignore[no-untyped-def]
+    """The level filter's count (taken from the alerts) equals the orders the pages list, for every scope."""
+    load_demo(runner)
+    totals: list[int] = []
+    for role, query in (
+        ("supervisor", "?level=red"),
+        ("supervisor", "?level=red&state=handling"),
+        ("supervisor", "?stage=first_contact"),
+        ("squad", "?level=red"),
+        ("squad", "?level=blue&stage=closure"),
+    ):
+        client = as_role(role)
+        page = client.get("/" + query + "&sort=order_no").get_data(as_text=True)
+        total = int(re.search(r"共 (\d+) 件", page).group(1))  # type: ignore[union-attr]
+        listed: set[int] = set()
+        for number in range(1, total // 50 + 2):
+            listed |= set(order_ids(client.get(f"/{query}&page={number}").get_data(as_text=True)))
+        assert len(listed) == total, (role, query)
+        totals.append(total)
+    assert totals[0] > 0 and totals[3] > 0
