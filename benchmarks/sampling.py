@@ -24,24 +24,9 @@ from pathlib import Path
 
 from benchmarks.scan import migrate
 from benchmarks.web import machine
+from sample_orders.generate import STREETS
 
 FMT = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores datetimes in SQLite (naive UTC)
-STREETS = (
-    "静安寺街道",
-    "曹家渡街道",
-    "江宁路街道",
-    "石门二路街道",
-    "南京西路街道",
-    "天目西路街道",
-    "北站街道",
-    "宝山路街道",
-    "芷江西路街道",
-    "共和新路街道",
-    "大宁路街道",
-    "彭浦新村街道",
-    "临汾路街道",
-    "彭浦镇",
-)
 CATEGORIES = ("油烟扰民", "噪声扰民", "违法搭建", "群租", "占道经营 / 无证设摊", "建筑垃圾", "渣土", "其他")
 SATISFACTION = (("满意", 55), ("基本满意", 20), ("一般", 8), ("不满意", 3), ("未评价", 14))
 MONTH_START = datetime(2026, 9, 30, 16, 0)  # 2026-10-01 00:00 in Beijing, as naive UTC

@@ -16,22 +16,14 @@ from tracker.services.dashboard import DashboardFilter, build_dashboard, default
 from tracker.services.directory import category_names, street_choices_all
 from tracker.services.rates import RATE_METRICS
 from tracker.web.auth import viewer
+from tracker.web.orders import date_arg
 
 bp = Blueprint("dashboard", __name__, template_folder="templates", url_prefix="/dashboard")
 PERIOD_LABELS = {"from": "统计期间自", "to": "统计期间至"}
 
 
 def _day(name: str) -> date | None:
-    text = request.args.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        flash(
-            f"筛选条件“{PERIOD_LABELS[name]}”的值「{text[:40]}」不是有效日期（应为 2026-11-20），已改用默认值", "error"
-        )
-        return None
+    return date_arg(name, PERIOD_LABELS[name], fallback="已改用默认值")
 
 
 def filters_from_request(streets: list[str]) -> DashboardFilter:

@@ -45,15 +45,20 @@ def actor_of_viewer() -> Actor:
     return Actor(id=f"user:{me.user_id}", name=me.label, source="web")
 
 
-def _day(name: str) -> date | None:
+def date_arg(name: str, label: str, *, fallback: str = "已忽略") -> date | None:
+    """A YYYY-MM-DD query argument; a bad value is named in a Chinese message and treated as absent."""
     text = request.args.get(name, "").strip()
     if not text:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        flash(f"筛选条件“{labels.FILTER_LABELS.get(name, name)}”的值「{text}」不是有效日期（应为 2026-11-20），已忽略")
+        flash(f"筛选条件“{label}”的值「{text[:40]}」不是有效日期（应为 2026-11-20），{fallback}", "error")
         return None
+
+
+def _day(name: str) -> date | None:
+    return date_arg(name, labels.FILTER_LABELS.get(name, name))
 
 
 def _enum(enum: Any, name: str) -> Any:
