@@ -142,25 +142,16 @@ def create_plan() -> Any:
 @bp.get("/plans/<int:plan_id>")
 def plan(plan_id: int) -> str:
     """抽查计划：抽样依据（可复核）、样本工单与评查进度、增减工单、操作记录。"""
-    db = get_session()
-    found = _plan_or_404(plan_id)
-    lines = service.plan_items(db, viewer=viewer(), plan=found)
-    return render_template(
-        "spot_checks/plan.html",
-        plan=found,
-        lines=lines,
-        progress=service.progress_of(lines),
-        population=service.population_of(found),
-        method=service.describe_method(found),
-        events=service.plan_events(db, found),
-        event_labels=service.EVENT_LABELS,
-        verification=None,
-    )
+    return _plan_page(plan_id, verify=False)
 
 
 @bp.get("/plans/<int:plan_id>/verify")
 def verify(plan_id: int) -> str:
     """复核：按保存的条件重新取得总体、比较摘要，用保存的种子重新抽取，说明结果是否相同（只读）。"""
+    return _plan_page(plan_id, verify=True)
+
+
+def _plan_page(plan_id: int, *, verify: bool) -> str:
     db = get_session()
     found = _plan_or_404(plan_id)
     lines = service.plan_items(db, viewer=viewer(), plan=found)
@@ -173,7 +164,7 @@ def verify(plan_id: int) -> str:
         method=service.describe_method(found),
         events=service.plan_events(db, found),
         event_labels=service.EVENT_LABELS,
-        verification=service.verify_plan(db, viewer=viewer(), plan=found),
+        verification=service.verify_plan(db, viewer=viewer(), plan=found) if verify else None,
     )
 
 
