@@ -22,6 +22,7 @@ from tracker.domain.intervals import wilson
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.roles import Role
 from tracker.domain.sampling import (
+    DEFAULT_PLAN,
     Allocation,
     RiskCriteria,
     SamplingPlan,
@@ -34,6 +35,7 @@ from tracker.domain.sampling import (
 from tracker.domain.vocabulary import Action, State
 from tracker.models import Order, OrderEvent, SampleEvent, SampleItem, SamplePlan
 from tracker.services import spot_check_results as results
+from tracker.services import spot_check_reviews as reviews
 from tracker.services import spot_checks as sc
 from tracker.services.actors import Actor
 from tracker.services.calendar import load_calendar
@@ -142,9 +144,9 @@ def test_stratified_draw_respects_the_allocation_and_the_minimum(db: Session) ->
 
 
 def test_per_stratum_default_plan_stores_its_allocation(db: Session) -> None:
-    plan = draw(db, sc.DEFAULT_PLAN)
+    plan = draw(db, DEFAULT_PLAN)
     assert plan.allocation == "per_stratum" and plan.size_rule["allocation"] == "per_stratum"
-    assert sc.sampling_plan_of(plan) == sc.DEFAULT_PLAN
+    assert sc.sampling_plan_of(plan) == DEFAULT_PLAN
     assert plan.stratify_by == "squad" and all(r["stratum"].endswith("综合行政执法队") for r in plan.strata["rows"])
 
 
@@ -266,8 +268,8 @@ def test_adding_and_dropping_need_a_reason_and_write_events(db: Session) -> None
 def review(
     db: Session, plan: SamplePlan, item: SampleItem, marks: dict[str, str], hard: tuple[str, ...] = ()
 ) -> Scored:
-    data = sc.ReviewInput(marks=marks, notes={"reply_form": "落款缺失"}, hard_fails=hard, comment="意见")
-    scored = sc.review_item(db, actor=ACTOR, now=NOW, plan=plan, item=item, data=data)
+    data = reviews.ReviewInput(marks=marks, notes={"reply_form": "落款缺失"}, hard_fails=hard, comment="意见")
+    scored = reviews.review_item(db, actor=ACTOR, now=NOW, plan=plan, item=item, data=data)
     db.commit()
     return scored
 
@@ -321,12 +323,12 @@ def test_a_failed_review_starts_a_redo_through_the_lifecycle(db: Session) -> Non
     review(db, plan, passed, ALL_PASS)
     ctx = Context(ACTOR, NOW, load_calendar(db), rule_table(db))
     with pytest.raises(sc.SpotCheckError, match="评查结果为「优秀」（合格），不需要重办"):
-        sc.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=passed, reason="复查")
+        reviews.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=passed, reason="复查")
     db.rollback()
     order = db.get(Order, failed.order_id)
     assert order is not None and order.state == "closed"
     cycle = order.cycle
-    sc.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=failed, reason="答复与现场情况不符，请重新核实")
+    reviews.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=failed, reason="答复与现场情况不符，请重新核实")
     db.commit()
     db.refresh(order)
     assert order.state == State.HANDLING.value and order.cycle == cycle + 1 and order.closed_at is None
@@ -342,7 +344,7 @@ def test_a_failed_review_starts_a_redo_through_the_lifecycle(db: Session) -> Non
     assert sample_event.order_id == order.id and sample_event.details["cycle"] == [cycle, cycle + 1]
     assert failed.redo_started
     with pytest.raises(sc.SpotCheckError, match="已因本次抽查发起过重办"):
-        sc.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=failed, reason="再次")
+        reviews.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=failed, reason="再次")
     db.rollback()
     # verification names the reopened order as a reason the population changed
     assert sc.verify_plan(db, viewer=SUPERVISOR, plan=plan).redone_here == 1
@@ -361,7 +363,7 @@ def test_a_redo_is_refused_with_the_reason_when_the_order_is_not_closed(db: Sess
     )  # reopened elsewhere
     db.commit()
     with pytest.raises(sc.SpotCheckError, match="工单当前状态为「处置中」，只有已办结的工单可以发起重办"):
-        sc.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=item, reason="复查")
+        reviews.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=item, reason="复查")
     db.rollback()
     assert not item.redo_started
     assert not db.exec(select(SampleEvent).where(SampleEvent.kind == "redo_started")).all()
@@ -439,8 +441,8 @@ def test_monthly_results_across_plans_and_the_month_filter(db: Session) -> None:
 def test_the_results_workbook_is_formula_safe(db: Session) -> None:
     plan = draw(db, by_street(SizeRule(SizeKind.FIXED, 14), unsatisfied=False, returned=False))
     item = items(db, plan)[0]
-    data = sc.ReviewInput(marks=ALL_PASS, comment='=HYPERLINK("http://evil","点我")')
-    sc.review_item(db, actor=ACTOR, now=NOW, plan=plan, item=item, data=data)
+    data = reviews.ReviewInput(marks=ALL_PASS, comment='=HYPERLINK("http://evil","点我")')
+    reviews.review_item(db, actor=ACTOR, now=NOW, plan=plan, item=item, data=data)
     db.commit()
     rows, labels = results.reviewed_rows(db, viewer=SUPERVISOR, plan_ids=[plan.id or 0])
     content = results.results_workbook(results.compute_results(rows, labels, lambda **q: ""), title="=1+1 通报")

@@ -26,11 +26,11 @@ from tracker.models import Order, SampleItem, SamplePlan
 from tracker.services.access import scoped
 from tracker.services.directory import squad_name_for
 from tracker.services.import_report import formula_safe
+from tracker.services.spot_check_reviews import mark_label
 from tracker.services.spot_checks import (
     NO_CATEGORY,
     RANDOM,
     item_reasons,
-    mark_label,
     plan_checklist,
     squad_names,
 )

@@ -10,10 +10,9 @@ Every change to a drawn sample (an order added or dropped, a review, a redo) is 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,48 +22,32 @@ from sqlmodel import Session, col, select
 
 from tracker.domain.checklist import (
     DEFAULT_CHECKLIST,
-    MARK_LABELS,
     Checklist,
-    ChecklistError,
     ChecklistItem,
     GradeBand,
     HardFail,
-    Mark,
-    Scored,
     parse_checklist,
-    parse_mark,
 )
 from tracker.domain.deadlines import local_day_bounds, to_local
 from tracker.domain.errors import TrackerError
 from tracker.domain.labels import NO_STREET, STATE_LABELS
-from tracker.domain.lifecycle import ActionInput
-from tracker.domain.roles import may_take
 from tracker.domain.sampling import (
     ALL,
-    DEFAULT_PLAN,
     RISK_REASON_LABELS,
-    STRATIFY_LABELS,
-    Allocation,
     OrderFacts,
-    RiskCriteria,
     RiskReason,
     Sample,
     SamplingError,
     SamplingPlan,
-    SizeKind,
-    SizeRule,
     StratifyBy,
-    check_percent,
-    check_seed,
     new_seed,
     select_sample,
 )
-from tracker.domain.vocabulary import Action, State
+from tracker.domain.vocabulary import State
 from tracker.models import Order, SampleEvent, SampleItem, SamplePlan
-from tracker.services.access import scoped, visible_order
+from tracker.services.access import scoped
 from tracker.services.actors import Actor
 from tracker.services.directory import all_streets, squad_name_for
-from tracker.services.orders import Context, apply_action, available_actions
 from tracker.services.users import Viewer
 
 NO_CATEGORY = "（未填分类）"
@@ -377,182 +360,6 @@ def plan_checklist(plan: SamplePlan) -> Checklist:
     return checklist_from_dict(plan.checklist)
 
 
-# ---------------------------------------------------------------------------- form input
-
-
-def _text(values: Mapping[str, str], name: str) -> str:
-    return (values.get(name) or "").strip()
-
-
-def _day(values: Mapping[str, str], name: str, label: str) -> date:
-    text = _text(values, name)
-    if not text:
-        raise SpotCheckError(f"请填写{label}（例如 2026-11-01）。")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise SpotCheckError(f"{label}「{text}」不是有效日期（应为 2026-11-01 这样的格式）。") from None
-
-
-def _number(values: Mapping[str, str], name: str, label: str) -> float:
-    """Digits as typed: "5" stays 5, so the error repeats the user's own value."""
-    text = _text(values, name)
-    try:
-        number = float(int(text)) if text.lstrip("-").isdigit() else float(text)
-    except ValueError:
-        raise SpotCheckError(f"{label}「{text}」不是有效数字。") from None
-    if not math.isfinite(number):
-        raise SpotCheckError(f"{label}「{text}」不是有效数字。")
-    return int(number) if number.is_integer() else number
-
-
-def _whole(values: Mapping[str, str], name: str, label: str) -> int:
-    text = _text(values, name)
-    if not text.isdigit():
-        raise SpotCheckError(f"{label}「{text}」无效：应为不小于 0 的整数。")
-    return int(text)
-
-
-def _share_percent(values: Mapping[str, str], name: str, label: str, example: str) -> float:
-    value = _number(values, name, label)
-    if not 0 < value < 100:
-        raise SpotCheckError(f"{label}「{_text(values, name)}」无效：应大于 0 且小于 100（单位为 %，{example}）。")
-    return value / 100
-
-
-def _choice(values: Mapping[str, str], name: str, label: str, options: Mapping[str, str]) -> str:
-    text = _text(values, name)
-    if text not in options:
-        shown = " / ".join(f"{v}（{k}）" for k, v in options.items())
-        raise SpotCheckError(f"{label}「{text}」无效：可选 {shown}。")
-    return text
-
-
-STRATIFY_CHOICES: Mapping[str, str] = {"none": "不分层", **{s.value: STRATIFY_LABELS[s] for s in StratifyBy}}
-ALLOCATION_CHOICES: Mapping[str, str] = {
-    Allocation.PER_STRATUM.value: "各层分别按规则计算",
-    Allocation.PROPORTIONAL.value: "按比例分配",
-    Allocation.EQUAL.value: "平均分配",
-}
-SIZE_CHOICES: Mapping[str, str] = {
-    SizeKind.FIXED.value: "固定件数",
-    SizeKind.PERCENT.value: "按比例",
-    SizeKind.MARGIN.value: "按允许误差",
-}
-
-
-def default_form(now: datetime) -> dict[str, Any]:
-    """The plan form filled with the defaults of domain.md §6 (last month, 5 % per squad, at least 10, risks)."""
-    population = default_population(now)
-    plan = DEFAULT_PLAN
-    return {
-        "name": "",
-        "closed_from": population.closed_from.isoformat(),
-        "closed_to": population.closed_to.isoformat(),
-        "street": [],
-        "category": [],
-        "source": [],
-        "state": list(population.states),
-        "stratify_by": plan.stratify_by.value if plan.stratify_by else "none",
-        "allocation": plan.allocation.value,
-        "minimum_per_stratum": str(plan.minimum_per_stratum),
-        "size_kind": plan.size.kind.value,
-        "size_fixed": "50",
-        "size_percent": f"{plan.size.value:g}",
-        "margin_percent": "5",
-        "confidence_percent": "95",
-        "expected_percent": "50",
-        "risk_unsatisfied": plan.risk.unsatisfied,
-        "risk_returned": plan.risk.returned,
-        "risk_repeat": plan.risk.repeat,
-        "fast_close_hours": "" if plan.risk.fast_close_hours is None else f"{plan.risk.fast_close_hours:g}",
-        "seed": "",
-    }
-
-
-LIST_FIELDS = ("street", "category", "source", "state")
-CHECKBOX_FIELDS = ("risk_unsatisfied", "risk_returned", "risk_repeat")
-TEXT_FIELDS = (
-    "name",
-    "closed_from",
-    "closed_to",
-    "stratify_by",
-    "allocation",
-    "minimum_per_stratum",
-    "size_kind",
-    "size_fixed",
-    "size_percent",
-    "margin_percent",
-    "confidence_percent",
-    "expected_percent",
-    "fast_close_hours",
-    "seed",
-)
-
-
-def form_values(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict[str, Any]:
-    """A submitted form as the template redisplays it (checkboxes absent = off)."""
-    shown: dict[str, Any] = {key: values.get(key, "") for key in TEXT_FIELDS}
-    for key in LIST_FIELDS:
-        shown[key] = list(lists.get(key, []))
-    for key in CHECKBOX_FIELDS:
-        shown[key] = bool(values.get(key))
-    return shown
-
-
-def parse_plan_form(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> PlanInput:
-    """A plan from the form's fields; every refusal names the field and the value typed."""
-    population = Population(
-        closed_from=_day(values, "closed_from", "办结日期自"),
-        closed_to=_day(values, "closed_to", "办结日期至"),
-        streets=_listed(lists.get("street", [])),
-        categories=_listed(lists.get("category", [])),
-        sources=_listed(lists.get("source", [])),
-        states=_listed(lists.get("state", [])),
-    )
-    stratify = _choice(values, "stratify_by", "分层依据", STRATIFY_CHOICES)
-    allocation = Allocation(_choice(values, "allocation", "分配方式", ALLOCATION_CHOICES))
-    minimum = _whole(values, "minimum_per_stratum", "每层最少件数") if stratify != "none" else 0
-    kind = SizeKind(_choice(values, "size_kind", "样本量规则", SIZE_CHOICES))
-    if kind is SizeKind.FIXED:
-        size = SizeRule(kind, _whole(values, "size_fixed", "抽取件数"))
-    elif kind is SizeKind.PERCENT:
-        percent = _number(values, "size_percent", "抽样比例")
-        size = SizeRule(kind, check_percent(percent))
-    else:
-        size = SizeRule(
-            kind,
-            _share_percent(values, "margin_percent", "允许误差", "5 表示 ±5%"),
-            confidence=_share_percent(values, "confidence_percent", "置信水平", "95 表示 95%"),
-            expected_rate=_share_percent(values, "expected_percent", "预期合格率", "不知道时填 50，所需样本最大"),
-        )
-    fast = _text(values, "fast_close_hours")
-    fast_hours = _number(values, "fast_close_hours", "办结过快时限（小时）") if fast else None
-    if fast_hours is not None and fast_hours <= 0:
-        raise SpotCheckError(f"办结过快时限（小时）「{fast}」无效：应为大于 0 的小时数，不需要时留空。")
-    risk = RiskCriteria(
-        unsatisfied=bool(values.get("risk_unsatisfied")),
-        returned=bool(values.get("risk_returned")),
-        repeat=bool(values.get("risk_repeat")),
-        fast_close_hours=fast_hours,
-    )
-    plan = SamplingPlan(
-        size=size,
-        stratify_by=None if stratify == "none" else StratifyBy(stratify),
-        allocation=allocation if stratify != "none" else Allocation.PROPORTIONAL,
-        minimum_per_stratum=minimum,
-        risk=risk,
-    )
-    seed_text = _text(values, "seed")  # spaces around a pasted seed are dropped; inside it they are refused
-    seed = check_seed(seed_text) if seed_text else None
-    name = _text(values, "name")[:200] or f"质量抽查 {population.closed_from} 至 {population.closed_to}"
-    return PlanInput(name=name, population=population, plan=plan, seed=seed)
-
-
-def _listed(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.strip() for v in values if v and v.strip()))
-
-
 # ---------------------------------------------------------------------------- preview and draw
 
 
@@ -656,7 +463,7 @@ def draw_plan(
         empty: dict[str, Any] = {"marks": sa.literal_column("'{}'"), "hard_fails": sa.literal_column("'[]'")}
         blank: dict[str, Any] = {"comment": sa.literal(""), "redo_started": sa.false()}
         session.execute(sa.insert(SampleItem.__table__).values(**empty, **blank), items)  # type: ignore[attr-defined]
-    _event(
+    record_event(
         session,
         row,
         actor,
@@ -695,7 +502,7 @@ def population_of(plan: SamplePlan) -> Population:
     return Population.from_dict(plan.population)
 
 
-def _event(
+def record_event(
     session: Session,
     plan: SamplePlan,
     actor: Actor,
@@ -943,7 +750,8 @@ def _order_numbers(session: Session, ids: Iterable[int], limit: int = 100) -> li
 # ---------------------------------------------------------------------------- adding and dropping orders
 
 
-def _reason(text: str, what: str) -> str:
+def required_reason(text: str, what: str) -> str:
+    """A reason a person must give (at least REASON_MIN_CHARS characters), trimmed."""
     reason = text.strip()
     if len(reason) < REASON_MIN_CHARS:
         raise SpotCheckError(f"{what}须填写原因（至少 {REASON_MIN_CHARS} 个字），现为「{reason}」。")
@@ -955,7 +763,7 @@ def add_order(
 ) -> SampleItem:
     """Add an order to a drawn sample by its number, with a reason; an "added" event records it. Flushes."""
     number = order_no.strip()
-    why = _reason(reason, "增加工单")
+    why = required_reason(reason, "增加工单")
     if not number:
         raise SpotCheckError("请填写要增加的工单编号。")
     found = session.exec(scoped(select(Order).where(Order.order_no == number), viewer)).all()
@@ -988,7 +796,7 @@ def add_order(
         facts = dict(plan.strata.get("facts") or {})
         facts[str(order.id)] = {"reasons": [], "month": month, "random": False}
         plan.strata = {**plan.strata, "facts": facts}  # a new dict, so the JSON change is saved
-    _event(
+    record_event(
         session,
         plan,
         actor,
@@ -1006,134 +814,13 @@ def drop_item(
     session: Session, *, actor: Actor, now: datetime, plan: SamplePlan, item: SampleItem, reason: str
 ) -> None:
     """Take an order out of a sample, with a reason; the row stays (marked removed), a "dropped" event records it."""
-    why = _reason(reason, "移出工单")
+    why = required_reason(reason, "移出工单")
     if item.removed_at is not None:
         raise SpotCheckError("该工单已移出样本。")
     item.removed_at = now
     details = {"reason_code": item.reason, "reviewed": item.reviewed_at is not None, "grade": item.grade}
-    _event(session, plan, actor, now, "dropped", order_id=item.order_id, reason=why, details=details)
+    record_event(session, plan, actor, now, "dropped", order_id=item.order_id, reason=why, details=details)
     session.flush()
-
-
-# ---------------------------------------------------------------------------- reviews
-
-
-@dataclass(frozen=True)
-class ReviewInput:
-    """A reviewer's marks (item key → pass / partial / fail or its label), notes per item, hard fails, a comment."""
-
-    marks: Mapping[str, str]
-    notes: Mapping[str, str] = field(default_factory=dict)
-    hard_fails: Sequence[str] = ()
-    comment: str = ""
-
-
-def review_input(values: Mapping[str, str], hard_fails: Sequence[str], checklist: Checklist) -> ReviewInput:
-    """The review form: ``mark_<key>`` and ``note_<key>`` per item, ``hard_fail`` checkboxes, ``comment``."""
-    marks = {item.key: values.get(f"mark_{item.key}", "") for item in checklist.items if values.get(f"mark_{item.key}")}
-    notes = {item.key: _text(values, f"note_{item.key}")[:1000] for item in checklist.items}
-    return ReviewInput(marks, {k: v for k, v in notes.items() if v}, list(hard_fails), _text(values, "comment")[:2000])
-
-
-def review_item(
-    session: Session, *, actor: Actor, now: datetime, plan: SamplePlan, item: SampleItem, data: ReviewInput
-) -> Scored:
-    """Score a sampled order against the plan's checklist: score and grade computed, never typed. Flushes."""
-    if item.removed_at is not None:
-        raise SpotCheckError("该工单已移出样本，不能评查。")
-    checklist = plan_checklist(plan)
-    labels = {i.key: i.label for i in checklist.items}
-    marks: dict[str, Mark] = {}
-    for key, value in data.marks.items():
-        try:
-            marks[key] = parse_mark(value)
-        except ChecklistError as exc:
-            raise SpotCheckError(f"评分项「{labels.get(key, key)}」：{exc.message}") from None
-    scored = checklist.score(marks, set(data.hard_fails))
-    before = {"score": item.score, "grade": item.grade} if item.reviewed_at else None
-    item.marks = {key: {"mark": marks[key].value, "note": data.notes.get(key, "")} for key in labels}
-    item.hard_fails = sorted(set(data.hard_fails))
-    item.comment = data.comment
-    item.score, item.grade, item.passed = scored.score, scored.grade, scored.passed
-    item.reviewed_at = now
-    item.reviewer = actor.name[:128]
-    _event(
-        session,
-        plan,
-        actor,
-        now,
-        "reviewed",
-        order_id=item.order_id,
-        details={
-            "score": scored.score,
-            "grade": scored.grade,
-            "passed": scored.passed,
-            "marks": {k: v["mark"] for k, v in item.marks.items()},
-            "hard_fails": item.hard_fails,
-            "before": before,
-        },
-    )
-    session.flush()
-    return scored
-
-
-def mark_label(value: str) -> str:
-    """符合 / 部分符合 / 不符合 for a stored mark."""
-    return MARK_LABELS[Mark(value)] if value in Mark._value2member_map_ else value
-
-
-# ---------------------------------------------------------------------------- redo
-
-
-REDO_PREFIX = "质量抽查不合格："
-
-
-def redo_refusal(session: Session, *, viewer: Viewer, item: SampleItem, order: Order, now: datetime) -> str | None:
-    """Why a redo cannot start from this review now (None: it can)."""
-    if item.removed_at is not None:
-        return "该工单已移出样本。"
-    if item.reviewed_at is None:
-        return "该工单尚未评查，评查不合格后才能发起重办。"
-    if item.passed:
-        return f"评查结果为「{item.grade}」（合格），不需要重办。"
-    if item.redo_started:
-        return "已因本次抽查发起过重办。"
-    if not may_take(viewer.role, Action.REDO):
-        return "您的角色不能发起重办。"
-    if Action.REDO not in available_actions(session, order, now=now):
-        return (
-            f"工单当前状态为「{STATE_LABELS[State(order.state)]}」，只有已办结的工单可以发起重办"
-            "（重办由工单生命周期控制）。"
-        )
-    return None
-
-
-def start_redo(
-    session: Session, *, viewer: Viewer, ctx: Context, plan: SamplePlan, item: SampleItem, reason: str
-) -> Order:
-    """Start a 重办 on a failed review's order through the lifecycle, and record it in the sample. Flushes."""
-    why = _reason(reason, "发起重办")
-    order = visible_order(session, viewer, item.order_id, for_update=True)
-    if order is None:
-        raise SpotCheckError("工单不存在或不在您的范围内。")
-    refusal = redo_refusal(session, viewer=viewer, item=item, order=order, now=ctx.now)
-    if refusal:
-        raise SpotCheckError(f"不能发起重办：{refusal}")
-    cycle_before = order.cycle
-    apply_action(session, order=order, action=Action.REDO, data=ActionInput(reason=f"{REDO_PREFIX}{why}"), ctx=ctx)
-    item.redo_started = True
-    _event(
-        session,
-        plan,
-        ctx.actor,
-        ctx.now,
-        "redo_started",
-        order_id=order.id,
-        reason=why,
-        details={"grade": item.grade, "score": item.score, "cycle": [cycle_before, order.cycle]},
-    )
-    session.flush()
-    return order
 
 
 def describe_method(plan: SamplePlan) -> str:

@@ -22,7 +22,9 @@ from tracker.domain.roles import Role
 from tracker.domain.sampling import RISK_REASON_LABELS
 from tracker.domain.vocabulary import State
 from tracker.models import SampleItem, SamplePlan, utcnow
+from tracker.services import spot_check_forms as forms
 from tracker.services import spot_check_results as results_service
+from tracker.services import spot_check_reviews as review_service
 from tracker.services import spot_checks as service
 from tracker.services.calendar import load_calendar
 from tracker.services.orders import Context
@@ -86,9 +88,9 @@ def _form_page(form: dict[str, Any], *, error: str | None = None, preview: Any =
             error=error,
             preview=preview,
             choices=service.population_choices(db),
-            stratify_choices=service.STRATIFY_CHOICES,
-            allocation_choices=service.ALLOCATION_CHOICES,
-            size_choices=service.SIZE_CHOICES,
+            stratify_choices=forms.STRATIFY_CHOICES,
+            allocation_choices=forms.ALLOCATION_CHOICES,
+            size_choices=forms.SIZE_CHOICES,
             states={s.value: STATE_LABELS[s] for s in State},
         ),
         status,
@@ -96,8 +98,8 @@ def _form_page(form: dict[str, Any], *, error: str | None = None, preview: Any =
 
 
 def _submitted(source: Any) -> tuple[dict[str, str], dict[str, list[str]]]:
-    values = {key: source.get(key, "") for key in (*service.TEXT_FIELDS, *service.CHECKBOX_FIELDS)}
-    lists = {key: source.getlist(key) for key in service.LIST_FIELDS}
+    values = {key: source.get(key, "") for key in (*forms.TEXT_FIELDS, *forms.CHECKBOX_FIELDS)}
+    lists = {key: source.getlist(key) for key in forms.LIST_FIELDS}
     return values, lists
 
 
@@ -105,12 +107,12 @@ def _submitted(source: Any) -> tuple[dict[str, str], dict[str, list[str]]]:
 def new_plan() -> Any:
     """新建抽查计划：定义总体与抽样方法，先预览总体件数和各层样本量，再确认抽取（预览不保存任何内容）。"""
     if "preview" not in request.args:
-        return _form_page(service.default_form(utcnow()))
+        return _form_page(forms.default_form(utcnow()))
     values, lists = _submitted(request.args)
-    form = service.form_values(values, lists)
+    form = forms.form_values(values, lists)
     db = get_session()
     try:
-        data = service.parse_plan_form(values, lists)
+        data = forms.parse_plan_form(values, lists)
         preview, _ = service.preview_plan(db, viewer=viewer(), data=data)
     except TrackerError as exc:
         return _form_page(form, error=exc.message, status=400)
@@ -121,11 +123,11 @@ def new_plan() -> Any:
 def create_plan() -> Any:
     """按预览的条件抽取样本并保存（抽取人、时间、总体、方法、种子一并记录）。"""
     values, lists = _submitted(request.form)
-    form = service.form_values(values, lists)
+    form = forms.form_values(values, lists)
     db = get_session()
     begin_write(db)
     try:
-        data = service.parse_plan_form(values, lists)
+        data = forms.parse_plan_form(values, lists)
         plan = service.draw_plan(
             db, viewer=viewer(), actor=actor_of_viewer(), now=utcnow(), data=data, checklist=configured_checklist()
         )
@@ -245,7 +247,7 @@ def _review_page(
             reasons=service.item_reasons(plan, item),
             progress=service.progress_of(lines),
             next_item=next_open,
-            redo_refusal=service.redo_refusal(db, viewer=me, item=item, order=detail.order, now=now),
+            redo_refusal=review_service.redo_refusal(db, viewer=me, item=item, order=detail.order, now=now),
             error=error,
             form=form,
             mark_labels=MARK_LABELS,
@@ -269,9 +271,9 @@ def save_review(plan_id: int, item_id: int) -> Any:
     found = _plan_or_404(plan_id)
     item = _item_or_404(found, item_id)
     checklist = service.plan_checklist(found)
-    data = service.review_input(request.form.to_dict(), request.form.getlist("hard_fail"), checklist)
+    data = review_service.review_input(request.form.to_dict(), request.form.getlist("hard_fail"), checklist)
     try:
-        scored = service.review_item(db, actor=actor_of_viewer(), now=utcnow(), plan=found, item=item, data=data)
+        scored = review_service.review_item(db, actor=actor_of_viewer(), now=utcnow(), plan=found, item=item, data=data)
     except TrackerError as exc:
         db.rollback()
         return _review_page(found, _item_or_404(found, item_id), error=f"未保存：{exc.message}", form=data, status=400)
@@ -289,7 +291,7 @@ def redo(plan_id: int, item_id: int) -> Any:
     item = _item_or_404(found, item_id)
     try:
         ctx = Context(actor_of_viewer(), utcnow(), load_calendar(db), rule_table(db))
-        order = service.start_redo(
+        order = review_service.start_redo(
             db, viewer=viewer(), ctx=ctx, plan=found, item=item, reason=request.form.get("reason", "")
         )
     except TrackerError as exc:
