@@ -203,7 +203,7 @@ def rules_set_command(
 
 def init_app(app: Flask) -> None:
     """Register the tracker's commands."""
-    from jobs.cli import run_job_command
+    from jobs.cli import run_job_command, snapshot_metrics_command
     from tracker.cli_import import demo_load_command, import_orders_command
     from tracker.cli_sampling import sample_size_command
     from tracker.cli_users import api_token_command, create_user_command, set_password_command
@@ -216,6 +216,7 @@ def init_app(app: Flask) -> None:
         demo_load_command,
         import_orders_command,
         run_job_command,
+        snapshot_metrics_command,
         create_user_command,
         set_password_command,
         api_token_command,

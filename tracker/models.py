@@ -269,14 +269,22 @@ class Digest(SQLModel, table=True):
 
 
 class MetricSnapshot(SQLModel, table=True):
-    """One rate for one street on one day (numerator, denominator and the date that put orders in)."""
+    """One rate for one street on one day (numerator, denominator and the date that put orders in).
+
+    ``category`` is blank for the street's rate over every category; each category of the street's
+    orders has a row of its own, so a dashboard narrowed to a category reads sums, not orders.
+    """
 
     __tablename__ = "metric_snapshot"
-    __table_args__ = (sa.UniqueConstraint("day", "street", "metric", name="uq_metric_snapshot"),)
+    __table_args__ = (
+        sa.UniqueConstraint("day", "street", "category", "metric", name="uq_metric_snapshot"),
+        sa.Index("ix_metric_snapshot_category_day", "category", "day"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     day: date = Field(index=True)
     street: str
+    category: str = Field(default="", sa_column_kwargs={"server_default": ""})
     metric: str = Field(max_length=32)
     numerator: float
     denominator: float

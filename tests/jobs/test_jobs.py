@@ -105,6 +105,36 @@ def test_run_job_command(runner, engine: Engine) -> None:  # type: ignore[no-unt
     assert (run.job_id, run.outcome) == ("scan", "ok") and sum(run.counts["open"].values()) > 0  # demo-load scanned
 
 
+def test_snapshot_metrics_command_fills_older_days(runner, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from tracker.models import MetricSnapshot
+
+    runner.invoke(args=["demo-load", "--now", "2026-11-26T10:00"])
+    result = runner.invoke(args=["snapshot-metrics", "--from", "2026-11-01", "--to", "2026-11-10"])
+    assert result.exit_code == 0, result.output
+    assert "指标快照：2026-11-01 至 2026-11-10，共 10 天、" in result.output
+    with Session(engine) as session:
+        days = {r.day for r in session.exec(select(MetricSnapshot)).all()}
+        categories = {r.category for r in session.exec(select(MetricSnapshot)).all()}
+    assert days and min(days) >= date(2026, 11, 1) and max(days) <= date(2026, 11, 10)
+    assert "" in categories and len(categories) > 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-11-31", "--to", "2026-12-01"], "日期「2026-11-31」或「2026-12-01」无效：应为 YYYY-MM-DD"),
+        (["--from", "2026-11-10", "--to", "2026-11-01"], "结束日期 2026-11-01 早于开始日期 2026-11-10"),
+    ],
+)
+def test_snapshot_metrics_command_refuses_bad_dates(runner, engine: Engine, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    from tracker.models import MetricSnapshot
+
+    result = runner.invoke(args=["snapshot-metrics", *args])
+    assert result.exit_code == 2 and message in result.output
+    with Session(engine) as session:
+        assert session.exec(select(MetricSnapshot)).first() is None
+
+
 def scheduler(database_url: str, every_minutes: str = "0.05") -> subprocess.Popen[str]:
     env = {
         **os.environ,
@@ -266,8 +296,8 @@ def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: S
     from tracker.models import MetricSnapshot
     from tracker.services.orders import apply_action
 
-    a = new_order("2026-11-24 09:00", order_no="M1", street="北站街道", satisfaction="基本满意")
-    b = new_order("2026-11-24 10:00", order_no="M2", street="北站街道", is_repeat=True)
+    a = new_order("2026-11-24 09:00", order_no="M1", street="北站街道", satisfaction="基本满意", category="油烟扰民")
+    b = new_order("2026-11-24 10:00", order_no="M2", street="北站街道", is_repeat=True, category="噪声扰民")
     new_order("2026-11-24 11:00", order_no="M3", street="彭浦镇")
     apply_action(
         session,
@@ -292,9 +322,22 @@ def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: S
         ctx=make_ctx("2026-11-24 11:00"),
     )
     result = metrics.run(session, now=local("2026-11-25 01:00"))  # snapshot of 11-24
-    assert result.summary == "指标快照：2026-10-25 至 2026-11-24，共 6 项"
-    rows = {
-        (r.street, r.metric): (r.numerator, r.denominator, r.basis) for r in session.exec(select(MetricSnapshot)).all()
+    assert (
+        result.summary == "指标快照：2026-10-25 至 2026-11-24，共 15 项"
+    )  # 2 streets and 3 street × category, 3 rates each
+    snapshot = session.exec(select(MetricSnapshot)).all()
+    rows = {(r.street, r.metric): (r.numerator, r.denominator, r.basis) for r in snapshot if r.category == ""}
+    by_category = {(r.street, r.category, r.metric): (r.numerator, r.denominator) for r in snapshot if r.category}
+    assert by_category == {
+        ("北站街道", "油烟扰民", "intake"): (1, 1),
+        ("北站街道", "油烟扰民", "return_rate"): (0, 1),
+        ("北站街道", "油烟扰民", "repeat_rate"): (0, 1),
+        ("北站街道", "噪声扰民", "intake"): (1, 1),
+        ("北站街道", "噪声扰民", "return_rate"): (1, 1),
+        ("北站街道", "噪声扰民", "repeat_rate"): (1, 1),
+        ("彭浦镇", "（未填分类）", "intake"): (1, 1),
+        ("彭浦镇", "（未填分类）", "return_rate"): (0, 1),
+        ("彭浦镇", "（未填分类）", "repeat_rate"): (0, 1),
     }
     assert rows[("北站街道", "intake")] == (2, 2, "派单日期")
     assert rows[("北站街道", "return_rate")] == (1, 2, "派单日期")
@@ -306,13 +349,24 @@ def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: S
     day2 = {
         (r.street, r.metric): (r.numerator, r.denominator)
         for r in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == date(2026, 11, 25))).all()
+        if r.category == ""
     }
     assert day2[("北站街道", "resolved_rate")] == (1, 1)
     assert day2[("北站街道", "satisfaction_rate")] == (0.8, 1)
     assert day2[("北站街道", "redo_rate")] == (0, 1)
     assert day2[("北站街道", "contact_rate")] == (1, 2)  # M2 was due for contact on 11-25 and never contacted
     metrics.run(session, now=local("2026-11-25 01:00"))  # a rerun replaces, never duplicates
-    assert len(session.exec(select(MetricSnapshot).where(MetricSnapshot.day == date(2026, 11, 24))).all()) == 6
+    assert len(session.exec(select(MetricSnapshot).where(MetricSnapshot.day == date(2026, 11, 24))).all()) == 15
+    b.category = "违法搭建"  # corrected after the night's run: the old category's row is zeroed, not left standing
+    session.add(b)
+    metrics.run(session, now=local("2026-11-25 01:00"))
+    again = {
+        (r.category, r.metric): (r.numerator, r.denominator)
+        for r in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == date(2026, 11, 24))).all()
+        if r.street == "北站街道"
+    }
+    assert again[("噪声扰民", "intake")] == (0, 0) and again[("违法搭建", "intake")] == (1, 1)
+    assert again[("", "intake")] == (2, 2)
 
 
 def test_a_mail_failure_keeps_the_digests_and_says_so(session: Session, new_order, calendar) -> None:  # type: ignore[no-untyped-def]

@@ -22,7 +22,14 @@ from tracker.domain.deadlines import local_day_bounds, to_local
 from tracker.domain.roles import Role
 from tracker.domain.vocabulary import AlertLevel, Stage, State
 from tracker.models import Alert, Order, OrderDeadline
-from tracker.services.dashboard import Dashboard, DashboardError, DashboardFilter, build_dashboard, default_filter
+from tracker.services.dashboard import (
+    Dashboard,
+    DashboardError,
+    DashboardFilter,
+    build_dashboard,
+    categories_snapshot_from,
+    default_filter,
+)
 from tracker.services.metrics import snapshot_day
 from tracker.services.users import Viewer
 
@@ -251,12 +258,55 @@ def test_rates_from_the_nightly_snapshot_match_a_direct_count(demo: Session) -> 
             )
         if viewer is SQUAD:
             assert [row.street for row in board.rates.streets] == ["静安寺街道"]
-    # a category is not in the snapshot: computed live, today included
-    category = demo.exec(select(Order.category)).first()
-    board = build_dashboard(
-        demo, viewer=SUPERVISOR, filters=DashboardFilter(filters.first, TODAY, None, category), now=NOW
-    )
+    # a category has snapshot rows of its own: the same definitions, narrowed to its orders
+    category = demo.exec(select(Order.category).where(Order.street == "静安寺街道")).first()
+    assert category
+    narrowed = DashboardFilter(filters.first, TODAY, None, category)
+    for viewer in (SUPERVISOR, SQUAD):
+        board = build_dashboard(demo, viewer=viewer, filters=narrowed, now=NOW)
+        direct = Direct(demo, viewer, narrowed)
+        assert board.rate_source.kind == "snapshot" and board.rate_source.last == yesterday
+        expected = {
+            street: direct.rates(narrowed.first, yesterday, due_end=None, street=street)
+            for street in [None, *(row.street for row in board.rates.streets)]
+        }
+        for values in expected.values():
+            values["without_phone"] = (0, 0)
+        check_rates(board.rates, expected.__getitem__)
+        assert board.rates.total.intake > 0 and board.trend[-1].label == "2026-11"
+        assert len(board.trend) == 12  # stored per category from the first night: the same 12 months
+        for point in board.trend:
+            check_rates(
+                point.rates, lambda street, p=point, d=direct: d.rates(p.first, p.last, due_end=None, street=street)
+            )
+
+
+def test_a_category_view_is_live_where_the_snapshot_has_no_categories_yet(demo: Session) -> None:
+    """Days snapshotted before the category dimension existed hold street rows only: never read as zero."""
+    from sqlmodel import delete
+
+    from tracker.models import MetricSnapshot
+
+    day = date(2026, 10, 1)
+    while day < TODAY:
+        snapshot_day(demo, day=day, now=NOW)
+        day += timedelta(days=1)
+    demo.exec(delete(MetricSnapshot).where(MetricSnapshot.category != "", MetricSnapshot.day < date(2026, 11, 1)))
+    demo.commit()
+    category = demo.exec(select(Order.category).where(Order.category.is_not(None))).first()  # type: ignore[union-attr]
+    october = DashboardFilter(date(2026, 10, 1), TODAY, None, category)
+    board = build_dashboard(demo, viewer=SUPERVISOR, filters=october, now=NOW)
     assert board.rate_source.kind == "live" and board.rate_source.last == TODAY
+    direct = Direct(demo, SUPERVISOR, october)
+    check_rates(board.rates, lambda street: direct.rates(october.first, TODAY, due_end=NOW, street=street))
+    complete_from = categories_snapshot_from(demo)  # the first November day with orders to count
+    assert complete_from is not None and date(2026, 11, 1) <= complete_from < TODAY
+    november = DashboardFilter(complete_from, TODAY, None, category)
+    board = build_dashboard(demo, viewer=SUPERVISOR, filters=november, now=NOW)
+    assert board.rate_source.kind == "snapshot"
+    assert [p.label for p in board.trend] == ["2026-11"]  # the trend starts where categories were stored
+    without = build_dashboard(demo, viewer=SUPERVISOR, filters=DashboardFilter(date(2026, 10, 1), TODAY), now=NOW)
+    assert without.rate_source.kind == "snapshot" and without.trend[0].label == "2025-12"
 
 
 def test_rate_links_follow_each_rates_date_basis(demo: Session) -> None:

@@ -12,6 +12,7 @@ from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outco
 _LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 NO_STREET = "（未填街镇）"  # where an order's street is blank in reports and digests
+NO_CATEGORY = "（未填分类）"  # where an order's category is blank in reports, samples and snapshots
 
 STATE_LABELS: Mapping[State, str] = {
     State.DISPATCHED: "待签收",

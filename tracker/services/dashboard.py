@@ -6,8 +6,8 @@ in the rates, where each rate keeps its own date (domain.md section 5, services.
 
 The rates are never defined here: they are the nightly snapshot's (metric_snapshot, computed by
 services.metrics.rate_values), summed over the days of the period when the snapshot covers them
-and no category is chosen (the snapshot is kept per street, not per category); otherwise they are
-computed live with the same definitions (services.rates.live_rates). The page says which.
+(per street, or per street and category when a category is chosen); otherwise they are computed
+live with the same definitions (services.rates.live_rates). The page says which.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage, State
 from tracker.models import Alert, MetricSnapshot, Order
 from tracker.services.access import scoped
+from tracker.services.metrics import ALL_CATEGORIES
 from tracker.services.rates import RATE_METRICS, PeriodRates, live_rates, period_rates
 from tracker.services.users import Viewer
 
@@ -135,7 +136,7 @@ class RateSource:
             )
         return (
             f"指标为实时计算（与每晚指标快照同一定义），统计 {self.first.isoformat()} 至 {self.last.isoformat()}。"
-            "选择了问题分类、或所选期间尚无指标快照时实时计算。"
+            "所选期间尚无指标快照（选择问题分类时，按分类的快照须覆盖期间首日）时实时计算。"
         )
 
 
@@ -344,24 +345,57 @@ def _snapshot_scope(query: Any, viewer: Viewer, street: str | None) -> Any:
 
 
 def snapshot_last_day(session: Session, *, first: date, last: date) -> date | None:
-    """The last day from ``first`` to ``last`` the nightly snapshot has computed (None when none)."""
+    """The last day from ``first`` to ``last`` the nightly snapshot has computed (None when none).
+
+    A day without orders has no rows, so the snapshot is taken as running without gaps from its
+    first day (the nightly job recomputes the last 31 days; ``snapshot-metrics`` fills older ones).
+    """
     found = session.exec(
-        select(func.max(MetricSnapshot.day)).where(col(MetricSnapshot.day) >= first, col(MetricSnapshot.day) <= last)
+        select(func.max(MetricSnapshot.day)).where(
+            MetricSnapshot.category == ALL_CATEGORIES, col(MetricSnapshot.day) >= first, col(MetricSnapshot.day) <= last
+        )
     ).one()
     return _as_date(found) if found is not None else None
 
 
+def categories_snapshot_from(session: Session) -> date | None:
+    """The first day stored per category, when the snapshot's street rows begin earlier (else None).
+
+    Days snapshotted before the snapshot had categories (migration 7b3e9f1c2d4a) hold street rows
+    only; a category view must not read them as zero. Every order counts under some category
+    (blank ones under NO_CATEGORY), so once backfilled both kinds of row begin on the same day.
+    """
+    low_all = session.exec(select(func.min(MetricSnapshot.day)).where(MetricSnapshot.category == ALL_CATEGORIES)).one()
+    first_by_category = (  # walks the day index from the start to the first category row
+        select(col(MetricSnapshot.day))
+        .where(MetricSnapshot.category != ALL_CATEGORIES)
+        .order_by(col(MetricSnapshot.day))
+    )
+    low_category = session.exec(first_by_category.limit(1)).first()
+    if low_all is None or low_category is None:
+        return None if low_all is None else date.max
+    low_all, low_category = _as_date(low_all), _as_date(low_category)
+    return low_category if low_category > low_all else None
+
+
 def snapshot_values(
-    session: Session, *, viewer: Viewer, first: date, last: date, street: str | None
+    session: Session, *, viewer: Viewer, first: date, last: date, street: str | None, category: str | None = None
 ) -> dict[tuple[str, str], list[float]]:
-    """Numerator and denominator per (street, metric), summed over the snapshot's days from first to last."""
+    """Numerator and denominator per (street, metric), summed over the snapshot's days from first to last.
+
+    Without a category, the streets' all-category rows; with one, that category's rows.
+    """
     query = _snapshot_scope(
         select(
             MetricSnapshot.street,
             MetricSnapshot.metric,
             func.sum(MetricSnapshot.numerator),
             func.sum(MetricSnapshot.denominator),
-        ).where(col(MetricSnapshot.day) >= first, col(MetricSnapshot.day) <= last),
+        ).where(
+            MetricSnapshot.category == (category or ALL_CATEGORIES),
+            col(MetricSnapshot.day) >= first,
+            col(MetricSnapshot.day) <= last,
+        ),
         viewer,
         street,
     ).group_by(MetricSnapshot.street, MetricSnapshot.metric)
@@ -371,10 +405,25 @@ def snapshot_values(
 def period_rates_for(
     session: Session, *, viewer: Viewer, filters: DashboardFilter, now: datetime
 ) -> tuple[PeriodRates, RateSource]:
-    """The period's rates per street: from the snapshot when it covers the period and no category is chosen."""
-    covered = None if filters.category else snapshot_last_day(session, first=filters.first, last=filters.last)
+    """The period's rates per street: from the snapshot when it covers the period, else live.
+
+    The snapshot counts as covering when it has any day of the period (days not yet computed,
+    like today, are left out and the page says so). With a category, its per-category rows must
+    also reach back to the period's first day (see :func:`categories_snapshot_from`).
+    """
+    covered = snapshot_last_day(session, first=filters.first, last=filters.last)
+    if covered is not None and filters.category:
+        complete_from = categories_snapshot_from(session)
+        covered = None if complete_from is not None and complete_from > filters.first else covered
     if covered is not None:
-        values = snapshot_values(session, viewer=viewer, first=filters.first, last=covered, street=filters.street)
+        values = snapshot_values(
+            session,
+            viewer=viewer,
+            first=filters.first,
+            last=covered,
+            street=filters.street,
+            category=filters.category,
+        )
         result = period_rates(
             session, viewer=viewer, first=filters.first, last=covered, values=values, street=filters.street
         )
@@ -411,9 +460,14 @@ def rate_trend(
         first = (last.replace(day=1) - timedelta(days=366)).replace(day=1)
         while (last.year - first.year) * 12 + last.month - first.month >= TREND_MONTHS:
             first = (first + timedelta(days=32)).replace(day=1)
+        complete_from = categories_snapshot_from(session) if filters.category else None
+        if complete_from is not None:  # from the first day stored per category (its month may be partial)
+            first = max(first, complete_from)
         points = []
         for start, end in _months(first, last):  # one indexed range per month: a dozen small sums
-            values = snapshot_values(session, viewer=viewer, first=start, last=end, street=filters.street)
+            values = snapshot_values(
+                session, viewer=viewer, first=start, last=end, street=filters.street, category=filters.category
+            )
             rates = period_rates(session, viewer=viewer, first=start, last=end, values=values, street=filters.street)
             points.append(TrendPoint(start.strftime("%Y-%m"), start, end, rates))
         return points, RateSource("snapshot", first, last)

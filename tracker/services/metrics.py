@@ -8,7 +8,7 @@ a rate is never averaged from rates. Satisfaction weights: 满意 1, 基本满�
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from tracker.domain.deadlines import local_day_bounds
-from tracker.domain.labels import NO_STREET
+from tracker.domain.labels import NO_CATEGORY, NO_STREET
 from tracker.models import MetricSnapshot, Order, OrderDeadline
 
 SATISFACTION_WEIGHTS = {"满意": 1.0, "基本满意": 0.8, "一般": 0.6, "不满意": 0.0}
@@ -54,6 +54,7 @@ DEADLINE_METRICS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 Restrict = Callable[[Any], Any]
+ALL_CATEGORIES = ""  # metric_snapshot.category of a street's rate over every category
 
 
 def street_key() -> Any:
@@ -71,6 +72,11 @@ def deadline_counted(stages: tuple[str, ...], start: datetime, end: datetime) ->
     )
 
 
+def category_key() -> Any:
+    """The category an order counts for (blank categories under one name)."""
+    return func.coalesce(Order.category, NO_CATEGORY)
+
+
 def rate_values(
     session: Session,
     *,
@@ -78,80 +84,110 @@ def rate_values(
     end: datetime,
     restrict: Restrict | None = None,
     due_end: datetime | None = None,
-) -> dict[tuple[str, str], list[float]]:
-    """Numerator and denominator per (street, metric) for orders the period [start, end) puts in.
+    by_category: bool = False,
+) -> dict[tuple[str, str, str], list[float]]:
+    """Numerator and denominator per (street, category, metric) for orders the period [start, end) puts in.
 
-    ``restrict`` narrows every query over ``work_order`` (a viewer's scope, one street);
-    ``due_end`` ends the deadline-based rates earlier (at now, for a period not yet over).
+    The category is ``ALL_CATEGORIES`` (blank) unless ``by_category``, which splits every street's
+    numbers by the orders' categories. ``restrict`` narrows every query over ``work_order`` (a
+    viewer's scope, one street, one category); ``due_end`` ends the deadline-based rates earlier (at
+    now, for a period not yet over).
     """
-    values: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    street = street_key()
+    values: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    groups = (street_key(), category_key()) if by_category else (street_key(),)
 
     def narrow(query: Any) -> Any:
         return restrict(query) if restrict else query
 
-    def add(metric: str, rows: Iterable[Any]) -> None:
-        for name, numerator, denominator in rows:
-            cell = values[(name, metric)]
-            cell[0] += float(numerator or 0)
-            cell[1] += float(denominator or 0)
+    def key(row: Any) -> tuple[str, str]:
+        return (row[0], row[1]) if by_category else (row[0], ALL_CATEGORIES)
 
+    def add(metric: str, where: tuple[str, str], numerator: float, denominator: float) -> None:
+        cell = values[(*where, metric)]
+        cell[0] += float(numerator or 0)
+        cell[1] += float(denominator or 0)
+
+    width = len(groups)
     dispatched = (col(Order.dispatched_at) >= start) & (col(Order.dispatched_at) < end)
-    add(
-        "intake",
-        session.exec(narrow(select(street, func.count(), func.count()).where(dispatched).group_by(street))).all(),
-    )
     returned = func.sum(case((col(Order.return_count) > 0, 1), else_=0))
-    add(
-        "return_rate",
-        session.exec(narrow(select(street, returned, func.count()).where(dispatched).group_by(street))).all(),
-    )
     repeated = func.sum(case((col(Order.is_repeat), 1), else_=0))
-    add(
-        "repeat_rate",
-        session.exec(narrow(select(street, repeated, func.count()).where(dispatched).group_by(street))).all(),
-    )
+    for row in session.execute(
+        narrow(sa_select(*groups, func.count(), returned, repeated).where(dispatched).group_by(*groups))
+    ).all():
+        count, returns, repeats = row[width:]
+        add("intake", key(row), count, count)
+        add("return_rate", key(row), returns, count)
+        add("repeat_rate", key(row), repeats, count)
     for metric, stages, counted in DEADLINE_METRICS:
-        rows = session.exec(
+        rows = session.execute(
             narrow(
-                select(street, col(OrderDeadline.outcome), func.count())
+                sa_select(*groups, col(OrderDeadline.outcome), func.count())
                 .join(Order, col(Order.id) == col(OrderDeadline.order_id))
                 .where(deadline_counted(stages, start, due_end or end))
-                .group_by(street, col(OrderDeadline.outcome))
+                .group_by(*groups, col(OrderDeadline.outcome))
             )
         ).all()
-        add(metric, [(name, count if outcome in counted else 0, count) for name, outcome, count in rows])
+        for row in rows:
+            outcome, count = row[width:]
+            add(metric, key(row), count if outcome in counted else 0, count)
     closed = (col(Order.closed_at) >= start) & (col(Order.closed_at) < end)
-    for name, verdict, satisfaction, cycle, count in session.execute(
+    for row in session.execute(
         narrow(
-            sa_select(street, col(Order.verdict), col(Order.satisfaction), col(Order.cycle), func.count())
+            sa_select(*groups, col(Order.verdict), col(Order.satisfaction), col(Order.cycle), func.count())
             .where(closed)
-            .group_by(street, col(Order.verdict), col(Order.satisfaction), col(Order.cycle))
+            .group_by(*groups, col(Order.verdict), col(Order.satisfaction), col(Order.cycle))
         )
     ).all():
+        verdict, satisfaction, cycle, count = row[width:]
         if verdict in ("实际解决", "解释说明"):
-            add("resolved_rate", [(name, count if verdict == "实际解决" else 0, count)])
+            add("resolved_rate", key(row), count if verdict == "实际解决" else 0, count)
         if satisfaction in SATISFACTION_WEIGHTS:
-            add("satisfaction_rate", [(name, SATISFACTION_WEIGHTS[satisfaction] * count, count)])
-        add("redo_rate", [(name, count if cycle > 1 else 0, count)])
+            add("satisfaction_rate", key(row), SATISFACTION_WEIGHTS[satisfaction] * count, count)
+        add("redo_rate", key(row), count if cycle > 1 else 0, count)
     return values
 
 
+def by_street(values: dict[tuple[str, str, str], list[float]]) -> dict[tuple[str, str], list[float]]:
+    """Numerator and denominator per (street, metric): the categories of each street summed."""
+    summed: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for (name, _category, metric), (numerator, denominator) in values.items():
+        cell = summed[(name, metric)]
+        cell[0] += numerator
+        cell[1] += denominator
+    return dict(summed)
+
+
 def snapshot_day(session: Session, *, day: date, now: datetime) -> list[MetricSnapshot]:
-    """Compute every rate per street for ``day`` (Beijing date) and store it, replacing an earlier run."""
+    """Compute every rate per street and per street and category for ``day`` (Beijing date) and store it.
+
+    A street's all-category row (category blank) is the sum of its category rows, so the two views
+    always agree. Rows of an earlier run that this one does not produce (e.g. an order's street or
+    category was corrected since) are set to zero rather than left stale.
+    """
     start, end = local_day_bounds(day)
-    values = rate_values(session, start=start, end=end)
+    values = dict(rate_values(session, start=start, end=end, by_category=True))
+    values |= {(name, ALL_CATEGORIES, metric): cell for (name, metric), cell in by_street(values).items()}
     bases = {m.key: m.basis for m in METRICS}
-    for stale in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == day)).all():
-        if (stale.street, stale.metric) not in values:  # e.g. an order's street was corrected since
-            stale.numerator = stale.denominator = 0
     existing = {
-        (s.street, s.metric): s for s in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == day)).all()
+        (s.street, s.category, s.metric): s
+        for s in session.exec(select(MetricSnapshot).where(MetricSnapshot.day == day)).all()
     }
+    for where, stale in existing.items():
+        if where not in values:
+            stale.numerator = stale.denominator = 0
+            stale.computed_at = now
+            session.add(stale)
     stored = []
-    for (name, metric), (numerator, denominator) in sorted(values.items()):
-        row = existing.get((name, metric)) or MetricSnapshot(
-            day=day, street=name, metric=metric, numerator=0, denominator=0, basis=bases[metric], computed_at=now
+    for (name, category, metric), (numerator, denominator) in sorted(values.items()):
+        row = existing.get((name, category, metric)) or MetricSnapshot(
+            day=day,
+            street=name,
+            category=category,
+            metric=metric,
+            numerator=0,
+            denominator=0,
+            basis=bases[metric],
+            computed_at=now,
         )
         row.numerator, row.denominator, row.computed_at = numerator, denominator, now
         session.add(row)

@@ -19,7 +19,7 @@ from tracker.domain.errors import TrackerError
 from tracker.models import Order, OrderDeadline
 from tracker.services.access import scoped, street_choices
 from tracker.services.directory import street_choices_all
-from tracker.services.metrics import METRICS, deadline_counted, rate_values, street_key
+from tracker.services.metrics import METRICS, by_street, deadline_counted, rate_values, street_key
 from tracker.services.users import Viewer
 
 RATE_METRICS = tuple(m for m in METRICS if m.key != "intake")  # 受理量 is a count, reported beside the rates
@@ -90,7 +90,7 @@ def live_rates(
         return query.where(Order.category == category) if category else query
 
     due_end = min(end, now)
-    values = rate_values(session, start=start, end=end, restrict=restrict, due_end=due_end)
+    values = by_street(rate_values(session, start=start, end=end, restrict=restrict, due_end=due_end))
     no_phone = _without_phone(session, start=start, end=due_end, restrict=restrict)
     return period_rates(session, viewer=viewer, first=first, last=last, values=values, street=street, no_phone=no_phone)
 

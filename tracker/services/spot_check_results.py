@@ -21,14 +21,13 @@ from sqlmodel import Session, col, select
 
 from tracker.domain.checklist import Mark, ResultSummary
 from tracker.domain.intervals import Estimate, estimate
-from tracker.domain.labels import NO_STREET, format_local
+from tracker.domain.labels import NO_CATEGORY, NO_STREET, format_local
 from tracker.models import Order, SampleItem, SamplePlan
 from tracker.services.access import scoped
 from tracker.services.directory import squad_name_for
 from tracker.services.import_report import formula_safe
 from tracker.services.spot_check_reviews import mark_label
 from tracker.services.spot_checks import (
-    NO_CATEGORY,
     RANDOM,
     item_reasons,
     plan_checklist,

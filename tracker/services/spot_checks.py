@@ -30,7 +30,7 @@ from tracker.domain.checklist import (
 )
 from tracker.domain.deadlines import local_day_bounds, to_local
 from tracker.domain.errors import TrackerError
-from tracker.domain.labels import NO_STREET, STATE_LABELS
+from tracker.domain.labels import NO_CATEGORY, NO_STREET, STATE_LABELS
 from tracker.domain.sampling import (
     ALL,
     RISK_REASON_LABELS,
@@ -50,7 +50,6 @@ from tracker.services.actors import Actor
 from tracker.services.directory import all_streets, squad_name_for
 from tracker.services.users import Viewer
 
-NO_CATEGORY = "（未填分类）"
 RANDOM = "random"
 MANUAL = "manual"
 REASON_LABELS: Mapping[str, str] = {
