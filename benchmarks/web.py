@@ -292,7 +292,7 @@ def build_database(db: Path, orders: int, open_share: float, seed: int = 1) -> d
     conn.commit()  # no ANALYZE: the tracker never runs it, so its databases have no planner statistics
     conn.close()
     filled = time.perf_counter() - started
-    scan_s, counts = timed_scan(db, now)  # the alerts a real scan raises now
+    scan_s, counts = timed_scan(f"sqlite:///{db}", now)  # the alerts a real scan raises now
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

@@ -1,7 +1,7 @@
 """Stage alerts: the overdue scan, set-based over the indexed open deadlines, and what squads see.
 
-One statement raises or escalates the alerts of every open stage deadline that is due soon or
-overdue (no loop over orders, no cap), one resolves the alerts whose stage has ended. A level
+One statement raises the alerts of every open stage deadline that is due soon or overdue (no
+loop over orders, no cap), one escalates, moves and resolves the open alerts against their stages. A level
 only rises; an alert is resolved, never deleted; whether the stage was late stays on the stage.
 """
 
@@ -69,62 +69,74 @@ def blue_horizon(now: datetime, calendar: WorkCalendar, thresholds: AlertThresho
 def scan(
     session: Session, *, now: datetime, calendar: WorkCalendar, thresholds: AlertThresholds = DEFAULT_THRESHOLDS
 ) -> ScanResult:
-    """Raise, escalate and resolve stage alerts as of ``now``; flushes."""
+    """Raise, escalate and resolve stage alerts as of ``now``; flushes.
+
+    Two set-based statements, each one pass over an index, with no cap on how many rows they touch:
+
+    1. raise: every open stage deadline due by the blue horizon that has no alert yet gets one
+       (a scan of the open-deadline partial index by due time, a probe of ``alert.deadline_id``);
+    2. update: every open alert joined to its deadline, written only where something changed: its
+       level rises (never falls), its deadline moved (an approved extension, a calendar load), or its
+       stage ended (resolved, not deleted; whether it was late stays on the stage).
+
+    An unchanged run writes nothing. The counts are read back by the run's time stamp.
+    """
     deadline = OrderDeadline.__table__  # type: ignore[attr-defined]
     alert = Alert.__table__  # type: ignore[attr-defined]
     yellow_until = now + timedelta(hours=thresholds.yellow_hours)
     horizon = max(blue_horizon(now, calendar, thresholds), yellow_until)
+
+    def rank_of(due: Any) -> Any:
+        return case((due < now, 3), (due <= yellow_until, 2), else_=1)
+
+    def level_of(due: Any) -> Any:
+        return case(
+            (due < now, AlertLevel.RED.value),
+            (due <= yellow_until, AlertLevel.YELLOW.value),
+            else_=AlertLevel.BLUE.value,
+        )
+
     due = deadline.c.due_at
-    rank = case((due < now, 3), (due <= yellow_until, 2), else_=1)
-    level = case(
-        (due < now, AlertLevel.RED.value), (due <= yellow_until, AlertLevel.YELLOW.value), else_=AlertLevel.BLUE.value
-    )
-    due_soon = select(
+    unalerted = ~select(alert.c.id).where(alert.c.deadline_id == deadline.c.id).exists()
+    new = select(
         deadline.c.id,
         deadline.c.order_id,
         deadline.c.stage,
-        level,
-        rank,
+        level_of(due),
+        rank_of(due),
         due,
         literal(now, alert.c.raised_at.type),
         literal(now, alert.c.level_changed_at.type),
-    ).where(deadline.c.completed_at.is_(None), due.is_not(None), due <= horizon)
+    ).where(deadline.c.completed_at.is_(None), due.is_not(None), due <= horizon, unalerted)
     columns = ["deadline_id", "order_id", "stage", "level", "level_rank", "due_at", "raised_at", "level_changed_at"]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(alert).from_select(columns, due_soon)
-    rises = insert.excluded.level_rank > alert.c.level_rank
-    upsert = insert.on_conflict_do_update(
-        index_elements=[alert.c.deadline_id],
-        set_={
-            "level": case((rises, insert.excluded.level), else_=alert.c.level),
-            "level_rank": case((rises, insert.excluded.level_rank), else_=alert.c.level_rank),
-            "level_changed_at": case((rises, insert.excluded.level_changed_at), else_=alert.c.level_changed_at),
-            "due_at": insert.excluded.due_at,
-        },
-        # write only what changes, so a run over an unchanged day writes nothing
-        where=and_(alert.c.resolved_at.is_(None), or_(rises, alert.c.due_at != insert.excluded.due_at)),
+    session.execute(  # a scan started by hand beside the scheduler's adds nothing twice
+        dialect.insert(alert).from_select(columns, new).on_conflict_do_nothing(index_elements=[alert.c.deadline_id])
     )
-    session.execute(upsert)
-    # a deadline moved past the horizon (an approved extension, a calendar load): the alert shows the new time
-    current = select(deadline.c.due_at).where(deadline.c.id == alert.c.deadline_id).scalar_subquery()
+    ended = deadline.c.completed_at.is_not(None)
+    rises = and_(~ended, due.is_not(None), rank_of(due) > alert.c.level_rank)
+    moved = and_(due.is_not(None), due != alert.c.due_at)
     session.execute(
-        update(alert).where(alert.c.resolved_at.is_(None), alert.c.due_at != current).values(due_at=current)
+        update(alert)
+        .where(alert.c.resolved_at.is_(None), deadline.c.id == alert.c.deadline_id, or_(ended, rises, moved))
+        .values(
+            level=case((rises, level_of(due)), else_=alert.c.level),
+            level_rank=case((rises, rank_of(due)), else_=alert.c.level_rank),
+            level_changed_at=case((rises, literal(now, alert.c.level_changed_at.type)), else_=alert.c.level_changed_at),
+            due_at=func.coalesce(due, alert.c.due_at),
+            resolved_at=case((ended, literal(now, alert.c.resolved_at.type)), else_=None),
+        )
     )
-    ended = (
-        select(deadline.c.id).where(deadline.c.id == alert.c.deadline_id, deadline.c.completed_at.is_not(None)).exists()
-    )
-    resolved: int = session.execute(  # type: ignore[attr-defined]
-        update(alert).where(alert.c.resolved_at.is_(None), ended).values(resolved_at=now)
-    ).rowcount
     raised = _count(session, alert.c.raised_at == now)
     escalated = _count(session, and_(alert.c.level_changed_at == now, alert.c.raised_at < now))
+    resolved = _count(session, alert.c.resolved_at == now)
     open_by_level = dict(
         session.execute(
             select(alert.c.level, func.count()).where(alert.c.resolved_at.is_(None)).group_by(alert.c.level)
         ).all()
     )
     session.flush()
-    return ScanResult(raised, escalated, resolved or 0, {str(k): int(v) for k, v in open_by_level.items()})
+    return ScanResult(raised, escalated, resolved, {str(k): int(v) for k, v in open_by_level.items()})
 
 
 def _count(session: Session, condition: ColumnElement[bool]) -> int:
