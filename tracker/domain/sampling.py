@@ -12,12 +12,13 @@ import heapq
 import math
 import re
 import secrets
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from tracker.domain.errors import TrackerError
 from tracker.domain.intervals import z_for
@@ -326,9 +327,12 @@ def draw_stratified(strata: Mapping[str, Iterable[K]], sizes: Mapping[str, int],
 # ---------------------------------------------------------------------------- risk inclusions
 
 
-@dataclass(frozen=True)
-class OrderFacts:
-    """What sampling needs to know about one handled order."""
+class OrderFacts(NamedTuple):
+    """What sampling needs to know about one handled order (a named tuple: a draw builds one per order).
+
+    The times are needed only for the "closed fast" criterion; a population loaded for a plan
+    without it leaves them None.
+    """
 
     id: int
     stratum: str = ALL
@@ -372,6 +376,15 @@ class RiskCriteria:
         ):
             found.append(RiskReason.FAST_CLOSE)
         return tuple(found)
+
+    def candidate(self, facts: OrderFacts) -> bool:
+        """A quick test that is true for every order :meth:`reasons` could name (and for few others)."""
+        return (
+            facts.satisfaction == UNSATISFIED
+            or facts.return_count > 0
+            or facts.is_repeat
+            or (self.fast_close_hours is not None and facts.closed_at is not None)
+        )
 
     def matches(self, facts: OrderFacts) -> bool:
         """Whether ``facts`` meets any criterion."""
@@ -549,24 +562,32 @@ def select_sample(plan: SamplingPlan, population: Sequence[OrderFacts], seed: st
     An unstratified plan puts every order in the single stratum :data:`ALL` whatever ``facts.stratum`` says.
     """
     seed = check_seed(seed)
-    by_stratum: dict[str, list[int]] = {}
-    facts_by_id: dict[int, OrderFacts] = {}
-    for facts in population:
-        if facts.id in facts_by_id:
-            raise SamplingError(f"工单 id「{facts.id}」在总体中出现两次。")
-        facts_by_id[facts.id] = facts
-        by_stratum.setdefault(ALL if plan.stratify_by is None else facts.stratum, []).append(facts.id)
-    sizes = plan_sizes(plan, {key: len(ids) for key, ids in by_stratum.items()})
+    ids = [facts.id for facts in population]
+    if len(set(ids)) != len(ids):
+        twice = next(order_id for order_id, count in Counter(ids).items() if count > 1)
+        raise SamplingError(f"工单 id「{twice}」在总体中出现两次。")
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    risk_candidates: dict[str, dict[int, OrderFacts]] = defaultdict(dict)
+    risky, unstratified = plan.risk.candidate, plan.stratify_by is None
+    for facts in population:  # one pass; only the few possible risk orders are kept whole
+        key = ALL if unstratified else facts.stratum
+        by_stratum[key].append(facts.id)
+        if risky(facts):
+            risk_candidates[key][facts.id] = facts
+    sizes = plan_sizes(plan, {key: len(members) for key, members in by_stratum.items()})
     drawn = draw_stratified(by_stratum, sizes, seed)
     selected: list[Selected] = []
     counts: list[StratumCount] = []
-    for key, ids in sorted(by_stratum.items()):
-        chosen = set(drawn[key])
+    for key, members in sorted(by_stratum.items()):
+        chosen, candidates = set(drawn[key]), risk_candidates.get(key, {})
+        for order_id in chosen:
+            candidate = candidates.get(order_id)
+            selected.append(Selected(order_id, key, True, plan.risk.reasons(candidate) if candidate else ()))
         added = 0
-        for order_id in sorted(ids):
-            reasons = plan.risk.reasons(facts_by_id[order_id])
-            if order_id in chosen or reasons:
-                selected.append(Selected(order_id, key, order_id in chosen, reasons))
-                added += order_id not in chosen
-        counts.append(StratumCount(key, len(ids), sizes[key], added))
+        for order_id, facts in candidates.items():
+            reasons = plan.risk.reasons(facts)
+            if reasons and order_id not in chosen:
+                selected.append(Selected(order_id, key, False, reasons))
+                added += 1
+        counts.append(StratumCount(key, len(members), sizes[key], added))
     return Sample(seed, tuple(sorted(selected, key=lambda s: s.id)), tuple(counts))
