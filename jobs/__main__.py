@@ -1,7 +1,8 @@
-"""`python -m jobs`: the scheduler process. Waits for the lease, then runs the registry's jobs.
+"""`python -m jobs`: the scheduler process. Waits to be the active scheduler, then runs the registry's jobs.
 
-A second process against the same database stands by and takes over within a minute when
-the first one stops renewing its lease. Job definitions persist in the database
+A second process against the same database stands by and takes over within a minute when the
+first one stops: on PostgreSQL it waits for a session-level advisory lock, released when the first
+process's session ends; on SQLite for a lease row the first one stops renewing. Job definitions persist in the database
 (APScheduler's SQLAlchemy job store), so after a restart a missed run happens once.
 """
 
@@ -49,7 +50,8 @@ def main() -> None:
     ttl = timedelta(seconds=config["SCHEDULER_LEASE_SECONDS"])
     with flask_app.app_context():
         engine = get_engine()
-        log.info("调度进程 %s 启动，等待成为当前调度进程", HOLDER)
+        kind = "PostgreSQL 咨询锁" if engine.dialect.name == "postgresql" else "数据库租约"
+        log.info("调度进程 %s 启动，等待取得调度锁（%s）", HOLDER, kind)
         while not _try_lease(ttl):
             time.sleep(max(ttl.total_seconds() / 4, 1))
         log.info("调度进程 %s 已成为当前调度进程", HOLDER)

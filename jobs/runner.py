@@ -1,4 +1,8 @@
-"""How the scheduler calls a job: in the app, under the lease, recorded (the APScheduler target)."""
+"""How the scheduler calls a job: in the app, as the one active scheduler, recorded (the APScheduler target).
+
+Which process is the active one: on PostgreSQL a session-level advisory lock (jobs.advisory); on
+SQLite, which has no such lock, a lease row renewed every few seconds (services.leadership).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from jobs.advisory import AdvisoryLock
 from jobs.registry import JOBS
 from tracker import create_app
 from tracker.db import get_engine
@@ -22,6 +27,7 @@ log = logging.getLogger(__name__)
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 _app: list[Flask] = []
+_lock: list[AdvisoryLock] = []
 
 
 def app() -> Flask:
@@ -34,8 +40,21 @@ def app() -> Flask:
     return _app[0]
 
 
+def advisory_lock() -> AdvisoryLock | None:
+    """This process's scheduler lock on PostgreSQL (created once); None on SQLite. Call inside the app context."""
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        return None
+    if not _lock:
+        _lock.append(AdvisoryLock(engine.url.render_as_string(hide_password=False)))
+    return _lock[0]
+
+
 def take_lease(ttl: timedelta) -> bool:
-    """One attempt to take or renew the lease, committed (call inside the app context)."""
+    """One attempt to become (or stay) the active scheduler, committed (call inside the app context)."""
+    lock = advisory_lock()
+    if lock is not None:
+        return lock.try_acquire()
     with Session(get_engine()) as session:
         held = hold_lease(session, holder=HOLDER, now=utcnow(), ttl=ttl)
         session.commit()
@@ -43,21 +62,25 @@ def take_lease(ttl: timedelta) -> bool:
 
 
 def renew_lease() -> None:
-    """Keep the lease; a process that lost it stops at once, so two never run jobs together."""
+    """Keep the lease (or check the lock); a process that lost it stops at once, so two never run jobs together."""
     flask_app = app()
     with flask_app.app_context():
-        try:
-            held = take_lease(timedelta(seconds=flask_app.config["SCHEDULER_LEASE_SECONDS"]))
-        except SQLAlchemyError as exc:  # busy for a moment: the lease holds until it really expires
-            log.warning("续约时暂时无法访问数据库（%s），稍后重试", type(exc).__name__)
-            return
+        lock = advisory_lock()
+        if lock is not None:
+            held = lock.held()
+        else:
+            try:
+                held = take_lease(timedelta(seconds=flask_app.config["SCHEDULER_LEASE_SECONDS"]))
+            except SQLAlchemyError as exc:  # busy for a moment: the lease holds until it really expires
+                log.warning("续约时暂时无法访问数据库（%s），稍后重试", type(exc).__name__)
+                return
         if not held:
-            log.error("调度租约已被其他进程接管，本进程退出")
+            log.error("调度锁（租约）已被其他进程接管或连接已断开，本进程退出")
             os._exit(3)
 
 
 def run_job(job_id: str, now: datetime | None = None, *, guarded: bool = True) -> JobRun:
-    """Run one job now; under the scheduler the lease is checked first, so no tick runs twice."""
+    """Run one job now; under the scheduler the lock (lease) is checked first, so no tick runs twice."""
     from tracker.services.job_runs import run_recorded
 
     spec = JOBS[job_id]
@@ -66,7 +89,11 @@ def run_job(job_id: str, now: datetime | None = None, *, guarded: bool = True) -
         engine = get_engine()
         ttl = flask_app.config["SCHEDULER_LEASE_SECONDS"]
 
+        lock = advisory_lock()
+
         def guard(session: Session) -> bool:
+            if lock is not None:
+                return lock.held()
             return hold_lease(session, holder=HOLDER, now=utcnow(), ttl=timedelta(seconds=ttl))
 
         return run_recorded(

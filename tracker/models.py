@@ -226,7 +226,8 @@ class Alert(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint(_in("level", AlertLevel), name="ck_alert_level"),
         sa.CheckConstraint("level_rank BETWEEN 1 AND 3", name="ck_alert_level_rank"),
-        sa.Index("ix_alert_open", "resolved_at", "level_rank"),
+        # the scan compares every open alert with its stage: read in stage order from the index alone
+        sa.Index("ix_alert_open_deadline", "resolved_at", "deadline_id", "level_rank", "due_at"),
         # the alerts page: open alerts red first, then by due time, read in index order
         sa.Index("ix_alert_open_order", "resolved_at", sa.text("level_rank DESC"), "due_at", "id"),
     )

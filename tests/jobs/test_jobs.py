@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -93,6 +94,39 @@ def test_calendar_watch(session: Session, when: str, summary: str) -> None:
     from jobs import calendar_watch
 
     assert calendar_watch.run(session, now=local(when)).summary.startswith(summary)
+
+
+def test_the_advisory_lock_has_one_holder_until_its_session_ends(database_url: str) -> None:
+    """PostgreSQL: the scheduler lock is a session-level advisory lock (SQLite uses the lease row above)."""
+    from jobs.advisory import AdvisoryLock
+
+    if not database_url.startswith("postgresql"):
+        with pytest.raises(ValueError, match="advisory locks need PostgreSQL"):
+            AdvisoryLock(database_url)
+        return
+    key = 1_230_099_999  # not the scheduler's own, so a scheduler left running elsewhere cannot interfere
+    first, second, other = AdvisoryLock(database_url, key), AdvisoryLock(database_url, key), create_engine(database_url)
+    try:
+        assert first.try_acquire() and first.held()
+        assert not second.try_acquire() and not second.held()  # stands by
+        assert first.try_acquire()  # asking again keeps it
+        first.release()
+        assert not first.held()
+        assert second.try_acquire() and second.held()  # taken over as soon as the first session ended
+        with other.begin() as conn:  # the holder's session is killed (a network cut, an administrator)
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND objid = :key AND granted"
+                ),
+                {"key": key},
+            )
+        assert not second.held()  # it notices, and the scheduler using it stops
+        assert first.try_acquire()
+    finally:
+        first.release()
+        second.release()
+        other.dispose()
 
 
 def test_run_job_command(runner, engine: Engine) -> None:  # type: ignore[no-untyped-def]

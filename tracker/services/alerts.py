@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
 from tracker.domain.calendar import WorkCalendar
-from tracker.domain.deadlines import AlertThresholds, end_of_local_day, to_local
+from tracker.domain.deadlines import ALERT_RANK, AlertThresholds, end_of_local_day, to_local
 from tracker.domain.errors import CalendarNotLoaded
 from tracker.domain.lifecycle import OPEN_STATES
 from tracker.domain.roles import is_district_wide
@@ -55,6 +55,7 @@ class ScanResult:
 
 
 DEFAULT_THRESHOLDS = AlertThresholds()
+LEVEL_OF_RANK = {rank: level.value for level, rank in ALERT_RANK.items()}
 
 
 def blue_horizon(now: datetime, calendar: WorkCalendar, thresholds: AlertThresholds) -> datetime:
@@ -109,10 +110,18 @@ def scan(
         literal(now, alert.c.level_changed_at.type),
     ).where(deadline.c.completed_at.is_(None), due.is_not(None), due <= horizon, unalerted)
     columns = ["deadline_id", "order_id", "stage", "level", "level_rank", "due_at", "raised_at", "level_changed_at"]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    dialect = postgresql if on_postgresql else sqlite
+    if on_postgresql:
+        # A nested loop re-reads the alert table for every candidate stage, rows this very statement
+        # inserted included (invisible, still scanned): quadratic when thousands are raised at once,
+        # as the first scan does over a table the planner still thinks empty. The anti-join must hash.
+        session.execute(text("SET LOCAL enable_nestloop = off"))
     session.execute(  # a scan started by hand beside the scheduler's adds nothing twice
         dialect.insert(alert).from_select(columns, new).on_conflict_do_nothing(index_elements=[alert.c.deadline_id])
     )
+    if on_postgresql:
+        session.execute(text("RESET enable_nestloop"))
     ended = deadline.c.completed_at.is_not(None)
     rises = and_(~ended, due.is_not(None), rank_of(due) > alert.c.level_rank)
     moved = and_(due.is_not(None), due != alert.c.due_at)
@@ -130,11 +139,10 @@ def scan(
     raised = _count(session, alert.c.raised_at == now)
     escalated = _count(session, and_(alert.c.level_changed_at == now, alert.c.raised_at < now))
     resolved = _count(session, alert.c.resolved_at == now)
-    open_by_level = dict(
-        session.execute(
-            select(alert.c.level, func.count()).where(alert.c.resolved_at.is_(None)).group_by(alert.c.level)
-        ).all()
-    )
+    by_rank = session.execute(  # by rank: counted from the open-alert index without reading rows
+        select(alert.c.level_rank, func.count()).where(alert.c.resolved_at.is_(None)).group_by(alert.c.level_rank)
+    ).all()
+    open_by_level = {LEVEL_OF_RANK[rank]: count for rank, count in by_rank}
     session.flush()
     return ScanResult(raised, escalated, resolved, {str(k): int(v) for k, v in open_by_level.items()})
 
