@@ -49,6 +49,8 @@ bench-import: $(VENV)/.installed-dev
 	@command -v sqlite3 >/dev/null || { echo "需要 sqlite3 命令行工具：apt-get install sqlite3"; exit 1; }
 	$(BIN)/python -m benchmarks.import_orders --rows $(BENCH_ROWS)
 
+## bench-jobs: one overdue scan over 1,000,000 orders (300,000 open) in SQLite; TRACKER_BENCH_PG_URL adds
+## PostgreSQL (its public schema is dropped), e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
 bench-jobs: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.scan
 
@@ -72,7 +74,7 @@ clean:
 bench-dashboard: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.dashboard --orders $(BENCH_ORDERS)
 
-## bench-sampling: preview, draw and store a spot-check sample from 100,000 closed orders in a temporary SQLite
+## bench-sampling: preview, draw and store (5 times, median) a spot-check sample from 100,000 closed orders in a temporary SQLite
 .PHONY: bench-sampling
 bench-sampling: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.sampling

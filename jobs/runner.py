@@ -50,6 +50,12 @@ def advisory_lock() -> AdvisoryLock | None:
     return _lock[0]
 
 
+def release_lock() -> None:
+    """Give up this process's advisory lock, if it has one (tests; a scheduler simply exits)."""
+    while _lock:
+        _lock.pop().release()
+
+
 def take_lease(ttl: timedelta) -> bool:
     """One attempt to become (or stay) the active scheduler, committed (call inside the app context)."""
     lock = advisory_lock()
@@ -93,7 +99,7 @@ def run_job(job_id: str, now: datetime | None = None, *, guarded: bool = True) -
 
         def guard(session: Session) -> bool:
             if lock is not None:
-                return lock.held()
+                return lock.try_acquire()  # as the lease: taken when free, else checked
             return hold_lease(session, holder=HOLDER, now=utcnow(), ttl=timedelta(seconds=ttl))
 
         return run_recorded(

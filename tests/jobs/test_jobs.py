@@ -423,7 +423,7 @@ def test_a_mail_failure_keeps_the_digests_and_says_so(session: Session, new_orde
 
 
 def test_the_inbox_runs_under_the_scheduler_lease(app, engine: Engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from jobs.runner import run_job
+    from jobs.runner import release_lock, run_job
     from tracker.services import importing
 
     monkeypatch.setattr(importing, "IMPORT_LOCK_WAIT_MS", 3000)  # fail fast should the lease hold the write lock
@@ -431,8 +431,11 @@ def test_the_inbox_runs_under_the_scheduler_lease(app, engine: Engine, tmp_path:
     inbox.mkdir(parents=True)
     (inbox / CSV.name).write_bytes(CSV.read_bytes())
     app.config["INBOX_DIR"] = str(tmp_path / "inbox")
-    with app.app_context():
-        run = run_job("inbox", local("2026-11-26 07:00"), guarded=True)
+    try:
+        with app.app_context():
+            run = run_job("inbox", local("2026-11-26 07:00"), guarded=True)
+    finally:
+        release_lock()  # PostgreSQL: this test process took the advisory lock; later scheduler processes need it
     assert (run.outcome, run.summary) == ("ok", "收件箱：导入 1 个文件，拒绝 0 个文件"), run.error
     assert (tmp_path / "inbox" / "done" / CSV.name).exists()
 
