@@ -39,8 +39,8 @@ def _try_lease(ttl: timedelta) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m jobs",
-        description="诉件工单定时任务进程：取得调度锁（PostgreSQL 为咨询锁，SQLite 为租约）后按计划运行预警扫描、收件箱导入、街镇日报、"
-        "指标快照和次年节假日检查；"
+        description="诉件工单定时任务进程：取得调度锁（PostgreSQL 为咨询锁，SQLite 为租约）后，"
+        "按计划运行预警扫描、收件箱导入、街镇日报、指标快照和次年节假日检查；"
         "同一数据库上的第二个进程待命，在第一个停止后接管。数据库由 TRACKER_DATABASE_URL 指定。",
     )
     parser.parse_args()
