@@ -27,10 +27,10 @@ from tracker.services.dashboard import (
     DashboardError,
     DashboardFilter,
     build_dashboard,
-    categories_snapshot_from,
     default_filter,
 )
 from tracker.services.metrics import snapshot_day
+from tracker.services.snapshots import categories_snapshot_from
 from tracker.services.users import Viewer
 
 NOW = local("2026-11-26 10:00")
@@ -230,6 +230,23 @@ def test_street_and_category_filters(demo: Session) -> None:
     )
 
 
+def check_snapshot_board(session: Session, viewer: Viewer, filters: DashboardFilter, last: date) -> Dashboard:
+    """The board's rates come from the snapshot up to ``last``, and they and each trend month match a direct count."""
+    board = build_dashboard(session, viewer=viewer, filters=filters, now=NOW)
+    direct = Direct(session, viewer, filters)
+    assert board.rate_source.kind == "snapshot" and board.rate_source.last == last
+    expected = {
+        street: direct.rates(filters.first, last, due_end=None, street=street)
+        for street in [None, *(row.street for row in board.rates.streets)]
+    }
+    for values in expected.values():
+        values["without_phone"] = (0, 0)
+    check_rates(board.rates, expected.__getitem__)
+    for point in board.trend:
+        check_rates(point.rates, lambda street, p=point: direct.rates(p.first, p.last, due_end=None, street=street))
+    return board
+
+
 def test_rates_from_the_nightly_snapshot_match_a_direct_count(demo: Session) -> None:
     earliest = min(to_local(o.dispatched_at).date() for o in demo.exec(select(Order)).all())
     day = earliest
@@ -240,22 +257,9 @@ def test_rates_from_the_nightly_snapshot_match_a_direct_count(demo: Session) -> 
     filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY)
     yesterday = TODAY - timedelta(days=1)
     for viewer in (SUPERVISOR, SQUAD):
-        board = build_dashboard(demo, viewer=viewer, filters=filters, now=NOW)
-        direct = Direct(demo, viewer, filters)
-        assert board.rate_source.kind == "snapshot" and board.rate_source.last == yesterday
-        expected = {
-            street: direct.rates(filters.first, yesterday, due_end=None, street=street)
-            for street in [None, *(row.street for row in board.rates.streets)]
-        }
-        for values in expected.values():
-            values["without_phone"] = (0, 0)
-        check_rates(board.rates, expected.__getitem__)
+        board = check_snapshot_board(demo, viewer, filters, yesterday)
         assert all(r.without_phone is None for r in board.rates.total.rates)  # not in the snapshot
         assert len(board.trend) == 12 and board.trend[-1].label == "2026-11" and board.trend[0].label == "2025-12"
-        for point in board.trend:
-            check_rates(
-                point.rates, lambda street, p=point, d=direct: d.rates(p.first, p.last, due_end=None, street=street)
-            )
         if viewer is SQUAD:
             assert [row.street for row in board.rates.streets] == ["静安寺街道"]
     # a category has snapshot rows of its own: the same definitions, narrowed to its orders
@@ -263,22 +267,9 @@ def test_rates_from_the_nightly_snapshot_match_a_direct_count(demo: Session) -> 
     assert category
     narrowed = DashboardFilter(filters.first, TODAY, None, category)
     for viewer in (SUPERVISOR, SQUAD):
-        board = build_dashboard(demo, viewer=viewer, filters=narrowed, now=NOW)
-        direct = Direct(demo, viewer, narrowed)
-        assert board.rate_source.kind == "snapshot" and board.rate_source.last == yesterday
-        expected = {
-            street: direct.rates(narrowed.first, yesterday, due_end=None, street=street)
-            for street in [None, *(row.street for row in board.rates.streets)]
-        }
-        for values in expected.values():
-            values["without_phone"] = (0, 0)
-        check_rates(board.rates, expected.__getitem__)
+        board = check_snapshot_board(demo, viewer, narrowed, yesterday)
         assert board.rates.total.intake > 0 and board.trend[-1].label == "2026-11"
         assert len(board.trend) == 12  # stored per category from the first night: the same 12 months
-        for point in board.trend:
-            check_rates(
-                point.rates, lambda street, p=point, d=direct: d.rates(p.first, p.last, due_end=None, street=street)
-            )
 
 
 def test_a_category_view_is_live_where_the_snapshot_has_no_categories_yet(demo: Session) -> None:

@@ -5,9 +5,10 @@ Beijing dates, a street and a category. Orders enter the period by their dispatc
 in the rates, where each rate keeps its own date (domain.md section 5, services.metrics).
 
 The rates are never defined here: they are the nightly snapshot's (metric_snapshot, computed by
-services.metrics.rate_values), summed over the days of the period when the snapshot covers them
-(per street, or per street and category when a category is chosen); otherwise they are computed
-live with the same definitions (services.rates.live_rates). The page says which.
+services.metrics.rate_values, read by services.snapshots), summed over the days of the period
+when the snapshot covers them (per street, or per street and category when a category is
+chosen); otherwise they are computed live with the same definitions (services.rates.live_rates).
+The page says which.
 """
 
 from __future__ import annotations
@@ -19,18 +20,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
-from sqlalchemy import Date, case, cast, false, func
+from sqlalchemy import Date, case, cast, func
 from sqlmodel import Session, col, select
 
 from tracker.domain.deadlines import ALERT_RANK, local_day_bounds, to_local
 from tracker.domain.errors import TrackerError
 from tracker.domain.labels import ALERT_LABELS, NO_STREET, STAGE_LABELS, STATE_LABELS
-from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage, State
-from tracker.models import Alert, MetricSnapshot, Order
+from tracker.models import Alert, Order
 from tracker.services.access import scoped
-from tracker.services.metrics import ALL_CATEGORIES
 from tracker.services.rates import RATE_METRICS, PeriodRates, live_rates, period_rates
+from tracker.services.snapshots import as_date, categories_snapshot_from, snapshot_last_day, snapshot_values
 from tracker.services.users import Viewer
 
 DEFAULT_DAYS = 30
@@ -124,6 +124,7 @@ class RateSource:
     kind: str  # "snapshot" or "live"
     first: date
     last: date
+    categories_from: date | None = None  # the first day stored per category, when later than the street rows
 
     @property
     def text(self) -> str:
@@ -277,12 +278,8 @@ def day_state_counts(session: Session, *, viewer: Viewer, filters: DashboardFilt
     query = query.where(col(Order.state).in_([s.value for s in State])).group_by(day, col(Order.state))
     counts: dict[tuple[date, str], int] = {}
     for value, state, count in session.exec(query).all():
-        counts[(_as_date(value), str(state))] = int(count)
+        counts[(as_date(value), str(state))] = int(count)
     return counts
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def alert_counts(
@@ -337,71 +334,6 @@ def alert_counts(
 # rates
 
 
-def _snapshot_scope(query: Any, viewer: Viewer, street: str | None) -> Any:
-    """Narrow a query over metric_snapshot to the viewer's streets (it has no work_order to scope)."""
-    if not is_district_wide(viewer.role):
-        query = query.where(MetricSnapshot.street == viewer.street) if viewer.street else query.where(false())
-    return query.where(MetricSnapshot.street == street) if street else query
-
-
-def snapshot_last_day(session: Session, *, first: date, last: date) -> date | None:
-    """The last day from ``first`` to ``last`` the nightly snapshot has computed (None when none).
-
-    A day without orders has no rows, so the snapshot is taken as running without gaps from its
-    first day (the nightly job recomputes the last 31 days; ``snapshot-metrics`` fills older ones).
-    """
-    found = session.exec(
-        select(func.max(MetricSnapshot.day)).where(
-            MetricSnapshot.category == ALL_CATEGORIES, col(MetricSnapshot.day) >= first, col(MetricSnapshot.day) <= last
-        )
-    ).one()
-    return _as_date(found) if found is not None else None
-
-
-def categories_snapshot_from(session: Session) -> date | None:
-    """The first day stored per category, when the snapshot's street rows begin earlier (else None).
-
-    Days snapshotted before the snapshot had categories (migration 7b3e9f1c2d4a) hold street rows
-    only; a category view must not read them as zero. Every order counts under some category
-    (blank ones under NO_CATEGORY), so once backfilled both kinds of row begin on the same day.
-    """
-    low_all = session.exec(select(func.min(MetricSnapshot.day)).where(MetricSnapshot.category == ALL_CATEGORIES)).one()
-    first_by_category = (  # walks the day index from the start to the first category row
-        select(col(MetricSnapshot.day))
-        .where(MetricSnapshot.category != ALL_CATEGORIES)
-        .order_by(col(MetricSnapshot.day))
-    )
-    low_category = session.exec(first_by_category.limit(1)).first()
-    if low_all is None or low_category is None:
-        return None if low_all is None else date.max
-    low_all, low_category = _as_date(low_all), _as_date(low_category)
-    return low_category if low_category > low_all else None
-
-
-def snapshot_values(
-    session: Session, *, viewer: Viewer, first: date, last: date, street: str | None, category: str | None = None
-) -> dict[tuple[str, str], list[float]]:
-    """Numerator and denominator per (street, metric), summed over the snapshot's days from first to last.
-
-    Without a category, the streets' all-category rows; with one, that category's rows.
-    """
-    query = _snapshot_scope(
-        select(
-            MetricSnapshot.street,
-            MetricSnapshot.metric,
-            func.sum(MetricSnapshot.numerator),
-            func.sum(MetricSnapshot.denominator),
-        ).where(
-            MetricSnapshot.category == (category or ALL_CATEGORIES),
-            col(MetricSnapshot.day) >= first,
-            col(MetricSnapshot.day) <= last,
-        ),
-        viewer,
-        street,
-    ).group_by(MetricSnapshot.street, MetricSnapshot.metric)
-    return {(name, metric): [float(n or 0), float(d or 0)] for name, metric, n, d in session.exec(query).all()}
-
-
 def period_rates_for(
     session: Session, *, viewer: Viewer, filters: DashboardFilter, now: datetime
 ) -> tuple[PeriodRates, RateSource]:
@@ -412,9 +344,9 @@ def period_rates_for(
     also reach back to the period's first day (see :func:`categories_snapshot_from`).
     """
     covered = snapshot_last_day(session, first=filters.first, last=filters.last)
-    if covered is not None and filters.category:
-        complete_from = categories_snapshot_from(session)
-        covered = None if complete_from is not None and complete_from > filters.first else covered
+    complete_from = categories_snapshot_from(session) if covered is not None and filters.category else None
+    if complete_from is not None and complete_from > filters.first:
+        covered = None
     if covered is not None:
         values = snapshot_values(
             session,
@@ -427,7 +359,7 @@ def period_rates_for(
         result = period_rates(
             session, viewer=viewer, first=filters.first, last=covered, values=values, street=filters.street
         )
-        return result, RateSource("snapshot", filters.first, covered)
+        return result, RateSource("snapshot", filters.first, covered, complete_from)
     result = live_rates(
         session,
         viewer=viewer,
@@ -460,9 +392,8 @@ def rate_trend(
         first = (last.replace(day=1) - timedelta(days=366)).replace(day=1)
         while (last.year - first.year) * 12 + last.month - first.month >= TREND_MONTHS:
             first = (first + timedelta(days=32)).replace(day=1)
-        complete_from = categories_snapshot_from(session) if filters.category else None
-        if complete_from is not None:  # from the first day stored per category (its month may be partial)
-            first = max(first, complete_from)
+        if source.categories_from is not None:  # from the first day stored per category (its month may be partial)
+            first = max(first, source.categories_from)
         points = []
         for start, end in _months(first, last):  # one indexed range per month: a dozen small sums
             values = snapshot_values(
