@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from tracker.domain.errors import TrackerError
@@ -136,11 +136,38 @@ def plan_new_order(parsed: ParsedRow, ctx: Context, repeats: RepeatIndex) -> Mem
     return store
 
 
+class _Rows:
+    """One table's INSERT through the DB-API: its columns, and each column's bind conversion looked up once.
+
+    SQLAlchemy's executemany converts every value through its type machinery for every row; the
+    import writes about eight rows per order, so the conversions are taken from the same types
+    once per table and applied in one pass.
+    """
+
+    def __init__(self, table: Any, dialect: Any, *, with_id: bool) -> None:
+        self.columns = [c for c in table.columns if with_id or not c.primary_key]
+        self.names = [c.name for c in self.columns]
+        self.convert = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns]
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        quote = dialect.identifier_preparer.quote
+        self.sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in self.names)}) "
+            f"VALUES ({', '.join([marker] * len(self.names))})"
+        )
+
+    def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if convert is None else convert(value)
+            for convert, value in zip(self.convert, [values[name] for name in self.names], strict=True)
+        )
+
+
 class NewOrderWriter:
-    """Planned orders, written in batches: orders (ids returned in order), then their rows and events."""
+    """Planned orders, written in batches: orders (with ids taken up front), then their rows and events."""
 
     def __init__(self) -> None:
         self.plans: list[MemoryStore] = []
+        self._tables: tuple[_Rows, _Rows, _Rows] | None = None
 
     def add(self, plan: MemoryStore) -> None:
         self.plans.append(plan)
@@ -150,21 +177,47 @@ class NewOrderWriter:
         if not self.plans:
             return 0
         plans, self.plans = self.plans, []
-        orders = [{k: v for k, v in vars(plan.order).items() if k != "id"} for plan in plans]
-        # Core inserts (not ORM bulk): batched "insert many values", ids returned in parameter order
-        order_table, row_table, event_table = Order.__table__, OrderDeadline.__table__, OrderEvent.__table__  # type: ignore[attr-defined]
-        ids = (
-            session.execute(insert(order_table).returning(order_table.c.id, sort_by_parameter_order=True), orders)
-            .scalars()
-            .all()
-        )
-        rows: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        for plan, order_id in zip(plans, ids, strict=True):
-            rows.extend(
-                {**{k: v for k, v in vars(row).items() if k != "id"}, "order_id": order_id} for row in plan.rows
+        connection = session.connection()
+        dialect = connection.dialect
+        if self._tables is None:
+            self._tables = (
+                _Rows(Order.__table__, dialect, with_id=True),  # type: ignore[attr-defined]
+                _Rows(OrderDeadline.__table__, dialect, with_id=False),  # type: ignore[attr-defined]
+                _Rows(OrderEvent.__table__, dialect, with_id=False),  # type: ignore[attr-defined]
             )
-            events.extend({**event, "order_id": order_id} for event in plan.events)
-        session.execute(insert(row_table), rows)
-        session.execute(insert(event_table), events)
+        orders, rows, events = self._tables
+        ids = _take_ids(connection, len(plans))
+        order_params, row_params, event_params = [], [], []
+        for plan, order_id in zip(plans, ids, strict=True):
+            plan.order.id = order_id
+            order_params.append(orders.params(vars(plan.order)))
+            for row in plan.rows:
+                row.order_id = order_id
+                row_params.append(rows.params(vars(row)))
+            for event in plan.events:
+                event["order_id"] = order_id
+                event_params.append(events.params(event))
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(orders.sql, order_params)
+            cursor.executemany(rows.sql, row_params)
+            cursor.executemany(events.sql, event_params)
+        finally:
+            cursor.close()
         return len(plans)
+
+
+def _take_ids(connection: Any, count: int) -> list[int]:
+    """Ids for ``count`` new orders, taken before they are written (so their rows can name them).
+
+    PostgreSQL hands them out from the table's sequence, safe beside any other writer; SQLite
+    continues after the largest id, under the write lock the import holds from its start.
+    """
+    if connection.dialect.name == "postgresql":
+        found = connection.execute(
+            text("SELECT nextval(pg_get_serial_sequence('work_order', 'id')) FROM generate_series(1, :n)"),
+            {"n": count},
+        ).scalars()
+        return sorted(found)
+    last = connection.execute(text("SELECT coalesce(max(id), 0) FROM work_order")).scalar_one()
+    return list(range(last + 1, last + 1 + count))
