@@ -135,6 +135,21 @@ def test_bad_rows_are_reported_line_by_line_and_leave_nothing_behind(session: Se
     assert [(i.kind, i.row, i.column) for i in issues][:2] == [("rejected", 3, "派单时间"), ("rejected", 4, "结案评判")]
 
 
+def test_a_repeated_row_of_a_number_that_also_differs_is_refused_with_the_others(
+    session: Session, tmp_path: Path
+) -> None:
+    row = "A8,2026-11-16 09:00,投诉举报,噪声扰民,某路8号,静安寺街道,待签收,,,,,,"
+    path = write_csv(tmp_path, HEADER, row, row, row.replace("噪声扰民", "油烟扰民"))
+    report = run_import(session, path)
+    assert [str(e) for e in report.rejected] == [
+        "第 2 行，字段「工单编号」，值「A8」：同一文件中该工单编号重复且内容不同（另见第 4 行），未导入",
+        "第 3 行，字段「工单编号」，值「A8」：同一文件中该工单编号重复且内容不同（另见第 2、4 行），未导入",
+        "第 4 行，字段「工单编号」，值「A8」：同一文件中该工单编号重复且内容不同（另见第 2 行），未导入",
+    ]
+    assert (report.created, report.unchanged, report.skipped) == (0, 0, [])
+    assert count(session, Order) == 0
+
+
 def test_chinese_punctuation_and_leading_zeros_are_kept(session: Session, tmp_path: Path) -> None:
     path = write_csv(
         tmp_path,

@@ -96,32 +96,36 @@ def import_file(session: Session, path: Path, *, options: ImportOptions) -> Impo
     report.batch = batch.batch
     actor = Actor.importer(batch.batch)
     ctx = Context(actor, options.now, options.calendar, options.rules)
-    duplicates, total = _conflicting_duplicates(export.rows())  # first pass: order numbers and digests only
-    seen: dict[str, int] = {}
+    survey = _survey(session, export.rows(), profile, source, options.chunk_rows)  # first pass: numbers and digests
+    report.rows_read = survey.total
+    report.unchanged = survey.unchanged
+    for order_no, rows in survey.conflicting.items():
+        report.rejected.extend(_duplicate(number, order_no, rows) for number in rows)
+    for number, first, order_no in survey.repeated:
+        if order_no in survey.conflicting:  # the same as an earlier row, but the number also appears otherwise
+            report.rejected.append(_duplicate(number, order_no, survey.conflicting[order_no]))
+        else:
+            report.skipped.append((number, f"与第 {first} 行完全相同的重复行"))
+    skipped_by_reader = list(export.skipped)
     writer = NewOrderWriter()
     repeats = RepeatIndex(options.repeat_window)
     chunk: list[SheetRow] = []
-    for sheet_row in export.rows():  # second pass: the rows themselves, a chunk at a time
-        report.rows_read += 1
-        order_no = sheet_row.fields.get("工单编号", "")
-        if order_no in duplicates:
-            others = "、".join(str(n) for n in duplicates[order_no] if n != sheet_row.number)
-            reason = f"同一文件中该工单编号重复且内容不同（另见第 {others} 行），未导入"
-            report.rejected.append(RowError(sheet_row.number, "工单编号", order_no, reason, order_no))
-            continue
-        if order_no and order_no in seen:
-            report.skipped.append((sheet_row.number, f"与第 {seen[order_no]} 行完全相同的重复行"))
-            continue
-        seen[order_no] = sheet_row.number
-        chunk.append(sheet_row)
-        if len(chunk) >= options.chunk_rows:
-            _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
-            chunk = []
-            if options.progress:
-                options.progress(report.rows_read, total)
-    _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
+    done = 0
+    if survey.pending:  # second pass, only when a row is new or changed: those rows themselves, a chunk at a time
+        for sheet_row in export.rows():
+            if sheet_row.number not in survey.pending:
+                continue
+            chunk.append(sheet_row)
+            if len(chunk) >= options.chunk_rows:
+                _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
+                done += len(chunk)
+                chunk = []
+                if options.progress:
+                    options.progress(done, len(survey.pending))
+        _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
     if options.progress:
-        options.progress(report.rows_read, report.rows_read)
+        options.progress(len(survey.pending), len(survey.pending))
+    export.skipped = skipped_by_reader
     report.skipped = sorted([*export.skipped, *report.skipped])
     for issues in (report.rejected, report.conflicts, report.warnings):
         issues.sort(key=lambda issue: issue.row or 0)
@@ -162,22 +166,73 @@ def lock_imports(session: Session) -> None:
         take_write_lock(session, wait_ms=IMPORT_LOCK_WAIT_MS)
 
 
-def _conflicting_duplicates(rows: Iterable[SheetRow]) -> tuple[dict[str, list[int]], int]:
-    """Order numbers that appear more than once with different content (with their rows), and the row count."""
-    first: dict[str, tuple[str, int]] = {}
-    conflicting: dict[str, list[int]] = {}
-    total = 0
+def _duplicate(number: int, order_no: str, rows: list[int]) -> RowError:
+    """A row whose order number appears elsewhere in the file with other content."""
+    others = "、".join(str(n) for n in rows if n != number)
+    reason = f"同一文件中该工单编号重复且内容不同（另见第 {others} 行），未导入"
+    return RowError(number, "工单编号", order_no, reason, order_no)
+
+
+@dataclass
+class Survey:
+    """What one cheap pass over the file finds before any row is parsed."""
+
+    total: int = 0  # data rows read
+    unchanged: int = 0  # rows whose order is stored with the same digest: nothing to do
+    conflicting: dict[str, list[int]] = field(default_factory=dict)  # order number → its rows, content differing
+    repeated: list[tuple[int, int, str]] = field(default_factory=list)  # (row, the earlier identical row, number)
+    pending: set[int] = field(default_factory=set)  # rows to parse: new orders, changed ones, rows without a number
+
+
+def _survey(session: Session, rows: Iterable[SheetRow], profile: Profile, source: str, chunk_rows: int) -> Survey:
+    """One pass over order numbers and digests: duplicates within the file, and rows already stored as they are.
+
+    An unchanged file is settled here: its rows are never parsed and the file is not read again.
+    """
+    survey = Survey()
+    first: dict[str, tuple[str, int]] = {}  # order number → (digest, row) of its first row
+    stored_same: set[str] = set()  # order numbers whose first row matches the stored digest
+    batch: list[tuple[str, str]] = []  # (order number as the tracker stores it, digest) awaiting the lookup
+
+    def look_up() -> None:
+        wanted = {stored: digest for stored, digest in batch}
+        found = session.exec(
+            select(Order.order_no, Order.import_hash).where(
+                Order.source == source, col(Order.order_no).in_(list(wanted))
+            )
+        ).all()
+        stored_same.update(order_no for order_no, digest in found if digest == wanted.get(order_no))
+        batch.clear()
+
     for row in rows:
-        total += 1
+        survey.total += 1
         number = row.fields.get("工单编号", "")
         if not number:
+            survey.pending.add(row.number)  # parsed, so that its error is reported
             continue
         digest = row_digest(row)
-        if number not in first:
+        earlier = first.get(number)
+        if earlier is None:
             first[number] = (digest, row.number)
-        elif digest != first[number][0] or number in conflicting:
-            conflicting.setdefault(number, [first[number][1]]).append(row.number)
-    return conflicting, total
+            stored = profile.map_value("工单编号", number)
+            if stored:
+                batch.append((stored, digest))
+                if len(batch) >= chunk_rows:
+                    look_up()
+        elif digest != earlier[0] or number in survey.conflicting:
+            survey.conflicting.setdefault(number, [earlier[1]]).append(row.number)
+        else:
+            survey.repeated.append((row.number, earlier[1], number))
+    if batch:
+        look_up()
+    for number, (_, row_number) in first.items():
+        if number in survey.conflicting:
+            continue
+        if profile.map_value("工单编号", number) in stored_same:
+            survey.unchanged += 1
+        else:
+            survey.pending.add(row_number)
+    return survey
 
 
 def _import_chunk(
