@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
@@ -188,15 +188,24 @@ class AlertFilter:
         return query
 
 
-def _open_alerts_of(query: Any, viewer: Viewer, street: str | None = None) -> Any:
+def _open_alerts_of(query: Any, viewer: Viewer, street: str | None = None, *, count_on_sqlite: bool = False) -> Any:
     """Unresolved alerts of the viewer's orders.
 
     The scope is a subquery of order ids (``order_id IN (…)``), not a join: the district needs no
     order at all, and a street's ids are found by index, so the alert index can still give the
     page in order without sorting every open alert (measured in docs/benchmarks.md).
+
+    ``count_on_sqlite`` (counts need no order): a street's alerts are found from its open orders
+    through the alert's order index. SQLite, which keeps no statistics here, would
+    otherwise walk every open alert of the district and test each against the street's ids
+    (22 ms against 3 ms at 1,000,000 orders); the unary ``+`` keeps it off the open-alert index.
     """
-    query = query.where(col(Alert.resolved_at).is_(None))
-    if is_district_wide(viewer.role) and not street:
+    scoped_to_orders = not (is_district_wide(viewer.role) and not street)
+    if count_on_sqlite and scoped_to_orders:
+        query = query.where(literal_column("+alert.resolved_at").is_(None))
+    else:
+        query = query.where(col(Alert.resolved_at).is_(None))
+    if not scoped_to_orders:
         return query
     # a street's open orders are few and found by the (state, street) index; an alert of an order
     # closed since the last scan is left out here at once, district-wide at the next scan
@@ -234,7 +243,13 @@ def viewer_alert_counts(
     if key in session.info:  # counted once per request: the navigation bar and the page ask alike
         return dict(session.info[key])
     query = filters.where(
-        _open_alerts_of(sqlmodel_select(Alert.level_rank, func.count()), viewer, filters.street), with_level=False
+        _open_alerts_of(
+            sqlmodel_select(Alert.level_rank, func.count()),
+            viewer,
+            filters.street,
+            count_on_sqlite=session.get_bind().dialect.name == "sqlite",
+        ),
+        with_level=False,
     ).group_by(Alert.level_rank)
     counts = {level: 0 for level in AlertLevel}
     for rank, count in session.exec(query).all():

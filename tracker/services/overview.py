@@ -79,6 +79,10 @@ class OrderFilter:
     keyword: str | None = None  # order number, content or address
     sort: str = "dispatched_desc"
 
+    def narrows(self) -> bool:
+        """Whether any filter is set (the sort order narrows nothing)."""
+        return self != OrderFilter(sort=self.sort)
+
     def where(self, query: Any, *, few_alerted: bool = False) -> Any:
         """Apply the filter to a query over ``work_order`` (``few_alerted``: the level/stage filter matches few)."""
         if self.street:
@@ -157,7 +161,7 @@ def _count_alerted(session: Session, viewer: Viewer, filters: OrderFilter) -> in
     if filters.stage is not None:
         query = query.where(Alert.stage == filters.stage.value)
     rest = replace(filters, level=None, stage=None)
-    if not (is_district_wide(viewer.role) and rest == OrderFilter(sort=rest.sort)):
+    if not (is_district_wide(viewer.role) and not rest.narrows()):
         query = query.where(col(Alert.order_id).in_(scoped(rest.where(select(Order.id)), viewer)))
     return int(session.exec(query).one())
 
@@ -179,8 +183,11 @@ def lines_for(session: Session, orders: list[Order], *, now: datetime, calendar:
     ]
 
 
-def state_counts(session: Session, viewer: Viewer | None = None) -> dict[State, int]:
-    """How many orders are in each state (the viewer's orders, or all)."""
+def state_counts(session: Session, viewer: Viewer | None = None, *, total: int | None = None) -> dict[State, int]:
+    """How many orders are in each state (the viewer's orders, or all).
+
+    ``total``: every order, when the caller has just counted them (the unfiltered district list).
+    """
     counts = {state: 0 for state in State}
     if viewer is not None and not is_district_wide(viewer.role):
         query = select(Order.state, func.count()).where(col(Order.state).in_([s.value for s in State]))
@@ -194,7 +201,8 @@ def state_counts(session: Session, viewer: Viewer | None = None) -> dict[State, 
     query = select(Order.state, func.count()).where(col(Order.state).in_(others)).group_by(Order.state)
     for state, count in session.exec(query).all():
         counts[State(state)] = int(count)
-    total = int(session.exec(select(func.count()).select_from(Order)).one())
+    if total is None:
+        total = int(session.exec(select(func.count()).select_from(Order)).one())
     counts[State.CLOSED] = total - sum(counts.values())
     return counts
 

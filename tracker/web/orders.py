@@ -110,7 +110,7 @@ def index() -> str:
         f=filters,
         args=args,
         query=urlencode(args),
-        counts=state_counts(db, me),
+        counts=state_counts(db, me, total=None if filters.narrows() else total),
         alerts=open_alert_counts(db, me),
         streets=street_choices(me, street_choices_all(db)),
         categories=category_names(db),
