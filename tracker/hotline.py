@@ -56,9 +56,12 @@ def normalise_text(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
+CELL_SPACES = " \t\r\n\u3000\u00a0"
+
+
 def clean_cell(value: str) -> str:
     """A cell's text with surrounding (also full-width and non-breaking) spaces trimmed; the text kept."""
-    return value.strip(" \t\r\n\u3000\u00a0")
+    return value.strip(CELL_SPACES)
 
 
 def cell_text(value: Any) -> str:
@@ -115,29 +118,46 @@ class ExportFile:
             next(grid, None)
         self.skipped = []
         count = 0
+        width = len(self.header)
+        header = self.header
+        names = [canonical for _, canonical in self.columns]
+        indices = [i for i, _ in self.columns]
+        order_index = next((i for i, c in self.columns if c == "工单编号"), None)
+        extras = list(self.extras.items())
+        totals = TOTALS_PATTERN.match
         for index, cells in enumerate(grid, start=self.header_row + 1):
             if not any(cells):
                 self.skipped.append((index, "空行"))
                 continue
-            if cells[: len(self.header)] == self.header:
+            if cells[0] == header[0] and cells[:width] == header:
                 self.skipped.append((index, "重复的表头行"))
                 continue
-            first = next((v for v in cells if v), "")
-            order_cell = next((cells[i] for i, c in self.columns if c == "工单编号" and i < len(cells)), "")
-            if (TOTALS_PATTERN.match(first) and not order_cell) or TOTALS_PATTERN.match(order_cell):
-                self.skipped.append((index, f"合计行（{first}）"))
-                continue
+            order_cell = cells[order_index] if order_index is not None and order_index < len(cells) else ""
+            if order_cell:
+                if totals(order_cell):
+                    first = next(v for v in cells if v)
+                    self.skipped.append((index, f"合计行（{first}）"))
+                    continue
+            else:
+                first = next(v for v in cells if v)
+                if totals(first):
+                    self.skipped.append((index, f"合计行（{first}）"))
+                    continue
             count += 1
             if count > self.limits.max_rows:
                 raise ExportFileError(
                     f"文件「{self.path.name}」的数据行超过上限 {self.limits.max_rows:,} 行；请拆分后再导入"
                 )
-            fields = {canonical: cells[i] if i < len(cells) else "" for i, canonical in self.columns}
-            extras = {name: cells[i] for i, name in self.extras.items() if i < len(cells) and cells[i]}
-            for i in range(len(self.header), len(cells)):  # cells beyond the header are kept too
-                if cells[i]:
-                    extras[f"第 {i + 1} 列"] = cells[i]
-            yield SheetRow(index, fields, extras)
+            if len(cells) >= width:
+                fields = dict(zip(names, [cells[i] for i in indices], strict=True))
+            else:
+                fields = {canonical: cells[i] if i < len(cells) else "" for i, canonical in self.columns}
+            found = {name: cells[i] for i, name in extras if i < len(cells) and cells[i]} if extras else {}
+            if len(cells) > width:
+                for i in range(width, len(cells)):  # cells beyond the header are kept too
+                    if cells[i]:
+                        found[f"第 {i + 1} 列"] = cells[i]
+            yield SheetRow(index, fields, found)
 
 
 def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = Limits()) -> ExportFile:
@@ -310,6 +330,7 @@ def detect_encoding(path: Path) -> str:
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
     """CSV records as cells; an unclosed quote that swallows following lines stops the whole file."""
+    strip = str.strip
     with path.open(encoding=encoding, newline="") as handle:
         reader = csv.reader(handle)
         width = 0
@@ -317,13 +338,14 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
         try:
             for record in reader:
                 width = width or len(record)
-                for cell in record:
-                    if "\n" in cell and _looks_like_rows(cell, width):
-                        raise ExportFileError(
-                            f"文件「{path.name}」第 {line} 行起引号不配对：其后的 {cell.count(chr(10))} 行被读成了"
-                            f"同一个单元格（「{cell[:20]}…」）；请修正该行的引号后重新导入"
-                        )
-                yield [clean_cell(cell) for cell in record]
+                if reader.line_num > line:  # the record spans lines: a cell holds a line break
+                    for cell in record:
+                        if "\n" in cell and _looks_like_rows(cell, width):
+                            raise ExportFileError(
+                                f"文件「{path.name}」第 {line} 行起引号不配对：其后的 {cell.count(chr(10))} 行被读成了"
+                                f"同一个单元格（「{cell[:20]}…」）；请修正该行的引号后重新导入"
+                            )
+                yield [strip(cell, CELL_SPACES) for cell in record]
                 line = reader.line_num + 1
         except csv.Error:
             raise ExportFileError(

@@ -121,9 +121,22 @@ class ParsedRow:
     warnings: list[RowError] = field(default_factory=list)
 
 
+_NAME_ORDER: dict[tuple[str, ...], list[str]] = {}  # a row's field names → the same names sorted
+
+
 def row_digest(row: SheetRow) -> str:
-    """A digest of everything the row says; equal digests mean nothing changed."""
-    text = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted({**row.fields, **row.extras}.items()))
+    """A digest of everything the row says, field by field in name order; equal digests mean nothing changed.
+
+    A file's rows share their field names, so the sorted order is worked out once per set of names.
+    """
+    values = {**row.fields, **row.extras} if row.extras else row.fields
+    names = tuple(values)
+    order = _NAME_ORDER.get(names)
+    if order is None:
+        if len(_NAME_ORDER) > 4096:  # rows with scattered extra cells: keep the memo small
+            _NAME_ORDER.clear()
+        order = _NAME_ORDER[names] = sorted(names)
+    text = "\x1f".join([name + "\x1e" + values[name] for name in order])
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
