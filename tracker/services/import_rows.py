@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,7 +122,7 @@ class ParsedRow:
     warnings: list[RowError] = field(default_factory=list)
 
 
-_NAME_ORDER: dict[tuple[str, ...], list[str]] = {}  # a row's field names → the same names sorted
+_NAME_ORDER: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # field names → (sorted, with separators)
 
 
 def row_digest(row: SheetRow) -> str:
@@ -131,12 +132,14 @@ def row_digest(row: SheetRow) -> str:
     """
     values = {**row.fields, **row.extras} if row.extras else row.fields
     names = tuple(values)
-    order = _NAME_ORDER.get(names)
-    if order is None:
+    known = _NAME_ORDER.get(names)
+    if known is None:
         if len(_NAME_ORDER) > 4096:  # rows with scattered extra cells: keep the memo small
             _NAME_ORDER.clear()
-        order = _NAME_ORDER[names] = sorted(names)
-    text = "\x1f".join([name + "\x1e" + values[name] for name in order])
+        order = sorted(names)
+        known = _NAME_ORDER[names] = (order, [name + "\x1e" for name in order])
+    order, labels = known
+    text = "\x1f".join(map(operator.add, labels, map(values.__getitem__, order)))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -184,6 +184,12 @@ class Survey:
     pending: set[int] = field(default_factory=set)  # rows to parse: new orders, changed ones, rows without a number
 
 
+# the stored digests of a batch of order numbers (Core text: the survey runs it once per chunk of the file)
+STORED_DIGESTS = text(
+    "SELECT order_no, import_hash FROM work_order WHERE source = :source AND order_no IN :numbers"
+).bindparams(bindparam("numbers", expanding=True))
+
+
 def _survey(session: Session, rows: Iterable[SheetRow], profile: Profile, source: str, chunk_rows: int) -> Survey:
     """One pass over order numbers and digests: duplicates within the file, and rows already stored as they are.
 
@@ -194,13 +200,11 @@ def _survey(session: Session, rows: Iterable[SheetRow], profile: Profile, source
     stored_same: set[str] = set()  # order numbers whose first row matches the stored digest
     batch: list[tuple[str, str]] = []  # (order number as the tracker stores it, digest) awaiting the lookup
 
+    connection = session.connection()
+
     def look_up() -> None:
-        wanted = {stored: digest for stored, digest in batch}
-        found = session.exec(
-            select(Order.order_no, Order.import_hash).where(
-                Order.source == source, col(Order.order_no).in_(list(wanted))
-            )
-        ).all()
+        wanted = dict(batch)
+        found = connection.execute(STORED_DIGESTS, {"source": source, "numbers": list(wanted)}).all()
         stored_same.update(order_no for order_no, digest in found if digest == wanted.get(order_no))
         batch.clear()
 
