@@ -19,7 +19,7 @@ from tracker.domain.errors import TrackerError
 from tracker.domain.labels import STATE_LABELS
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action, State
-from tracker.models import Order, OrderDeadline, OrderEvent
+from tracker.models import Order, OrderDeadline, OrderEvent, UTCDateTime
 from tracker.services.import_rows import ParsedRow, RowError, RowProblem
 from tracker.services.orders import Context, MemoryStore, Store, address_key, open_order, transition
 
@@ -141,13 +141,19 @@ class _Rows:
 
     SQLAlchemy's executemany converts every value through its type machinery for every row; the
     import writes about eight rows per order, so the conversions are taken from the same types
-    once per table and applied in one pass.
+    once per table and applied in one pass. Blank values pass as they are, and a timestamp column
+    converts each distinct time once per batch (an export's times repeat: one dispatch minute
+    opens several deadlines and events).
     """
 
     def __init__(self, table: Any, dialect: Any, *, with_id: bool) -> None:
         self.columns = [c for c in table.columns if with_id or not c.primary_key]
         self.names = [c.name for c in self.columns]
         self.convert = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns]
+        self.memos: list[dict[Any, Any] | None] = [
+            {} if isinstance(c.type, UTCDateTime) and convert is not None else None
+            for c, convert in zip(self.columns, self.convert, strict=True)
+        ]
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
         quote = dialect.identifier_preparer.quote
         self.sql = (
@@ -156,10 +162,26 @@ class _Rows:
         )
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if convert is None else convert(value)
-            for convert, value in zip(self.convert, [values[name] for name in self.names], strict=True)
-        )
+        out = [values[name] for name in self.names]
+        for i, convert in enumerate(self.convert):
+            value = out[i]
+            if convert is None or value is None:
+                continue
+            memo = self.memos[i]
+            if memo is None:
+                out[i] = convert(value)
+            else:
+                done = memo.get(value)
+                if done is None:
+                    done = memo[value] = convert(value)
+                out[i] = done
+        return tuple(out)
+
+    def forget(self) -> None:
+        """Drop the batch's converted times (memory stays bounded over a long file)."""
+        for memo in self.memos:
+            if memo is not None:
+                memo.clear()
 
 
 class NewOrderWriter:
@@ -197,6 +219,8 @@ class NewOrderWriter:
             for event in plan.events:
                 event["order_id"] = order_id
                 event_params.append(events.params(event))
+        for table in self._tables:
+            table.forget()
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(orders.sql, order_params)

@@ -6,7 +6,8 @@ import hashlib
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 
 from tracker.domain.errors import TrackerError
 from tracker.domain.lifecycle import ActionInput
@@ -143,6 +144,13 @@ def row_digest(row: SheetRow) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+@lru_cache(maxsize=1 << 16)
+def _utc_moment(text: str, tz: tzinfo, formats: tuple[str, ...]) -> datetime | None:
+    """A time cell in UTC (an export's times repeat: each distinct text is read once)."""
+    moment = parse_datetime(text, tz=tz, formats=formats)
+    return None if moment is None else moment.astimezone(UTC)
+
+
 def parse_row(
     row: SheetRow, profile: Profile, *, source: str, shift: Shift | None = None, digest: str | None = None
 ) -> ParsedRow:
@@ -155,12 +163,11 @@ def parse_row(
 
     def when(column: str) -> datetime | None:
         try:
-            moment = parse_datetime(fields.get(column, ""), tz=profile.timezone, formats=profile.date_formats)
+            moment = _utc_moment(fields.get(column, ""), profile.timezone, profile.date_formats)
         except ValueError as exc:
             raise problem(column, str(exc)) from None
         if moment is None:
             return None
-        moment = moment.astimezone(UTC)
         if shift is None:
             return moment
         try:
