@@ -221,6 +221,7 @@ def xlsx_figures(folder: Path, rows: int) -> dict[str, float]:
     from python_calamine import CalamineWorkbook
 
     from tracker.hotline import open_export
+    from tracker.profiles import load_profile
 
     path = folder / "export.xlsx"
     generate_xlsx(path, rows)
@@ -228,7 +229,7 @@ def xlsx_figures(folder: Path, rows: int) -> dict[str, float]:
     CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
     calamine = time.perf_counter() - started
     started = time.perf_counter()
-    export = open_export(path)
+    export = open_export(path, profile=load_profile("12345"))
     count = sum(1 for _ in export.rows())
     ours = time.perf_counter() - started
     assert count == rows

@@ -8,8 +8,9 @@ working day; an hour rule counts calendar hours.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from tracker.domain.calendar import WorkCalendar
@@ -38,6 +39,11 @@ class DeadlineRule:
     def specificity(self) -> int:
         """Urgency counts more than request type; a generic rule counts least."""
         return (2 if self.urgency else 0) + (1 if self.request_type else 0)
+
+    @cached_property
+    def text(self) -> str:
+        """:meth:`label`, worked out once per rule."""
+        return self.label()
 
     def label(self) -> str:
         """The rule as people read it, e.g. 办结·投诉举报：5 个工作日."""
@@ -68,9 +74,19 @@ class RuleTable:
     """The editable rule table; :meth:`match` picks the most specific matching rule."""
 
     rules: tuple[DeadlineRule, ...] = DEFAULT_RULES
+    _matched: dict[tuple[Stage, str | None, str | None], DeadlineRule] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def match(self, stage: Stage, *, request_type: str | None, urgency: str | None) -> DeadlineRule:
-        """The most specific rule for this stage, request type and urgency."""
+        """The most specific rule for this stage, request type and urgency (each combination looked up once)."""
+        key = (stage, request_type, urgency)
+        rule = self._matched.get(key)
+        if rule is None:
+            rule = self._matched[key] = self._match(stage, request_type, urgency)
+        return rule
+
+    def _match(self, stage: Stage, request_type: str | None, urgency: str | None) -> DeadlineRule:
         candidates = [
             rule
             for rule in self.rules

@@ -7,13 +7,16 @@ flushes and never commits; ``dry_run`` is the caller rolling back.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 REPEAT_WINDOW = timedelta(days=30)
 CHUNK_ROWS = 2000
 IMPORT_LOCK_WAIT_MS = 30 * 60 * 1000
+IMPORT_CACHE_KIB = 256 * 1024  # SQLite page cache while importing
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,38 @@ def file_sha256(path: Path) -> str:
 
 def import_file(session: Session, path: Path, *, options: ImportOptions) -> ImportReport:
     """Import one file. File-level problems raise :class:`ExportFileError` before anything is written."""
+    with _bulk_mode(session):
+        return _import_file(session, path, options)
+
+
+@contextmanager
+def _bulk_mode(session: Session) -> Iterator[None]:
+    """While a file is imported: the cycle collector paused, and on SQLite a larger page cache.
+
+    An import keeps a few objects per row alive (the survey's digests, the planned orders of a
+    chunk); the collector's full passes over them grew with the file and took about a sixth of
+    a 200,000-row import. The import makes no reference cycles of its own worth collecting
+    before it ends. SQLite's default 2 MB page cache is far smaller than the indexes a large
+    import writes into; both settings are put back afterwards.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    raw: Any = None
+    if session.get_bind().dialect.name == "sqlite":
+        raw = session.connection().connection.dbapi_connection
+    cache = raw.execute("PRAGMA cache_size").fetchone()[0] if raw is not None else 0
+    if raw is not None:
+        raw.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        if raw is not None:
+            raw.execute(f"PRAGMA cache_size = {int(cache)}")
+        if collecting:
+            gc.enable()
+
+
+def _import_file(session: Session, path: Path, options: ImportOptions) -> ImportReport:
     sha = file_sha256(path)
     export = open_export(path, profile=options.profile, limits=options.limits)
     profile = export.profile

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -407,9 +408,12 @@ def _note(action: Action, data: ActionInput) -> str:
 _NO_DUES = dict.fromkeys(f"{stage.value}_due_at" for stage in Stage)
 
 
+_AUDITED = attrgetter(*AUDITED_FIELDS)
+
+
 def _snapshot(order: Any, open_rows: list[Any]) -> dict[str, Any]:
     """The audited fields plus the due time of each open stage (so deadline moves are in the trail)."""
-    snapshot = {name: getattr(order, name) for name in AUDITED_FIELDS}
+    snapshot = dict(zip(AUDITED_FIELDS, _AUDITED(order), strict=True))
     snapshot.update(_NO_DUES)
     for row in open_rows:
         snapshot[f"{row.stage}_due_at"] = row.due_at
