@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlmodel import Session, select
 from tests.helpers import local
 from tests.helpers_import import count, run_import, write_csv
 from tracker.domain.vocabulary import State
+from tracker.hotline import ExportFileError
 from tracker.models import ImportBatch, ImportIssue, Order, OrderEvent
 from tracker.services import deadlines as deadline_rows
 from tracker.services.calendar import load_calendar
@@ -260,3 +262,23 @@ def test_a_returned_order_dispatched_again_by_the_platform_starts_a_new_cycle(se
     assert (report.updated, report.conflicts, report.rejected) == (1, [], [])
     assert (order.state, order.cycle, order.street) == ("handling", 2, "北站街道")
     assert [e.action for e in events_of(session, order)][-3:] == ["update", "redispatch", "sign"]
+
+
+def test_the_import_puts_the_collector_and_the_page_cache_back(session: Session, tmp_path: Path) -> None:
+    def cache_size() -> int:
+        return int(session.connection().exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    before = cache_size() if sqlite else 0
+    good = write_csv(tmp_path, HEADER, "B1,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,待签收,,,,,,")
+    assert run_import(session, good).created == 1
+    assert gc.isenabled()
+    if sqlite:
+        assert cache_size() == before
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfe not an export")
+    with pytest.raises(ExportFileError):
+        run_import(session, bad)
+    assert gc.isenabled()
+    if sqlite:
+        assert cache_size() == before

@@ -153,12 +153,12 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
                 continue
             chunk.append(sheet_row)
             if len(chunk) >= options.chunk_rows:
-                _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
+                _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats, survey.changed)
                 done += len(chunk)
                 chunk = []
                 if options.progress:
                     options.progress(done, len(survey.pending))
-        _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats)
+        _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats, survey.changed)
     if options.progress:
         options.progress(len(survey.pending), len(survey.pending))
     export.skipped = skipped_by_reader
@@ -218,6 +218,7 @@ class Survey:
     conflicting: dict[str, list[int]] = field(default_factory=dict)  # order number → its rows, content differing
     repeated: list[tuple[int, int, str]] = field(default_factory=list)  # (row, the earlier identical row, number)
     pending: set[int] = field(default_factory=set)  # rows to parse: new orders, changed ones, rows without a number
+    changed: set[str] = field(default_factory=set)  # stored order numbers whose row differs (the rest are new)
 
 
 # the stored digests of a batch of order numbers (Core text: the survey runs it once per chunk of the file)
@@ -241,7 +242,8 @@ def _survey(session: Session, rows: Iterable[SheetRow], profile: Profile, source
     def look_up() -> None:
         wanted = dict(batch)
         found = connection.execute(STORED_DIGESTS, {"source": source, "numbers": list(wanted)}).all()
-        stored_same.update(order_no for order_no, digest in found if digest == wanted.get(order_no))
+        for order_no, digest in found:
+            (stored_same if digest == wanted.get(order_no) else survey.changed).add(order_no)
         batch.clear()
 
     for row in rows:
@@ -285,20 +287,29 @@ def _import_chunk(
     report: ImportReport,
     writer: NewOrderWriter,
     repeats: RepeatIndex,
+    stored_changed: set[str],
 ) -> None:
     """Unchanged rows are recognised by digest alone; new orders are planned and written in one batch;
     known orders that changed go through the session one by one."""
     if not chunk:
         return
     numbers = [profile.map_value("工单编号", row.fields.get("工单编号", "")) for row in chunk]
-    known = {
-        order_no: (order_id, digest)
-        for order_id, order_no, digest in session.exec(
-            select(Order.id, Order.order_no, Order.import_hash).where(
-                Order.source == source, col(Order.order_no).in_([n for n in numbers if n])
-            )
-        ).all()
-    }
+    # only the orders the survey found stored are looked up: the rest are new (and while a large
+    # file is written, PostgreSQL, which has no statistics for the rows of this transaction yet,
+    # would read the growing table whole for every chunk)
+    stored = [n for n in numbers if n in stored_changed]
+    known = (
+        {
+            order_no: (order_id, digest)
+            for order_id, order_no, digest in session.exec(
+                select(Order.id, Order.order_no, Order.import_hash).where(
+                    Order.source == source, col(Order.order_no).in_(stored)
+                )
+            ).all()
+        }
+        if stored
+        else {}
+    )
     new_rows: list[ParsedRow] = []
     changed: list[tuple[int, ParsedRow]] = []
     for sheet_row, order_no in zip(chunk, numbers, strict=True):
