@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,11 @@ class ExportFile:
 
     def rows(self) -> Iterator[SheetRow]:
         """Data rows in order (a fresh pass each call); blank, repeated-header and totals rows go to ``skipped``."""
+        for index, cells in self.records():
+            yield self.sheet_row(index, cells)
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """The data rows as (row number, cells), before they are named: what :meth:`rows` walks."""
         assert self._grid is not None
         grid = self._grid()
         for _ in range(self.header_row):  # title rows and the header itself
@@ -120,10 +126,7 @@ class ExportFile:
         count = 0
         width = len(self.header)
         header = self.header
-        names = [canonical for _, canonical in self.columns]
-        indices = [i for i, _ in self.columns]
-        order_index = next((i for i, c in self.columns if c == "工单编号"), None)
-        extras = list(self.extras.items())
+        order_index = self.order_index
         totals = TOTALS_PATTERN.match
         for index, cells in enumerate(grid, start=self.header_row + 1):
             if not any(cells):
@@ -148,16 +151,33 @@ class ExportFile:
                 raise ExportFileError(
                     f"文件「{self.path.name}」的数据行超过上限 {self.limits.max_rows:,} 行；请拆分后再导入"
                 )
-            if len(cells) >= width:
-                fields = dict(zip(names, [cells[i] for i in indices], strict=True))
-            else:
-                fields = {canonical: cells[i] if i < len(cells) else "" for i, canonical in self.columns}
-            found = {name: cells[i] for i, name in extras if i < len(cells) and cells[i]} if extras else {}
-            if len(cells) > width:
-                for i in range(width, len(cells)):  # cells beyond the header are kept too
-                    if cells[i]:
-                        found[f"第 {i + 1} 列"] = cells[i]
-            yield SheetRow(index, fields, found)
+            yield index, cells
+
+    @cached_property
+    def order_index(self) -> int | None:
+        """The column of 工单编号."""
+        return next((i for i, c in self.columns if c == "工单编号"), None)
+
+    def sheet_row(self, index: int, cells: list[str]) -> SheetRow:
+        """One data row's cells named: canonical fields, and the other non-blank cells as extras."""
+        width = len(self.header)
+        if len(cells) >= width:
+            fields = dict(zip(self._names, [cells[i] for i in self._indices], strict=True))
+        else:
+            fields = {canonical: cells[i] if i < len(cells) else "" for i, canonical in self.columns}
+        found = {name: cells[i] for i, name in self.extras.items() if i < len(cells) and cells[i]}
+        for i in range(width, len(cells)):  # cells beyond the header are kept too
+            if cells[i]:
+                found[f"第 {i + 1} 列"] = cells[i]
+        return SheetRow(index, fields, found)
+
+    @cached_property
+    def _names(self) -> list[str]:
+        return [canonical for _, canonical in self.columns]
+
+    @cached_property
+    def _indices(self) -> list[int]:
+        return [i for i, _ in self.columns]
 
 
 def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = Limits()) -> ExportFile:

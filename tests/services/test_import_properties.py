@@ -5,15 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from tests.helpers_import import run_import
+from tracker.hotline import open_export
 from tracker.models import Order
+from tracker.profiles import load_profile
+from tracker.services.import_rows import CellDigest, row_digest
 
+ROOT = Path(__file__).resolve().parents[2]
 HEADER = ["工单编号", "派单时间", "诉求类型", "问题分类", "诉求内容", "所属街镇", "工单状态", "签收时间", "联系电话"]
 TEXT = st.text(alphabet="静安寺曹家渡油烟噪声扰民，。：（）“”ABCxyz 0123456789-,\"'\n", min_size=0, max_size=30)
 counter = itertools.count()
@@ -85,3 +91,51 @@ def test_no_valid_row_lost_no_invalid_row_stored(
     second = run_import(session, again, source=source, chunk_rows=chunk_rows)
     assert (second.created, second.updated, second.unchanged) == (0, 0, len(valid))
     assert {e.row for e in second.rejected} == invalid
+
+
+def _digests_agree(path: Path, profile: str | None = None) -> int:
+    """Every data row's digest from its cells equals the digest of the named row; returns the rows seen."""
+    export = open_export(path, profile=load_profile(profile) if profile else None)
+    digest_of = CellDigest(export)
+    seen = 0
+    for index, cells in export.records():
+        assert digest_of(index, cells) == row_digest(export.sheet_row(index, cells)), (path.name, index)
+        seen += 1
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("name", "profile"),
+    [
+        ("12345工单导出_2026-11-20.xlsx", "12345"),
+        ("城管诉件导出_2026-11-20.csv", "城管诉件"),
+        ("dirty/12345_合并单元格_序列号日期.xlsx", "12345"),
+        ("dirty/城管诉件_GB18030_杂乱.csv", "城管诉件"),
+    ],
+)
+def test_the_cell_digest_is_the_row_digest_for_every_sample(name: str, profile: str) -> None:
+    assert _digests_agree(ROOT / "sample_orders" / name, profile) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    extra_header=st.sampled_from(["", "备注", "工单编号"]),
+    rows=st.lists(
+        st.lists(
+            st.sampled_from(["", "A1", "2026-11-20 09:00", "噪声扰民", " 北站街道 ", "处理中", "x,y"]), max_size=13
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_the_cell_digest_is_the_row_digest_for_any_row(extra_header: str, rows: list[list[str]]) -> None:
+    header = [*HEADER, extra_header] if extra_header else HEADER
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for n, row in enumerate(rows):
+        writer.writerow([f"Q{n}", *row])  # a number in front, so the row is data (cells may be short or long)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.csv"
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+        assert _digests_agree(path, "12345") == len(rows)

@@ -11,7 +11,7 @@ import gc
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,14 +26,14 @@ from tracker.db import take_write_lock
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable
 from tracker.domain.errors import TrackerError
-from tracker.hotline import Limits, SheetRow, open_export
+from tracker.hotline import ExportFile, Limits, SheetRow, open_export
 from tracker.models import ImportBatch, ImportIssue, Order, utcnow
 from tracker.profiles import Profile
 from tracker.services.actors import Actor
 from tracker.services.import_plan import NewOrderWriter, RepeatIndex, plan_new_order
 from tracker.services.import_reconcile import Conflict, reconcile
 from tracker.services.import_report import ImportReport
-from tracker.services.import_rows import ParsedRow, RowError, RowProblem, Shift, parse_row, row_digest
+from tracker.services.import_rows import CellDigest, ParsedRow, RowError, RowProblem, Shift, parse_row, row_digest
 from tracker.services.orders import Context
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
     report.batch = batch.batch
     actor = Actor.importer(batch.batch)
     ctx = Context(actor, options.now, options.calendar, options.rules)
-    survey = _survey(session, export.rows(), profile, source, options.chunk_rows)  # first pass: numbers and digests
+    survey = _survey(session, export, profile, source, options.chunk_rows)  # first pass: numbers and digests
     report.rows_read = survey.total
     report.unchanged = survey.unchanged
     for order_no, rows in survey.conflicting.items():
@@ -227,7 +227,7 @@ STORED_DIGESTS = text(
 ).bindparams(bindparam("numbers", expanding=True))
 
 
-def _survey(session: Session, rows: Iterable[SheetRow], profile: Profile, source: str, chunk_rows: int) -> Survey:
+def _survey(session: Session, export: ExportFile, profile: Profile, source: str, chunk_rows: int) -> Survey:
     """One pass over order numbers and digests: duplicates within the file, and rows already stored as they are.
 
     An unchanged file is settled here: its rows are never parsed and the file is not read again.
@@ -246,25 +246,27 @@ def _survey(session: Session, rows: Iterable[SheetRow], profile: Profile, source
             (stored_same if digest == wanted.get(order_no) else survey.changed).add(order_no)
         batch.clear()
 
-    for row in rows:
+    digest_of = CellDigest(export)
+    order_index = export.order_index
+    for row_number, cells in export.records():
         survey.total += 1
-        number = row.fields.get("工单编号", "")
+        number = cells[order_index] if order_index is not None and order_index < len(cells) else ""
         if not number:
-            survey.pending.add(row.number)  # parsed, so that its error is reported
+            survey.pending.add(row_number)  # parsed, so that its error is reported
             continue
-        digest = row_digest(row)
+        digest = digest_of(row_number, cells)
         earlier = first.get(number)
         if earlier is None:
-            first[number] = (digest, row.number)
+            first[number] = (digest, row_number)
             stored = profile.map_value("工单编号", number)
             if stored:
                 batch.append((stored, digest))
                 if len(batch) >= chunk_rows:
                     look_up()
         elif digest != earlier[0] or number in survey.conflicting:
-            survey.conflicting.setdefault(number, [earlier[1]]).append(row.number)
+            survey.conflicting.setdefault(number, [earlier[1]]).append(row_number)
         else:
-            survey.repeated.append((row.number, earlier[1], number))
+            survey.repeated.append((row_number, earlier[1], number))
     if batch:
         look_up()
     for number, (_, row_number) in first.items():
