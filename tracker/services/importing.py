@@ -11,6 +11,7 @@ import gc
 import hashlib
 import logging
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -97,10 +98,13 @@ def _bulk_mode(session: Session) -> Iterator[None]:
     try:
         yield
     finally:
-        if raw is not None:
-            raw.execute(f"PRAGMA cache_size = {int(cache)}")
         if collecting:
             gc.enable()
+        if raw is not None:
+            try:
+                raw.execute(f"PRAGMA cache_size = {int(cache)}")
+            except sqlite3.Error as exc:  # a broken connection: the pool discards it; the import's own error stands
+                log.warning("could not put SQLite's page cache back: %s", exc)
 
 
 def _import_file(session: Session, path: Path, options: ImportOptions) -> ImportReport:
@@ -142,7 +146,6 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
             report.rejected.append(_duplicate(number, order_no, survey.conflicting[order_no]))
         else:
             report.skipped.append((number, f"与第 {first} 行完全相同的重复行"))
-    skipped_by_reader = list(export.skipped)
     writer = NewOrderWriter()
     repeats = RepeatIndex(options.repeat_window)
     chunk: list[SheetRow] = []
@@ -161,7 +164,6 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
         _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats, survey.changed)
     if options.progress:
         options.progress(len(survey.pending), len(survey.pending))
-    export.skipped = skipped_by_reader
     report.skipped = sorted([*export.skipped, *report.skipped])
     for issues in (report.rejected, report.conflicts, report.warnings):
         issues.sort(key=lambda issue: issue.row or 0)
