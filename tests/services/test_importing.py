@@ -282,3 +282,16 @@ def test_the_import_puts_the_collector_and_the_page_cache_back(session: Session,
     assert gc.isenabled()
     if sqlite:
         assert cache_size() == before
+
+
+def test_two_numbers_a_profile_maps_to_one_order_are_each_compared_with_it(session: Session, tmp_path: Path) -> None:
+    profile = tmp_path / "mapped.toml"
+    builtin = (ROOT / "tracker" / "profiles" / "12345.toml").read_text(encoding="utf-8")
+    profile.write_text(builtin + '\n[values."工单编号"]\n"A1x" = "A1"\n', encoding="utf-8")
+    row = "A1,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,待签收,,,,,,"
+    run_import(session, write_csv(tmp_path, HEADER, row, name="first.csv"), profile=str(profile))
+    changed = "A1x,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,处理中,2026-11-16 09:30,,,,,"
+    report = run_import(session, write_csv(tmp_path, HEADER, changed, row, name="second.csv"), profile=str(profile))
+    assert (report.updated, report.unchanged, report.created) == (1, 1, 0)  # the changed row is not lost
+    order = find_order(session, source="12345", order_no="A1")
+    assert order is not None and order.state == State.HANDLING.value

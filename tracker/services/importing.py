@@ -235,17 +235,22 @@ def _survey(session: Session, export: ExportFile, profile: Profile, source: str,
     An unchanged file is settled here: its rows are never parsed and the file is not read again.
     """
     survey = Survey()
-    first: dict[str, tuple[str, int]] = {}  # order number → (digest, row) of its first row
-    stored_same: set[str] = set()  # order numbers whose first row matches the stored digest
-    batch: list[tuple[str, str]] = []  # (order number as the tracker stores it, digest) awaiting the lookup
+    first: dict[str, tuple[str, int]] = {}  # order number in the file → (digest, row) of its first row
+    stored_same: set[str] = set()  # order numbers in the file whose first row matches the stored digest
+    batch: list[tuple[str, str, str]] = []  # (number in the file, number as stored, digest) awaiting the lookup
 
     connection = session.connection()
 
     def look_up() -> None:
-        wanted = dict(batch)
-        found = connection.execute(STORED_DIGESTS, {"source": source, "numbers": list(wanted)}).all()
-        for order_no, digest in found:
-            (stored_same if digest == wanted.get(order_no) else survey.changed).add(order_no)
+        # a profile's value map may send two numbers of the file to one stored order: each is judged
+        found = connection.execute(STORED_DIGESTS, {"source": source, "numbers": list({n for _, n, _ in batch})})
+        stored: dict[str, str | None] = {order_no: digest for order_no, digest in found}
+        for number, order_no, digest in batch:
+            if order_no in stored:
+                if stored[order_no] == digest:
+                    stored_same.add(number)
+                else:
+                    survey.changed.add(order_no)
         batch.clear()
 
     digest_of = CellDigest(export)
@@ -262,7 +267,7 @@ def _survey(session: Session, export: ExportFile, profile: Profile, source: str,
             first[number] = (digest, row_number)
             stored = profile.map_value("工单编号", number)
             if stored:
-                batch.append((stored, digest))
+                batch.append((number, stored, digest))
                 if len(batch) >= chunk_rows:
                     look_up()
         elif digest != earlier[0] or number in survey.conflicting:
@@ -274,7 +279,7 @@ def _survey(session: Session, export: ExportFile, profile: Profile, source: str,
     for number, (_, row_number) in first.items():
         if number in survey.conflicting:
             continue
-        if profile.map_value("工单编号", number) in stored_same:
+        if number in stored_same:
             survey.unchanged += 1
         else:
             survey.pending.add(row_number)
