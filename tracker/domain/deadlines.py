@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from tracker.domain.calendar import WorkCalendar
@@ -39,11 +38,6 @@ class DeadlineRule:
     def specificity(self) -> int:
         """Urgency counts more than request type; a generic rule counts least."""
         return (2 if self.urgency else 0) + (1 if self.request_type else 0)
-
-    @cached_property
-    def text(self) -> str:
-        """:meth:`label`, worked out once per rule."""
-        return self.label()
 
     def label(self) -> str:
         """The rule as people read it, e.g. 办结·投诉举报：5 个工作日."""

@@ -51,7 +51,7 @@ def stage_values(
         "started_at": start,
         "amount": rule.amount,
         "unit": rule.unit.value,
-        "rule_label": rule.text,
+        "rule_label": rule.label(),
         "due_at": due.due_at,
         "due_error": due.error,
     }
