@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
+import io
 import logging
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cached_property
@@ -26,6 +28,8 @@ from tracker.domain.errors import TrackerError
 from tracker.profiles import Profile, builtin_profiles
 
 log = logging.getLogger(__name__)
+
+Grid = Callable[[bool], Iterator[tuple[list[str], bytes | None]]]  # rows as (cells, the record's bytes or None)
 
 HEADER_SCAN_ROWS = 20
 MIN_HEADER_MATCHES = 3
@@ -88,11 +92,16 @@ def cell_text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class SheetRow:
-    """One data row: canonical fields as text, and the unknown columns kept as extras."""
+    """One data row: canonical fields as text, and the unknown columns kept as extras.
+
+    ``line`` is the row's record as the CSV file holds it (its bytes, line end removed), for the
+    line digest; None for a spreadsheet.
+    """
 
     number: int
     fields: dict[str, str]
     extras: dict[str, str]
+    line: bytes | None = None
 
 
 @dataclass
@@ -109,17 +118,24 @@ class ExportFile:
     limits: Limits
     skipped: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    _grid: Callable[[], Iterator[list[str]]] | None = None
+    line_key: bytes | None = None  # CSV: what the line digest of this layout is keyed with (see plain_lines)
+    plain_ended: bool = False  # the last plain_lines pass read the file to its end
+    _grid: Grid | None = None
 
     def rows(self) -> Iterator[SheetRow]:
         """Data rows in order (a fresh pass each call); blank, repeated-header and totals rows go to ``skipped``."""
-        for index, cells in self.records():
-            yield self.sheet_row(index, cells)
+        for index, cells, line in self._entries(with_lines=True):
+            row = self.sheet_row(index, cells)
+            yield SheetRow(row.number, row.fields, row.extras, line) if line is not None else row
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """The data rows as (row number, cells), before they are named: what :meth:`rows` walks."""
+        for index, cells, _ in self._entries(with_lines=False):
+            yield index, cells
+
+    def _entries(self, *, with_lines: bool) -> Iterator[tuple[int, list[str], bytes | None]]:
         assert self._grid is not None
-        grid = self._grid()
+        grid = self._grid(with_lines)
         for _ in range(self.header_row):  # title rows and the header itself
             next(grid, None)
         self.skipped = []
@@ -128,7 +144,7 @@ class ExportFile:
         header = self.header
         order_index = self.order_index
         totals = TOTALS_PATTERN.match
-        for index, cells in enumerate(grid, start=self.header_row + 1):
+        for index, (cells, line) in enumerate(grid, start=self.header_row + 1):
             if not any(cells):
                 self.skipped.append((index, "空行"))
                 continue
@@ -151,7 +167,59 @@ class ExportFile:
                 raise ExportFileError(
                     f"文件「{self.path.name}」的数据行超过上限 {self.limits.max_rows:,} 行；请拆分后再导入"
                 )
-            yield index, cells
+            yield index, cells, line
+
+    def plain_lines(self) -> Generator[tuple[int, bytes, str | None]]:
+        """CSV only: the data rows that are one plain line each, read without the csv module.
+
+        Yields (row number, the line's bytes without its line end, its 工单编号 cell, or None for
+        a blank line), numbered as :meth:`records` numbers them. It stops at the first line it
+        cannot vouch for (a quoted cell that does not close on its line, a carriage return inside
+        the line) and past the row limit: from there on only :meth:`records` reads the file. A
+        repeated header or a totals row is yielded as a line like any other; it matches no stored
+        order, so whoever asks falls back to :meth:`records` for it. ``plain_ended`` says whether
+        the pass reached the end of the file.
+        """
+        self.plain_ended = False
+        if self.line_key is None or self.order_index is None or self.encoding is None:
+            return
+        later = "utf-8" if self.encoding == "utf-8-sig" else self.encoding  # the BOM is in the first line only
+        order_index = self.order_index
+        max_rows = self.limits.max_rows
+        count = 0
+        with self.path.open("rb") as handle:
+            for _ in range(self.header_row):
+                head = handle.readline()
+                if b'"' in head or b"\r" in head.rstrip(b"\r\n"):
+                    return  # a title or header that may span lines: row numbers would not be the lines'
+            for index, raw in enumerate(handle, start=self.header_row + 1):
+                line = raw.rstrip(b"\r\n")
+                if b"\r" in line:
+                    return
+                if b'"' in line:
+                    try:
+                        cells = next(csv.reader([line.decode(later)], strict=True))
+                    except (csv.Error, StopIteration, UnicodeDecodeError):
+                        return  # the record goes on to the next line (or is malformed): the csv module decides
+                    cell = cells[order_index].strip(CELL_SPACES) if order_index < len(cells) else ""
+                    blank = not cell and not any(c.strip(CELL_SPACES) for c in cells)
+                else:
+                    if order_index == 0:
+                        cut = line.find(b",")
+                        raw_cell = line if cut < 0 else line[:cut]
+                    else:
+                        parts = line.split(b",", order_index + 1)
+                        raw_cell = parts[order_index] if order_index < len(parts) else b""
+                    cell = raw_cell.decode(later).strip(CELL_SPACES)
+                    blank = not cell and not any(c.strip(CELL_SPACES) for c in line.decode(later).split(","))
+                if blank:
+                    yield index, line, None
+                    continue
+                count += 1
+                if count > max_rows:
+                    return
+                yield index, line, cell
+        self.plain_ended = True
 
     @cached_property
     def order_index(self) -> int | None:
@@ -184,8 +252,10 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
     """Check the file, find its header row (and profile, when none is given) and prepare its rows."""
     make_grid, encoding, notes = _open_grid(path, limits)
     head: list[list[str]] = []
-    for cells in make_grid():
+    lines: list[bytes | None] = []
+    for cells, line in make_grid(True):
         head.append(cells)
+        lines.append(line)
         if len(head) >= HEADER_SCAN_ROWS:
             break
     candidates = [profile] if profile else builtin_profiles()
@@ -225,6 +295,11 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         raise ExportFileError(f"文件「{path.name}」缺少必需列「工单编号」；第 {header_index + 1} 行表头为：{found}")
     if not claimed & {"派单时间", "受理时间"}:
         raise ExportFileError(f"文件「{path.name}」缺少必需列「派单时间」（或「受理时间」）；表头为：{found}")
+    header_line = lines[header_index]
+    line_key = None
+    if header_line is not None and encoding is not None:  # the layout a line digest is good for
+        layout = f"{encoding}\x1f{columns!r}\x1f{sorted(extras.items())!r}\x1f".encode() + header_line
+        line_key = hashlib.blake2b(layout, digest_size=16).digest()
     return ExportFile(
         path=path,
         profile=chosen,
@@ -235,11 +310,9 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         encoding=encoding,
         limits=limits,
         notes=notes,
+        line_key=line_key,
         _grid=make_grid,
     )
-
-
-Grid = Callable[[], Iterator[list[str]]]
 
 
 def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]:
@@ -261,7 +334,7 @@ def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]
         if magic.startswith((ZIP_MAGIC, OLE_MAGIC)):
             raise ExportFileError(f"文件「{path.name}」扩展名为 .csv，内容却是 Excel 工作簿；请改用正确的扩展名")
         encoding = detect_encoding(path)
-        return (lambda: _csv_rows(path, encoding)), encoding, []
+        return (lambda with_lines: _csv_rows(path, encoding, with_lines)), encoding, []
     if suffix == ".xlsx":
         if not magic.startswith(ZIP_MAGIC):
             raise ExportFileError(f"文件「{path.name}」扩展名为 .xlsx，内容却不是 Excel 工作簿")
@@ -304,7 +377,7 @@ def _excel_rows(path: Path) -> tuple[Grid, None, list[str]]:
             f"工作簿共有 {len(others) + 1} 个有内容的工作表，只导入了第一个「{sheet.name}」；"
             f"未导入：{'、'.join(others)}（如需导入，请另存为单独的文件）"
         )
-    return (lambda: iter(rows)), None, notes
+    return (lambda with_lines: ((row, None) for row in rows)), None, notes
 
 
 def _fill_merged(rows: list[list[str]], merged: list[Any]) -> list[str]:
@@ -348,11 +421,26 @@ def detect_encoding(path: Path) -> str:
     raise ExportFileError(f"文件「{path.name}」既不是 UTF-8 也不是 GB18030 编码的 CSV，无法读取")
 
 
-def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
-    """CSV records as cells; an unclosed quote that swallows following lines stops the whole file."""
+def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[list[str], bytes | None]]:
+    """CSV records as (cells, the record's bytes without its line end, or None); an unclosed quote that
+    swallows following lines stops the whole file.
+
+    ``with_lines``: the file is read as bytes, line by line, each line decoded for the csv module, so
+    each record comes with the bytes it was read from (for the line digest). A text file opened with
+    ``newline=""`` also ends a line at a carriage return alone: such a line is split the same way,
+    and from there on no record carries its bytes. Without it the file is decoded in large pieces,
+    which is quicker.
+    """
     strip = str.strip
-    with path.open(encoding=encoding, newline="") as handle:
-        reader = csv.reader(handle)
+    taken: list[bytes] = []  # the lines of the record the csv module is reading
+    plain = [True]  # every line so far ends where the csv module sees it end
+    with path.open("rb") as handle:
+        source: Iterator[str] = (
+            _tracked_lines(handle, encoding, taken, plain)
+            if with_lines
+            else io.TextIOWrapper(handle, encoding=encoding, newline="")
+        )
+        reader = csv.reader(source)
         width = 0
         line = 1
         try:
@@ -365,12 +453,35 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
                                 f"文件「{path.name}」第 {line} 行起引号不配对：其后的 {cell.count(chr(10))} 行被读成了"
                                 f"同一个单元格（「{cell[:20]}…」）；请修正该行的引号后重新导入"
                             )
-                yield [strip(cell, CELL_SPACES) for cell in record]
+                raw = None
+                if taken:
+                    if plain[0]:
+                        raw = (taken[0] if len(taken) == 1 else b"".join(taken)).rstrip(b"\r\n")
+                    taken.clear()
+                yield [strip(cell, CELL_SPACES) for cell in record], raw
                 line = reader.line_num + 1
         except csv.Error:
             raise ExportFileError(
                 f"文件「{path.name}」第 {line} 行起无法按 CSV 读取（引号不配对或单元格过长）"
             ) from None
+
+
+def _tracked_lines(handle: Any, encoding: str, taken: list[bytes], plain: list[bool]) -> Iterator[str]:
+    """The file's lines decoded, each line's bytes appended to ``taken`` as it is handed out."""
+    later = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM is in the first line only
+    decoding = encoding
+    for raw in handle:
+        text = raw.decode(decoding)
+        decoding = later
+        taken.append(raw)
+        if "\r" in text.rstrip("\r\n"):
+            plain[0] = False
+            yield from (piece for piece in _LONE_CR.split(text) if piece)
+        else:
+            yield text
+
+
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # where a text file opened with newline="" ends a line at a lone \r
 
 
 def _looks_like_rows(cell: str, width: int) -> bool:

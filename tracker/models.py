@@ -118,6 +118,7 @@ class Order(SQLModel, table=True):
     repeat_of: str | None = Field(default=None)
     address_key: str | None = Field(default=None)  # normalised address, for repeat detection
     import_hash: str | None = Field(default=None, max_length=64)  # digest of the last imported row
+    line_hash: str | None = Field(default=None, max_length=32)  # and of its CSV line, when it came from one
     extras: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))

@@ -132,6 +132,7 @@ def plan_new_order(parsed: ParsedRow, ctx: Context, repeats: RepeatIndex) -> Mem
     except TrackerError as exc:  # e.g. no deadline rule matches the row
         raise RowProblem(RowError(parsed.number, "工单编号", parsed.order_no, exc.message, parsed.order_no)) from None
     order.import_hash = parsed.digest
+    order.line_hash = parsed.line_hash
     repeats.add(key, data.category, data.dispatched_at, parsed.order_no)
     return store
 

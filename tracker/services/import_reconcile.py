@@ -81,6 +81,7 @@ def reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -
     if parsed.status is not None and order.state != parsed.status:
         applied += _follow_status(store, order, parsed, ctx, events)
     order.import_hash = parsed.digest
+    order.line_hash = parsed.line_hash  # None after a spreadsheet: a stale line digest must not match later
     return Outcome(changed=bool(changes) or applied > 0)
 
 

@@ -121,6 +121,7 @@ class ParsedRow:
     digest: str
     raw: dict[str, str] = field(default_factory=dict)  # the row's cells by field, as the file has them
     warnings: list[RowError] = field(default_factory=list)
+    line_hash: str | None = None  # line_digest of the row's CSV line; None for a spreadsheet row
 
 
 _NAME_ORDER: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # field names → (sorted, with separators)
@@ -147,6 +148,16 @@ def _digest(labels: Iterable[str], values: Iterable[str]) -> str:
     """The digest of labelled values: ``name\x1evalue`` joined by ``\x1f``, BLAKE2b, 16 bytes."""
     text = "\x1f".join(map(operator.add, labels, values))
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def line_digest(key: bytes, line: bytes) -> str:
+    """The digest of a CSV row's line as the file holds it, keyed with its file's layout (``line_key``).
+
+    Equal line digests mean equal bytes under the same encoding, header and column mapping, and so
+    the same :func:`row_digest`: an unchanged row of a re-exported CSV is recognised without being
+    parsed (BLAKE2b, 16 bytes, the layout as its personalisation).
+    """
+    return hashlib.blake2b(line, digest_size=16, person=key).hexdigest()
 
 
 class CellDigest:
@@ -185,7 +196,13 @@ def _utc_moment(text: str, tz: tzinfo, formats: tuple[str, ...]) -> datetime | N
 
 
 def parse_row(
-    row: SheetRow, profile: Profile, *, source: str, shift: Shift | None = None, digest: str | None = None
+    row: SheetRow,
+    profile: Profile,
+    *,
+    source: str,
+    shift: Shift | None = None,
+    digest: str | None = None,
+    line_hash: str | None = None,
 ) -> ParsedRow:
     """Check and convert one row; raises :class:`RowProblem` for the first bad cell."""
     fields = {name: profile.map_value(name, value) for name, value in row.fields.items()}
@@ -283,7 +300,16 @@ def parse_row(
             )
         )
     return ParsedRow(
-        row.number, order_no, order, status, steps, closes_at_import, digest or row_digest(row), dict(fields), warnings
+        row.number,
+        order_no,
+        order,
+        status,
+        steps,
+        closes_at_import,
+        digest or row_digest(row),
+        dict(fields),
+        warnings,
+        line_hash,
     )
 
 

@@ -34,7 +34,16 @@ from tracker.services.actors import Actor
 from tracker.services.import_plan import NewOrderWriter, RepeatIndex, plan_new_order
 from tracker.services.import_reconcile import Conflict, reconcile
 from tracker.services.import_report import ImportReport
-from tracker.services.import_rows import CellDigest, ParsedRow, RowError, RowProblem, Shift, parse_row, row_digest
+from tracker.services.import_rows import (
+    CellDigest,
+    ParsedRow,
+    RowError,
+    RowProblem,
+    Shift,
+    line_digest,
+    parse_row,
+    row_digest,
+)
 from tracker.services.orders import Context
 
 log = logging.getLogger(__name__)
@@ -136,7 +145,10 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
     report.batch = batch.batch
     actor = Actor.importer(batch.batch)
     ctx = Context(actor, options.now, options.calendar, options.rules)
-    survey = _survey(session, export, profile, source, options.chunk_rows)  # first pass: numbers and digests
+    # first pass: a CSV's plain lines by their bytes (an unchanged file is settled there), then the
+    # file's numbers and digests; a CSV read whole by its lines is not read again
+    lines = _line_survey(session, export, profile, source, options.chunk_rows)
+    survey = lines.survey or _survey(session, export, profile, source, options.chunk_rows, lines.settled)
     report.rows_read = survey.total
     report.unchanged = survey.unchanged
     for order_no, rows in survey.conflicting.items():
@@ -156,12 +168,12 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
                 continue
             chunk.append(sheet_row)
             if len(chunk) >= options.chunk_rows:
-                _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats, survey.changed)
+                _import_chunk(session, chunk, export, source, options, ctx, report, writer, repeats, survey.changed)
                 done += len(chunk)
                 chunk = []
                 if options.progress:
                     options.progress(done, len(survey.pending))
-        _import_chunk(session, chunk, profile, source, options, ctx, report, writer, repeats, survey.changed)
+        _import_chunk(session, chunk, export, source, options, ctx, report, writer, repeats, survey.changed)
     if options.progress:
         options.progress(len(survey.pending), len(survey.pending))
     report.skipped = sorted([*export.skipped, *report.skipped])
@@ -229,11 +241,117 @@ STORED_DIGESTS = text(
 ).bindparams(bindparam("numbers", expanding=True))
 
 
-def _survey(session: Session, export: ExportFile, profile: Profile, source: str, chunk_rows: int) -> Survey:
+@dataclass
+class LineSurvey:
+    """What the line pass found: rows whose line is the one their order was last imported from."""
+
+    settled: dict[int, str] = field(default_factory=dict)  # row number → the stored digest of its order
+    survey: Survey | None = None  # the whole file settled by its lines: nothing else to read
+
+
+# the stored line digests of a run of order numbers (a file sorted by number reads one stretch of the index)
+STORED_LINES_BETWEEN = text(
+    "SELECT order_no, line_hash, import_hash FROM work_order "
+    "WHERE source = :source AND order_no BETWEEN :low AND :high LIMIT :limit"
+)
+STORED_LINES = text(
+    "SELECT order_no, line_hash, import_hash FROM work_order WHERE source = :source AND order_no IN :numbers"
+).bindparams(bindparam("numbers", expanding=True))
+
+
+def _line_survey(session: Session, export: ExportFile, profile: Profile, source: str, chunk_rows: int) -> LineSurvey:
+    """A CSV's plain lines against the line digests stored with their orders, a chunk at a time.
+
+    A row whose line digest is its order's is unchanged, and its field digest is the stored one:
+    it need not be cleaned, named or digested. When every data row of the file is settled so (and
+    no order number appears twice), the file is done without the csv module. The pass stops at the
+    first line the plain reading cannot vouch for, and after a chunk that settles nothing (a file
+    of new orders); :func:`_survey` reads the rest.
+    """
+    result = LineSurvey()
+    key = export.line_key
+    if key is None:
+        return result
+    connection = session.connection()
+    seen: set[str] = set()
+    blanks: list[int] = []
+    mapped = bool(profile.values.get("工单编号"))
+    complete = True  # every data row so far settled, no number twice
+    rows = 0
+    chunk: list[tuple[int, str, str]] = []  # (row number, order number as stored, line digest)
+
+    # SQLite compares text by its bytes, as Python sorts it; PostgreSQL by the database's collation
+    between = connection.dialect.name == "sqlite"
+
+    def settle() -> int:
+        numbers = sorted({number for _, number, _ in chunk})
+        limit = 2 * len(numbers)
+        found = (
+            connection.execute(
+                STORED_LINES_BETWEEN, {"source": source, "low": numbers[0], "high": numbers[-1], "limit": limit + 1}
+            ).all()
+            if between
+            else []
+        )
+        if not between or len(found) > limit:  # numbers scattered over the stored ones: looked up one by one
+            found = connection.execute(STORED_LINES, {"source": source, "numbers": numbers}).all()
+        stored = {order_no: (line, digest) for order_no, line, digest in found}
+        settled = 0
+        for row_number, number, line in chunk:
+            entry = stored.get(number)
+            if entry is not None and entry[0] == line and entry[1]:
+                result.settled[row_number] = entry[1]
+                settled += 1
+        chunk.clear()
+        return settled
+
+    ended = True
+    lines = export.plain_lines()
+    for row_number, line, cell in lines:
+        if cell is None:
+            blanks.append(row_number)
+            continue
+        rows += 1
+        number = profile.map_value("工单编号", cell) if mapped else cell
+        if not cell or cell in seen:
+            complete = False  # no number, or twice in the file: reported by the full survey
+            continue
+        seen.add(cell)
+        chunk.append((row_number, number, line_digest(key, line)))
+        if len(chunk) >= chunk_rows:
+            expected = len(chunk)
+            settled = settle()
+            complete = complete and settled == expected
+            if not settled:
+                ended = False
+                break
+    else:
+        ended = export.plain_ended
+    lines.close()
+    if chunk:
+        expected = len(chunk)
+        complete = settle() == expected and complete
+    if ended and complete:
+        export.skipped = [(row_number, "空行") for row_number in blanks]
+        result.survey = Survey(total=rows, unchanged=rows)
+    return result
+
+
+def _survey(
+    session: Session,
+    export: ExportFile,
+    profile: Profile,
+    source: str,
+    chunk_rows: int,
+    settled: dict[int, str] | None = None,
+) -> Survey:
     """One pass over order numbers and digests: duplicates within the file, and rows already stored as they are.
 
     An unchanged file is settled here: its rows are never parsed and the file is not read again.
+    ``settled`` holds the rows the line pass found unchanged, with their digests: they are not
+    digested or looked up again.
     """
+    settled = settled or {}
     survey = Survey()
     first: dict[str, tuple[str, int]] = {}  # order number in the file → (digest, row) of its first row
     stored_same: set[str] = set()  # order numbers in the file whose first row matches the stored digest
@@ -261,10 +379,14 @@ def _survey(session: Session, export: ExportFile, profile: Profile, source: str,
         if not number:
             survey.pending.add(row_number)  # parsed, so that its error is reported
             continue
-        digest = digest_of(row_number, cells)
+        known = settled.get(row_number)
+        digest = known or digest_of(row_number, cells)
         earlier = first.get(number)
         if earlier is None:
             first[number] = (digest, row_number)
+            if known is not None:
+                stored_same.add(number)
+                continue
             stored = profile.map_value("工单编号", number)
             if stored:
                 batch.append((number, stored, digest))
@@ -289,7 +411,7 @@ def _survey(session: Session, export: ExportFile, profile: Profile, source: str,
 def _import_chunk(
     session: Session,
     chunk: list[SheetRow],
-    profile: Profile,
+    export: ExportFile,
     source: str,
     options: ImportOptions,
     ctx: Context,
@@ -302,6 +424,8 @@ def _import_chunk(
     known orders that changed go through the session one by one."""
     if not chunk:
         return
+    profile = export.profile
+    key = export.line_key
     numbers = [profile.map_value("工单编号", row.fields.get("工单编号", "")) for row in chunk]
     # only the orders the survey found stored are looked up: the rest are new (and while a large
     # file is written, PostgreSQL, which has no statistics for the rows of this transaction yet,
@@ -328,7 +452,8 @@ def _import_chunk(
             report.unchanged += 1
             continue
         try:
-            parsed = parse_row(sheet_row, profile, source=source, shift=options.shift, digest=digest)
+            line = line_digest(key, sheet_row.line) if key is not None and sheet_row.line is not None else None
+            parsed = parse_row(sheet_row, profile, source=source, shift=options.shift, digest=digest, line_hash=line)
         except RowProblem as problem:
             report.rejected.append(problem.error)
             continue
