@@ -78,6 +78,8 @@ class Order(SQLModel, table=True):
             "is_repeat",
         ),
         sa.Index("ix_work_order_category_dispatched", "category", "dispatched_at"),
+        # a re-import's line pass: the line digests of a run of order numbers, read from the index alone
+        sa.Index("ix_work_order_source_no_line", "source", "order_no", "line_hash"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

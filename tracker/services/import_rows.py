@@ -160,6 +160,16 @@ def line_digest(key: bytes, line: bytes) -> str:
     return hashlib.blake2b(line, digest_size=16, person=key).hexdigest()
 
 
+def line_digester(key: bytes) -> Callable[[bytes], str]:
+    """:func:`line_digest` with its key bound, for a pass over a whole file."""
+    blake2b = hashlib.blake2b
+
+    def digest(line: bytes) -> str:
+        return blake2b(line, digest_size=16, person=key).hexdigest()
+
+    return digest
+
+
 class CellDigest:
     """:func:`row_digest` of a file's rows straight from their cells, without naming them first.
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from tracker.services.import_rows import (
     RowProblem,
     Shift,
     line_digest,
+    line_digester,
     parse_row,
     row_digest,
 )
@@ -245,18 +247,23 @@ STORED_DIGESTS = text(
 class LineSurvey:
     """What the line pass found: rows whose line is the one their order was last imported from."""
 
-    settled: dict[int, str] = field(default_factory=dict)  # row number → the stored digest of its order
+    settled: set[int] = field(default_factory=set)  # row numbers, each the first row of its order number
     survey: Survey | None = None  # the whole file settled by its lines: nothing else to read
 
 
-# the stored line digests of a run of order numbers (a file sorted by number reads one stretch of the index)
+# the stored line digests of a run of order numbers, in number order, as one text (a file sorted by number
+# reads one stretch of the index and hands Python one value per chunk)
+STORED_LINES_JOINED = text(
+    "SELECT group_concat(line_hash, '') FROM (SELECT line_hash FROM work_order "
+    "WHERE source = :source AND order_no BETWEEN :low AND :high ORDER BY order_no LIMIT :limit)"
+)
 STORED_LINES_BETWEEN = text(
-    "SELECT order_no, line_hash, import_hash FROM work_order "
-    "WHERE source = :source AND order_no BETWEEN :low AND :high LIMIT :limit"
+    "SELECT order_no, line_hash FROM work_order WHERE source = :source AND order_no BETWEEN :low AND :high LIMIT :limit"
 )
 STORED_LINES = text(
-    "SELECT order_no, line_hash, import_hash FROM work_order WHERE source = :source AND order_no IN :numbers"
+    "SELECT order_no, line_hash FROM work_order WHERE source = :source AND order_no IN :numbers"
 ).bindparams(bindparam("numbers", expanding=True))
+STORED_DIGEST = text("SELECT import_hash FROM work_order WHERE source = :source AND order_no = :number")
 
 
 def _line_survey(session: Session, export: ExportFile, profile: Profile, source: str, chunk_rows: int) -> LineSurvey:
@@ -284,40 +291,51 @@ def _line_survey(session: Session, export: ExportFile, profile: Profile, source:
     between = connection.dialect.name == "sqlite"
 
     def settle() -> int:
-        numbers = sorted({number for _, number, _ in chunk})
-        limit = 2 * len(numbers)
+        chunk.sort(key=itemgetter(1))  # by number (a file sorted by number is sorted already)
+        low, high, limit = chunk[0][1], chunk[-1][1], 2 * len(chunk)
+        if between and not mapped:
+            # every line is its order's when the stored digests of the numbers from the first to the last
+            # are the chunk's, in number order (a line's bytes hold its number: no other order has its digest)
+            joined = connection.execute(
+                STORED_LINES_JOINED, {"source": source, "low": low, "high": high, "limit": limit}
+            ).scalar()
+            if joined == "".join(map(itemgetter(2), chunk)):
+                result.settled.update(map(itemgetter(0), chunk))
+                settled = len(chunk)
+                chunk.clear()
+                return settled
         found = (
             connection.execute(
-                STORED_LINES_BETWEEN, {"source": source, "low": numbers[0], "high": numbers[-1], "limit": limit + 1}
+                STORED_LINES_BETWEEN, {"source": source, "low": low, "high": high, "limit": limit + 1}
             ).all()
             if between
             else []
         )
         if not between or len(found) > limit:  # numbers scattered over the stored ones: looked up one by one
+            numbers = list({number for _, number, _ in chunk})
             found = connection.execute(STORED_LINES, {"source": source, "numbers": numbers}).all()
-        stored = {order_no: (line, digest) for order_no, line, digest in found}
+        stored: dict[str, str | None] = dict(found)
         settled = 0
         for row_number, number, line in chunk:
-            entry = stored.get(number)
-            if entry is not None and entry[0] == line and entry[1]:
-                result.settled[row_number] = entry[1]
+            if stored.get(number) == line:
+                result.settled.add(row_number)
                 settled += 1
         chunk.clear()
         return settled
 
     ended = True
     lines = export.plain_lines()
+    add_seen, add_to_chunk, digest = seen.add, chunk.append, line_digester(key)
     for row_number, line, cell in lines:
         if cell is None:
             blanks.append(row_number)
             continue
         rows += 1
-        number = profile.map_value("工单编号", cell) if mapped else cell
         if not cell or cell in seen:
             complete = False  # no number, or twice in the file: reported by the full survey
             continue
-        seen.add(cell)
-        chunk.append((row_number, number, line_digest(key, line)))
+        add_seen(cell)
+        add_to_chunk((row_number, profile.map_value("工单编号", cell) if mapped else cell, digest(line)))
         if len(chunk) >= chunk_rows:
             expected = len(chunk)
             settled = settle()
@@ -343,17 +361,17 @@ def _survey(
     profile: Profile,
     source: str,
     chunk_rows: int,
-    settled: dict[int, str] | None = None,
+    settled: set[int] | None = None,
 ) -> Survey:
     """One pass over order numbers and digests: duplicates within the file, and rows already stored as they are.
 
     An unchanged file is settled here: its rows are never parsed and the file is not read again.
-    ``settled`` holds the rows the line pass found unchanged, with their digests: they are not
-    digested or looked up again.
+    ``settled`` holds the rows the line pass found unchanged (each the first row of its number):
+    they are not digested or looked up; should the number come again, its digest is the stored one.
     """
-    settled = settled or {}
+    settled = settled or set()
     survey = Survey()
-    first: dict[str, tuple[str, int]] = {}  # order number in the file → (digest, row) of its first row
+    first: dict[str, tuple[str | None, int]] = {}  # order number in the file → (digest, row) of its first row
     stored_same: set[str] = set()  # order numbers in the file whose first row matches the stored digest
     batch: list[tuple[str, str, str]] = []  # (number in the file, number as stored, digest) awaiting the lookup
 
@@ -379,14 +397,17 @@ def _survey(
         if not number:
             survey.pending.add(row_number)  # parsed, so that its error is reported
             continue
-        known = settled.get(row_number)
-        digest = known or digest_of(row_number, cells)
+        if row_number in settled:
+            first[number] = (None, row_number)
+            stored_same.add(number)
+            continue
+        digest = digest_of(row_number, cells)
         earlier = first.get(number)
+        if earlier is not None and earlier[0] is None:  # the first row was settled by its line: its digest is stored
+            params = {"source": source, "number": profile.map_value("工单编号", number)}
+            earlier = first[number] = (connection.execute(STORED_DIGEST, params).scalar(), earlier[1])
         if earlier is None:
             first[number] = (digest, row_number)
-            if known is not None:
-                stored_same.add(number)
-                continue
             stored = profile.map_value("工单编号", number)
             if stored:
                 batch.append((number, stored, digest))
