@@ -125,8 +125,7 @@ class ExportFile:
     def rows(self) -> Iterator[SheetRow]:
         """Data rows in order (a fresh pass each call); blank, repeated-header and totals rows go to ``skipped``."""
         for index, cells, line in self._entries(with_lines=True):
-            row = self.sheet_row(index, cells)
-            yield SheetRow(row.number, row.fields, row.extras, line) if line is not None else row
+            yield self.sheet_row(index, cells, line)
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """The data rows as (row number, cells), before they are named: what :meth:`rows` walks."""
@@ -183,7 +182,7 @@ class ExportFile:
         self.plain_ended = False
         if self.line_key is None or self.order_index is None or self.encoding is None:
             return
-        later = "utf-8" if self.encoding == "utf-8-sig" else self.encoding  # the BOM is in the first line only
+        later = _after_first_line(self.encoding)
         order_index = self.order_index
         max_rows = self.limits.max_rows
         count = 0
@@ -226,7 +225,7 @@ class ExportFile:
         """The column of 工单编号."""
         return next((i for i, c in self.columns if c == "工单编号"), None)
 
-    def sheet_row(self, index: int, cells: list[str]) -> SheetRow:
+    def sheet_row(self, index: int, cells: list[str], line: bytes | None = None) -> SheetRow:
         """One data row's cells named: canonical fields, and the other non-blank cells as extras."""
         width = len(self.header)
         if len(cells) >= width:
@@ -237,7 +236,7 @@ class ExportFile:
         for i in range(width, len(cells)):  # cells beyond the header are kept too
             if cells[i]:
                 found[f"第 {i + 1} 列"] = cells[i]
-        return SheetRow(index, fields, found)
+        return SheetRow(index, fields, found, line)
 
     @cached_property
     def _names(self) -> list[str]:
@@ -468,7 +467,7 @@ def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[lis
 
 def _tracked_lines(handle: Any, encoding: str, taken: list[bytes], plain: list[bool]) -> Iterator[str]:
     """The file's lines decoded, each line's bytes appended to ``taken`` as it is handed out."""
-    later = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM is in the first line only
+    later = _after_first_line(encoding)
     decoding = encoding
     for raw in handle:
         text = raw.decode(decoding)
@@ -479,6 +478,11 @@ def _tracked_lines(handle: Any, encoding: str, taken: list[bytes], plain: list[b
             yield from (piece for piece in _LONE_CR.split(text) if piece)
         else:
             yield text
+
+
+def _after_first_line(encoding: str) -> str:
+    """How a CSV's lines after the first decode: a UTF-8 BOM stands in the first line only."""
+    return "utf-8" if encoding == "utf-8-sig" else encoding
 
 
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # where a text file opened with newline="" ends a line at a lone \r

@@ -121,7 +121,7 @@ class ParsedRow:
     digest: str
     raw: dict[str, str] = field(default_factory=dict)  # the row's cells by field, as the file has them
     warnings: list[RowError] = field(default_factory=list)
-    line_hash: str | None = None  # line_digest of the row's CSV line; None for a spreadsheet row
+    line_hash: str | None = None  # the line digest of the row's CSV line; None for a spreadsheet row
 
 
 _NAME_ORDER: dict[tuple[str, ...], tuple[list[str], list[str]]] = {}  # field names → (sorted, with separators)
@@ -150,18 +150,13 @@ def _digest(labels: Iterable[str], values: Iterable[str]) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def line_digest(key: bytes, line: bytes) -> str:
-    """The digest of a CSV row's line as the file holds it, keyed with its file's layout (``line_key``).
+def line_digester(key: bytes) -> Callable[[bytes], str]:
+    """The digest of a CSV row's line as the file holds it, for a file whose layout is ``key`` (``line_key``).
 
     Equal line digests mean equal bytes under the same encoding, header and column mapping, and so
     the same :func:`row_digest`: an unchanged row of a re-exported CSV is recognised without being
     parsed (BLAKE2b, 16 bytes, the layout as its personalisation).
     """
-    return hashlib.blake2b(line, digest_size=16, person=key).hexdigest()
-
-
-def line_digester(key: bytes) -> Callable[[bytes], str]:
-    """:func:`line_digest` with its key bound, for a pass over a whole file."""
     blake2b = hashlib.blake2b
 
     def digest(line: bytes) -> str:

@@ -41,7 +41,6 @@ from tracker.services.import_rows import (
     RowError,
     RowProblem,
     Shift,
-    line_digest,
     line_digester,
     parse_row,
     row_digest,
@@ -446,7 +445,7 @@ def _import_chunk(
     if not chunk:
         return
     profile = export.profile
-    key = export.line_key
+    line_digest = line_digester(export.line_key) if export.line_key is not None else None
     numbers = [profile.map_value("工单编号", row.fields.get("工单编号", "")) for row in chunk]
     # only the orders the survey found stored are looked up: the rest are new (and while a large
     # file is written, PostgreSQL, which has no statistics for the rows of this transaction yet,
@@ -473,7 +472,7 @@ def _import_chunk(
             report.unchanged += 1
             continue
         try:
-            line = line_digest(key, sheet_row.line) if key is not None and sheet_row.line is not None else None
+            line = line_digest(sheet_row.line) if line_digest is not None and sheet_row.line is not None else None
             parsed = parse_row(sheet_row, profile, source=source, shift=options.shift, digest=digest, line_hash=line)
         except RowProblem as problem:
             report.rejected.append(problem.error)
