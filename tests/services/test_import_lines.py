@@ -23,6 +23,7 @@ from tracker.models import Order, OrderEvent
 from tracker.profiles import load_profile
 from tracker.services import importing
 from tracker.services.import_report import ImportReport
+from tracker.services.import_survey import LineSurvey
 
 HEADER = ["工单编号", "派单时间", "诉求类型", "问题分类", "诉求内容", "地址", "所属街镇", "工单状态", "签收时间"]
 
@@ -64,7 +65,7 @@ def no_full_survey(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the full survey ran")
 
-    monkeypatch.setattr(importing, "_survey", refuse)
+    monkeypatch.setattr(importing, "survey_rows", refuse)
 
 
 def test_an_unchanged_csv_is_settled_by_its_lines_alone(session: Session, tmp_path: Path, request: Any) -> None:
@@ -98,7 +99,7 @@ def test_changed_new_and_repeated_rows_come_out_as_the_full_survey_says(
     for use_lines in (True, False):
         with session.begin_nested() as nested:
             if not use_lines:
-                monkeypatch.setattr(importing, "_line_survey", lambda *a, **k: importing.LineSurvey())
+                monkeypatch.setattr(importing, "line_survey", lambda *a, **k: LineSurvey())
             run_import(session, write(tmp_path / "base.csv", base), chunk_rows=4)
             report = run_import(session, write(tmp_path / "later.csv", later), chunk_rows=4)
             results.append((outcome(report), stored(session), count(session, OrderEvent)))
@@ -222,7 +223,7 @@ def test_the_line_pass_never_changes_what_an_import_decides(
     for use_lines in (True, False):
         with monkeypatch.context() as patch, session.begin_nested() as nested:
             if not use_lines:
-                patch.setattr(importing, "_line_survey", lambda *a, **k: importing.LineSurvey())
+                patch.setattr(importing, "line_survey", lambda *a, **k: LineSurvey())
             run_import(session, write(tmp_path / "first.csv", first), chunk_rows=chunk_rows)
             report = run_import(session, write(tmp_path / "second.csv", second), chunk_rows=chunk_rows)
             results.append((outcome(report), stored(session), count(session, OrderEvent)))
