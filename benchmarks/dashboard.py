@@ -41,7 +41,7 @@ SENTINEL = "2000-01-01 00:00:00.000000"  # computed_at of the rows this benchmar
 
 def add_snapshot(db: Path, today: date) -> int:
     """Snapshot rows for the 13 months before today where a day has none; returns how many were written."""
-    from tracker.services.metrics import METRICS
+    from tracker.services.stats.metrics import METRICS
 
     conn = sqlite3.connect(db)
     try:
@@ -117,8 +117,8 @@ def main() -> None:
     from tracker.db import get_engine
     from tracker.domain.deadlines import to_local
     from tracker.domain.roles import Role
-    from tracker.services.dashboard import build_dashboard, default_filter
-    from tracker.services.users import Viewer
+    from tracker.services.accounts.users import Viewer
+    from tracker.services.stats import build_dashboard, default_filter
 
     now = datetime.now(UTC)
     written = add_snapshot(db, to_local(now).date())

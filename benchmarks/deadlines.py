@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import LOCAL_TZ, RuleTable, compute_due, end_of_local_day, try_compute_dues
 from tracker.domain.vocabulary import Stage
-from tracker.services.calendar import package_arrangements
+from tracker.services.orders.calendar import package_arrangements
 
 REQUEST_TYPES = ("投诉举报", "求助", "咨询", "意见建议", "其他")
 

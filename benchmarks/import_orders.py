@@ -141,13 +141,13 @@ def child_import(url: str, path: Path, result: Path) -> None:
     """In a child process: migrate, import one file, commit; write seconds and counts to ``result``."""
     os.environ["TRACKER_DATABASE_URL"] = url
     from tracker import create_app
-    from tracker.cli import unit_of_work, upgrade_database
+    from tracker.cli.common import unit_of_work, upgrade_database
     from tracker.models import utcnow
-    from tracker.profiles import load_profile
-    from tracker.services.actors import Actor
-    from tracker.services.calendar import load_calendar, seed_from_package
-    from tracker.services.importing import ImportOptions, import_file, lock_imports
-    from tracker.services.rules import rule_table, seed_default_rules
+    from tracker.services.accounts.actors import Actor
+    from tracker.services.imports.importer import ImportOptions, import_file, lock_imports
+    from tracker.services.imports.profiles import load_profile
+    from tracker.services.orders.calendar import load_calendar, seed_from_package
+    from tracker.services.orders.rules import rule_table, seed_default_rules
 
     app = create_app()
     with app.app_context():
@@ -220,8 +220,8 @@ def xlsx_figures(folder: Path, rows: int) -> dict[str, float]:
     """Reading a generated XLSX: calamine alone vs the tracker's reader (header, merged cells, rows as text)."""
     from python_calamine import CalamineWorkbook
 
-    from tracker.hotline import open_export
-    from tracker.profiles import load_profile
+    from tracker.services.imports.profiles import load_profile
+    from tracker.services.imports.reader import open_export
 
     path = folder / "export.xlsx"
     generate_xlsx(path, rows)

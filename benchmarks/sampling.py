@@ -105,9 +105,9 @@ def timed_draw(db: Path, repeat: int = 5) -> dict[str, object]:
     from tracker.domain.checklist import DEFAULT_CHECKLIST
     from tracker.domain.roles import Role
     from tracker.domain.sampling import DEFAULT_PLAN
-    from tracker.services.actors import Actor
+    from tracker.services.accounts.actors import Actor
+    from tracker.services.accounts.users import Viewer
     from tracker.services.spot_checks import PlanInput, Population, draw_plan, preview_plan, verify_plan
-    from tracker.services.users import Viewer
 
     viewer = Viewer(1, "bench", "基准督察", Role.SUPERVISOR, None)
     actor = Actor(id="user:1", name="督察 基准督察", source="bench")

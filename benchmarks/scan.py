@@ -31,7 +31,7 @@ def migrate(db: Path) -> None:
     """Bring the SQLite file ``db`` to the newest schema (the engine is disposed afterwards)."""
     os.environ["TRACKER_DATABASE_URL"] = f"sqlite:///{db}"
     from tracker import create_app
-    from tracker.cli import upgrade_database
+    from tracker.cli.common import upgrade_database
     from tracker.db import get_engine
 
     app = create_app()
@@ -130,7 +130,7 @@ def build_pg(url: str, orders: int, open_orders: int, now: datetime, seed: int =
     reset_pg(url)
     os.environ["TRACKER_DATABASE_URL"] = url
     from tracker import create_app
-    from tracker.cli import upgrade_database
+    from tracker.cli.common import upgrade_database
     from tracker.db import get_engine
 
     app = create_app()
@@ -180,8 +180,8 @@ def timed_scan(url: str, now: datetime) -> tuple[float, dict[str, object]]:
     from sqlmodel import Session
 
     from tracker.db import make_engine
-    from tracker.services.alerts import scan
-    from tracker.services.calendar import WorkCalendar, package_arrangements
+    from tracker.services.orders.alerts import scan
+    from tracker.services.orders.calendar import WorkCalendar, package_arrangements
 
     calendar = WorkCalendar.from_arrangements(package_arrangements())
     engine = make_engine(url)

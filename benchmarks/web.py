@@ -77,11 +77,11 @@ def _seed_reference_data(db: Path, now: datetime) -> None:
     from tracker import create_app
     from tracker.db import get_engine, get_session
     from tracker.domain.roles import Role
-    from tracker.services import calendar as calendar_service
-    from tracker.services import rules as rules_service
-    from tracker.services.actors import Actor
-    from tracker.services.directory import add_category, add_street
-    from tracker.services.users import create_user
+    from tracker.services.accounts.actors import Actor
+    from tracker.services.accounts.users import create_user
+    from tracker.services.orders import calendar as calendar_service
+    from tracker.services.orders import rules as rules_service
+    from tracker.services.orders.directory import add_category, add_street
 
     app = create_app()
     with app.app_context():
@@ -113,7 +113,7 @@ def _fill(conn: sqlite3.Connection, orders: int, open_share: float, now: datetim
     """Orders, stage deadlines and audit events, written in chunks with executemany."""
     from tracker.domain.deadlines import RuleTable, completion_outcome, try_compute_dues
     from tracker.domain.vocabulary import Stage, Unit
-    from tracker.services.calendar import WorkCalendar, package_arrangements
+    from tracker.services.orders.calendar import WorkCalendar, package_arrangements
 
     calendar = WorkCalendar.from_arrangements(package_arrangements())
     table = RuleTable()

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from tracker.domain.deadlines import to_local
 from tracker.models import CalendarYear
-from tracker.services.job_runs import JobResult
+from tracker.services.operations import JobResult
 
 
 def run(session: Session, *, now: datetime) -> JobResult:

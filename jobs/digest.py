@@ -7,8 +7,8 @@ from datetime import datetime
 from flask import current_app
 from sqlmodel import Session
 
-from tracker.services.digests import MailSettings, build_digests, load_recipients, send_digests
-from tracker.services.job_runs import JobResult
+from tracker.services.operations import JobResult
+from tracker.services.orders import MailSettings, build_digests, load_recipients, send_digests
 
 
 def run(session: Session, *, now: datetime) -> JobResult:

@@ -8,10 +8,9 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import Session
 
-from tracker.hotline import Limits
-from tracker.services.actors import Actor
-from tracker.services.inbox import process_inbox
-from tracker.services.job_runs import JobResult
+from tracker.services.accounts import Actor
+from tracker.services.imports import Limits, process_inbox
+from tracker.services.operations import JobResult
 
 
 def run(session: Session, *, now: datetime) -> JobResult:

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from tracker.domain.deadlines import to_local
-from tracker.services.job_runs import JobResult
-from tracker.services.metrics import snapshot_day
+from tracker.services.operations import JobResult
+from tracker.services.stats import snapshot_day
 
 RECOMPUTE_DAYS = 31  # returns, call-backs and redos arrive after the day that counts them
 

@@ -11,7 +11,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from jobs import calendar_watch, digest, inbox, metrics, scan
-from tracker.services.job_runs import JobFunc
+from tracker.domain.labels import JOB_TITLES
+from tracker.services.operations import JobFunc
 
 TIMEZONE = "Asia/Shanghai"
 
@@ -37,15 +38,18 @@ JOBS: dict[str, JobSpec] = {
     for spec in (
         JobSpec(
             "scan",
-            "预警扫描",
+            JOB_TITLES["scan"],
             scan.run,
             lambda c: IntervalTrigger(minutes=float(c["SCAN_EVERY_MINUTES"]), timezone=TIMEZONE),
         ),
-        JobSpec("inbox", "收件箱导入", inbox.run, lambda c: _at(c, "INBOX_AT"), write_lock=False),
-        JobSpec("digest", "街镇日报", digest.run, lambda c: _at(c, "DIGEST_AT")),
-        JobSpec("metrics", "指标快照", metrics.run, lambda c: _at(c, "METRICS_AT")),
+        JobSpec("inbox", JOB_TITLES["inbox"], inbox.run, lambda c: _at(c, "INBOX_AT"), write_lock=False),
+        JobSpec("digest", JOB_TITLES["digest"], digest.run, lambda c: _at(c, "DIGEST_AT")),
+        JobSpec("metrics", JOB_TITLES["metrics"], metrics.run, lambda c: _at(c, "METRICS_AT")),
         JobSpec(
-            "calendar_watch", "次年节假日检查", calendar_watch.run, lambda c: _at(c, "CALENDAR_WATCH_AT", month="11,12")
+            "calendar_watch",
+            JOB_TITLES["calendar_watch"],
+            calendar_watch.run,
+            lambda c: _at(c, "CALENDAR_WATCH_AT", month="11,12"),
         ),
     )
 }

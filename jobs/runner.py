@@ -21,7 +21,7 @@ from jobs.registry import JOBS
 from tracker import create_app
 from tracker.db import get_engine
 from tracker.models import JobRun, utcnow
-from tracker.services.leadership import hold_lease
+from tracker.services.operations import hold_lease
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def renew_lease() -> None:
 
 def run_job(job_id: str, now: datetime | None = None, *, guarded: bool = True) -> JobRun:
     """Run one job now; under the scheduler the lock (lease) is checked first, so no tick runs twice."""
-    from tracker.services.job_runs import run_recorded
+    from tracker.services.operations import run_recorded
 
     spec = JOBS[job_id]
     flask_app = app()

@@ -8,9 +8,8 @@ from flask import current_app
 from sqlmodel import Session
 
 from tracker.domain.deadlines import AlertThresholds
-from tracker.services.alerts import scan
-from tracker.services.calendar import load_calendar
-from tracker.services.job_runs import JobResult
+from tracker.services.operations import JobResult
+from tracker.services.orders import load_calendar, scan
 
 
 def run(session: Session, *, now: datetime) -> JobResult:

@@ -19,7 +19,7 @@ from openpyxl import Workbook
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import LOCAL_TZ, RuleTable, compute_due
 from tracker.domain.vocabulary import Stage
-from tracker.services.calendar import package_arrangements
+from tracker.services.orders.calendar import package_arrangements
 
 HERE = Path(__file__).parent
 AS_OF = datetime(2026, 11, 20, 17, 0, tzinfo=LOCAL_TZ)

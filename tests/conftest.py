@@ -10,16 +10,17 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+import jobs.cli
 import tracker.models
 from tests.helpers import local
 from tracker import create_app
 from tracker.db import make_engine
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable
-from tracker.services.actors import Actor
-from tracker.services.calendar import _store, package_arrangements
-from tracker.services.orders import Context, NewOrder, create_order
-from tracker.services.rules import seed_default_rules
+from tracker.services.accounts.actors import Actor
+from tracker.services.orders.actions import Context, NewOrder, create_order
+from tracker.services.orders.calendar import _store, package_arrangements
+from tracker.services.orders.rules import seed_default_rules
 
 PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL", "").strip()
 
@@ -108,6 +109,7 @@ def app(database_url: str, engine: Engine):  # type: ignore[no-untyped-def]
         seed(s)
         s.commit()
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test"})
+    jobs.cli.init_app(app)  # as wsgi.py does: the scheduler's run-job command
     yield app
     app.extensions["tracker_engine"].dispose() if "tracker_engine" in app.extensions else None
 

@@ -9,12 +9,12 @@ from sqlmodel import Session, select
 
 from tests.helpers import local
 from tracker.domain.deadlines import RuleTable
-from tracker.hotline import Limits
-from tracker.profiles import load_profile
-from tracker.services.actors import Actor
-from tracker.services.calendar import load_calendar
-from tracker.services.import_report import ImportReport
-from tracker.services.importing import ImportOptions, import_file
+from tracker.services.accounts.actors import Actor
+from tracker.services.imports.importer import ImportOptions, import_file
+from tracker.services.imports.profiles import load_profile
+from tracker.services.imports.reader import Limits
+from tracker.services.imports.report import ImportReport
+from tracker.services.orders.calendar import load_calendar
 
 CLERK = Actor(id="user:3", name="区局诉件管理员 王敏", source="web")
 

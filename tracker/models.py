@@ -1,4 +1,8 @@
-"""SQLModel tables. Times are stored as aware UTC; enums are guarded by check constraints."""
+"""SQLModel tables. Times are stored as aware UTC; enums are guarded by check constraints.
+
+One piece: this is the schema Alembic compares against (``SQLModel.metadata``), and a table with
+its indexes and constraints reads best beside the tables it refers to; it holds no behaviour.
+"""
 
 from __future__ import annotations
 

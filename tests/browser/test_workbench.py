@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 from tests.browser.conftest import LiveServer, sign_in
 from tracker.domain.deadlines import LOCAL_TZ
 from tracker.models import Order
-from tracker.services.actors import Actor
-from tracker.services.calendar import load_calendar
-from tracker.services.orders import Context, NewOrder, create_order
-from tracker.services.rules import rule_table
+from tracker.services.accounts.actors import Actor
+from tracker.services.orders.actions import Context, NewOrder, create_order
+from tracker.services.orders.calendar import load_calendar
+from tracker.services.orders.rules import rule_table
 
 ORDER_LINKS = "table#orders tbody a[href^='/orders/']"
 

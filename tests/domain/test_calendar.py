@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tracker.domain.calendar import WorkCalendar, YearArrangement, parse_year_file
 from tracker.domain.errors import CalendarFileError, CalendarNotLoaded
-from tracker.services.calendar import package_arrangements
+from tracker.services.orders.calendar import package_arrangements
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from tests.helpers import local
-from tracker.hotline import Limits
 from tracker.models import JobRun, Order
-from tracker.services.actors import Actor
-from tracker.services.inbox import process_inbox
-from tracker.services.job_runs import JobResult, run_recorded
-from tracker.services.leadership import hold_lease
+from tracker.services.accounts.actors import Actor
+from tracker.services.imports.inbox import process_inbox
+from tracker.services.imports.reader import Limits
+from tracker.services.operations.job_runs import JobResult, run_recorded
+from tracker.services.operations.leadership import hold_lease
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV = ROOT / "sample_orders" / "城管诉件导出_2026-11-20.csv"
@@ -264,9 +264,9 @@ def test_digests_per_street_stored_and_mailed(session: Session, new_order, make_
     from tracker.domain.lifecycle import ActionInput
     from tracker.domain.vocabulary import Action
     from tracker.models import Digest
-    from tracker.services.alerts import scan
-    from tracker.services.digests import MailSettings, build_digests, send_digests
-    from tracker.services.orders import apply_action
+    from tracker.services.orders.actions import apply_action
+    from tracker.services.orders.alerts import scan
+    from tracker.services.orders.digests import MailSettings, build_digests, send_digests
 
     late = new_order("2026-11-20 09:00", order_no="D1", street="北站街道")
     closed = new_order("2026-11-24 09:00", order_no="D2", street="北站街道")
@@ -328,7 +328,7 @@ def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: S
     from tracker.domain.lifecycle import ActionInput
     from tracker.domain.vocabulary import Action
     from tracker.models import MetricSnapshot
-    from tracker.services.orders import apply_action
+    from tracker.services.orders.actions import apply_action
 
     a = new_order("2026-11-24 09:00", order_no="M1", street="北站街道", satisfaction="基本满意", category="油烟扰民")
     b = new_order("2026-11-24 10:00", order_no="M2", street="北站街道", is_repeat=True, category="噪声扰民")
@@ -406,8 +406,8 @@ def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: S
 def test_a_mail_failure_keeps_the_digests_and_says_so(session: Session, new_order, calendar) -> None:  # type: ignore[no-untyped-def]
     import socket
 
-    from tracker.services.alerts import scan
-    from tracker.services.digests import MailSettings, build_digests, send_digests
+    from tracker.services.orders.alerts import scan
+    from tracker.services.orders.digests import MailSettings, build_digests, send_digests
 
     new_order("2026-11-20 09:00", order_no="F1", street="北站街道")
     scan(session, now=local("2026-11-26 08:00"), calendar=calendar)
@@ -424,7 +424,7 @@ def test_a_mail_failure_keeps_the_digests_and_says_so(session: Session, new_orde
 
 def test_the_inbox_runs_under_the_scheduler_lease(app, engine: Engine, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from jobs.runner import release_lock, run_job
-    from tracker.services import importing
+    from tracker.services.imports import importer as importing
 
     monkeypatch.setattr(importing, "IMPORT_LOCK_WAIT_MS", 3000)  # fail fast should the lease hold the write lock
     inbox = tmp_path / "inbox" / "城管诉件"
@@ -441,7 +441,7 @@ def test_the_inbox_runs_under_the_scheduler_lease(app, engine: Engine, tmp_path:
 
 
 def test_blue_from_a_rest_day_means_by_the_next_working_day(session: Session, calendar) -> None:  # type: ignore[no-untyped-def]
-    from tracker.services.alerts import blue_horizon
+    from tracker.services.orders.alerts import blue_horizon
 
     assert blue_horizon(
         local("2026-11-28 10:00"), calendar, __import__("tracker.domain.deadlines", fromlist=["x"]).AlertThresholds()

@@ -11,9 +11,9 @@ from tracker.domain.calendar import WorkCalendar
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action
 from tracker.models import Alert, Order
-from tracker.services import deadlines as deadline_rows
-from tracker.services.alerts import open_alerts, scan
-from tracker.services.orders import apply_action
+from tracker.services.orders import deadlines as deadline_rows
+from tracker.services.orders.actions import apply_action
+from tracker.services.orders.alerts import open_alerts, scan
 
 CLOSE = ActionInput(reply="已处理", verdict="实际解决")
 

@@ -12,10 +12,10 @@ from tracker.domain.errors import CalendarFileError
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action
 from tracker.models import CalendarDay, CalendarYear
-from tracker.services import deadlines as deadline_rows
-from tracker.services.actors import Actor
-from tracker.services.calendar import load_calendar, load_year, seed_from_package
-from tracker.services.orders import Context, apply_action
+from tracker.services.accounts.actors import Actor
+from tracker.services.orders import deadlines as deadline_rows
+from tracker.services.orders.actions import Context, apply_action
+from tracker.services.orders.calendar import load_calendar, load_year, seed_from_package
 
 # Test data only: not the official 2027 arrangement.
 YEAR_2027 = """

@@ -22,16 +22,11 @@ from tracker.domain.deadlines import local_day_bounds, to_local
 from tracker.domain.roles import Role
 from tracker.domain.vocabulary import AlertLevel, Stage, State
 from tracker.models import Alert, Order, OrderDeadline
-from tracker.services.dashboard import (
-    Dashboard,
-    DashboardError,
-    DashboardFilter,
-    build_dashboard,
-    default_filter,
-)
-from tracker.services.metrics import snapshot_day
-from tracker.services.snapshots import categories_snapshot_from
-from tracker.services.users import Viewer
+from tracker.services.accounts.users import Viewer
+from tracker.services.stats.board import Dashboard, DashboardError, DashboardFilter, default_filter
+from tracker.services.stats.dashboard import build_dashboard
+from tracker.services.stats.metrics import snapshot_day
+from tracker.services.stats.snapshots import categories_snapshot_from
 
 NOW = local("2026-11-26 10:00")
 TODAY = date(2026, 11, 26)

@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 from tests.helpers import local
 from tracker.domain.vocabulary import AlertLevel, State
 from tracker.models import Order
-from tracker.services.calendar import load_calendar
-from tracker.services.demo import WorkdayShift, load_samples, read_manifest
-from tracker.services.overview import alert_counts, state_counts
+from tracker.services.operations.demo import WorkdayShift, load_samples, read_manifest
+from tracker.services.orders.calendar import load_calendar
+from tracker.services.orders.overview import alert_counts, state_counts
 
 
 @pytest.mark.slow

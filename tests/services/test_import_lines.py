@@ -18,12 +18,12 @@ from openpyxl import Workbook
 from sqlmodel import Session, select
 
 from tests.helpers_import import count, run_import
-from tracker.hotline import open_export
 from tracker.models import Order, OrderEvent
-from tracker.profiles import load_profile
-from tracker.services import importing
-from tracker.services.import_report import ImportReport
-from tracker.services.import_survey import LineSurvey
+from tracker.services.imports import importer as importing
+from tracker.services.imports.profiles import load_profile
+from tracker.services.imports.reader import open_export
+from tracker.services.imports.report import ImportReport
+from tracker.services.imports.survey import LineSurvey
 
 HEADER = ["工单编号", "派单时间", "诉求类型", "问题分类", "诉求内容", "地址", "所属街镇", "工单状态", "签收时间"]
 

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from tests.helpers_import import run_import
-from tracker.hotline import open_export
 from tracker.models import Order
-from tracker.profiles import load_profile
-from tracker.services.import_rows import CellDigest, row_digest
+from tracker.services.imports.profiles import load_profile
+from tracker.services.imports.reader import open_export
+from tracker.services.imports.rows import CellDigest, row_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = ["工单编号", "派单时间", "诉求类型", "问题分类", "诉求内容", "所属街镇", "工单状态", "签收时间", "联系电话"]

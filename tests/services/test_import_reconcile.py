@@ -14,13 +14,13 @@ from tests.helpers_import import CLERK, count, run_import, write_csv
 from tracker.domain.deadlines import RuleTable
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action
-from tracker.hotline import ExportFileError, Limits
 from tracker.models import ImportBatch, Order, OrderEvent
-from tracker.profiles import load_profile
-from tracker.services import deadlines as deadline_rows
-from tracker.services.calendar import load_calendar
-from tracker.services.importing import ImportOptions, import_file
-from tracker.services.orders import apply_action, events_of, find_order
+from tracker.services.imports.importer import ImportOptions, import_file
+from tracker.services.imports.profiles import load_profile
+from tracker.services.imports.reader import ExportFileError, Limits
+from tracker.services.orders import deadlines as deadline_rows
+from tracker.services.orders.actions import apply_action, events_of, find_order
+from tracker.services.orders.calendar import load_calendar
 
 FULL = "工单编号,派单时间,诉求类型,问题分类,地址,所属街镇,工单状态,签收时间,联系时间,联系结果,督办时间,督办事项,延期申请时间,延期理由,申请延期至,退单申请时间,退单原因,退单依据,办结时间,答复内容,结案评判,重办时间,重办原因"
 

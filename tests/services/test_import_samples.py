@@ -9,9 +9,9 @@ from sqlmodel import Session, select
 
 from tests.helpers import local
 from tests.helpers_import import count, run_import
-from tracker.hotline import ExportFileError
 from tracker.models import ImportBatch, Order
-from tracker.services.orders import find_order
+from tracker.services.imports.reader import ExportFileError
+from tracker.services.orders.actions import find_order
 
 DIRTY = Path(__file__).resolve().parents[2] / "sample_orders" / "dirty"
 

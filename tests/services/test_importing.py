@@ -13,11 +13,11 @@ from sqlmodel import Session, select
 from tests.helpers import local
 from tests.helpers_import import count, run_import, write_csv
 from tracker.domain.vocabulary import State
-from tracker.hotline import ExportFileError
 from tracker.models import ImportBatch, ImportIssue, Order, OrderEvent
-from tracker.services import deadlines as deadline_rows
-from tracker.services.calendar import load_calendar
-from tracker.services.orders import events_of, find_order
+from tracker.services.imports.reader import ExportFileError
+from tracker.services.orders import deadlines as deadline_rows
+from tracker.services.orders.actions import events_of, find_order
+from tracker.services.orders.calendar import load_calendar
 
 ROOT = Path(__file__).resolve().parents[2]
 XLSX = ROOT / "sample_orders" / "12345工单导出_2026-11-20.xlsx"
@@ -286,7 +286,7 @@ def test_the_import_puts_the_collector_and_the_page_cache_back(session: Session,
 
 def test_two_numbers_a_profile_maps_to_one_order_are_each_compared_with_it(session: Session, tmp_path: Path) -> None:
     profile = tmp_path / "mapped.toml"
-    builtin = (ROOT / "tracker" / "profiles" / "12345.toml").read_text(encoding="utf-8")
+    builtin = (ROOT / "tracker" / "services" / "imports" / "profiles" / "12345.toml").read_text(encoding="utf-8")
     profile.write_text(builtin + '\n[values."工单编号"]\n"A1x" = "A1"\n', encoding="utf-8")
     row = "A1,2026-11-16 09:00,投诉举报,噪声扰民,某路1号,静安寺街道,待签收,,,,,,"
     run_import(session, write_csv(tmp_path, HEADER, row, name="first.csv"), profile=str(profile))

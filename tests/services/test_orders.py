@@ -14,9 +14,9 @@ from tracker.domain.labels import FIELD_LABELS
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action, Outcome, Stage, State
 from tracker.models import Order, OrderDeadline, OrderEvent
-from tracker.services import deadlines as deadline_rows
-from tracker.services.actors import Actor
-from tracker.services.orders import apply_action, available_actions, events_of
+from tracker.services.accounts.actors import Actor
+from tracker.services.orders import deadlines as deadline_rows
+from tracker.services.orders.actions import apply_action, available_actions, events_of
 
 CLOSE = ActionInput(reply="经现场查看，已责令整改。", verdict="实际解决", reply_method="电话")
 

@@ -34,14 +34,13 @@ from tracker.domain.sampling import (
 )
 from tracker.domain.vocabulary import Action, State
 from tracker.models import Order, OrderEvent, SampleEvent, SampleItem, SamplePlan
-from tracker.services import spot_check_results as results
-from tracker.services import spot_check_reviews as reviews
 from tracker.services import spot_checks as sc
-from tracker.services.actors import Actor
-from tracker.services.calendar import load_calendar
-from tracker.services.orders import Context, apply_action
-from tracker.services.rules import rule_table
-from tracker.services.users import Viewer
+from tracker.services.accounts.actors import Actor
+from tracker.services.accounts.users import Viewer
+from tracker.services.orders.actions import Context, apply_action
+from tracker.services.orders.calendar import load_calendar
+from tracker.services.orders.rules import rule_table
+from tracker.services.spot_checks import results, reviews
 
 NOW = local("2026-11-26 10:00")
 SUPERVISOR = Viewer(1, "duchao", "督察甲", Role.SUPERVISOR, None)

@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from tests.helpers import local
 from tracker.domain.roles import Role
-from tracker.services.directory import add_street
-from tracker.services.users import create_user
+from tracker.services.accounts.users import create_user
+from tracker.services.orders.directory import add_street
 
 
 @dataclass(frozen=True)

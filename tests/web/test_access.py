@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from tests.helpers import local
 from tests.web.conftest import PEOPLE, csrf_token, sign_in
 from tracker.models import Alert, AppUser, ImportBatch, ImportUpload, Order, SampleItem, SamplePlan
-from tracker.services.demo import SAMPLES
+from tracker.services.operations.demo import SAMPLES
 
 NOW = local("2026-11-26 10:00")
 ROLES = ("admin", "supervisor", "squad")

@@ -24,7 +24,7 @@ from tracker.models import (
     Street,
     UserSession,
 )
-from tracker.services.users import token_hash
+from tracker.services.accounts.users import token_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 CALENDAR_2026 = (ROOT / "docs" / "calendar-2026.toml").read_text(encoding="utf-8")

@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 from tests.helpers import local
 from tracker.domain.deadlines import RuleTable, local_day_bounds
 from tracker.models import Alert, AppUser, Order, OrderDeadline
-from tracker.services.actors import Actor
-from tracker.services.orders import Context, update_details
-from tracker.services.users import issue_api_token
+from tracker.services.accounts.actors import Actor
+from tracker.services.accounts.users import issue_api_token
+from tracker.services.orders.actions import Context, update_details
 
 NOW = local("2026-11-26 10:00")
 MOBILE = re.compile(r"1[3-9]\d{9}")

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from tests.web.conftest import csrf_token, post, sign_in
 from tracker.models import AppUser, LoginAttempt, UserSession, utcnow
-from tracker.services import users
+from tracker.services.accounts import users
 
 
 def attempt(client, username: str, password: str):  # type: ignore[no-untyped-def]

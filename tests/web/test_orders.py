@@ -14,7 +14,7 @@ from tests.helpers import local
 from tests.web.conftest import post
 from tracker.domain.vocabulary import State
 from tracker.models import Order, OrderEvent, PhoneReveal
-from tracker.services import overview
+from tracker.services.orders import overview
 
 NOW = local("2026-11-26 10:00")
 PHONE = re.compile(r"1[3-9]\d{9}")

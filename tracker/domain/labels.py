@@ -143,3 +143,12 @@ def describe_value(name: str, value: object) -> str:
         except ValueError:
             return value
     return mask_phones_in_text(str(value))
+
+
+JOB_TITLES = {  # the scheduler's jobs by id (jobs/registry.py schedules them under these ids)
+    "scan": "预警扫描",
+    "inbox": "收件箱导入",
+    "digest": "街镇日报",
+    "metrics": "指标快照",
+    "calendar_watch": "次年节假日检查",
+}

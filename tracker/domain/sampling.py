@@ -3,6 +3,9 @@
 A sample is evidence: the plan (size rule, strata, allocation, minimum, risk criteria), the population
 and the seed determine the drawn orders completely, so anyone can redraw them. Everything here is pure
 arithmetic over plain values; the spot-check service picks the population and stores the result.
+
+One piece: sizes, allocation and the draw share one plan type and are checked together against
+the published formulas; split, each half would need the other to be tested.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def nav_links() -> list[tuple[str, str]]:
 def nav_alert_count() -> int:
     """The viewer's open alerts (as the scheduler last raised them), once per request."""
     if "nav_alert_count" not in g:
-        from tracker.services.overview import open_alert_counts
+        from tracker.services.orders import open_alert_counts
 
         g.nav_alert_count = sum(open_alert_counts(get_session(), g.viewer).values()) if g.get("viewer") else 0
     count: int = g.nav_alert_count

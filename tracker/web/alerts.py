@@ -10,16 +10,16 @@ from werkzeug.wrappers import Response
 from tracker.db import begin_write, get_session
 from tracker.domain.vocabulary import AlertLevel, Stage
 from tracker.models import utcnow
-from tracker.services.access import street_choices
-from tracker.services.alerts import (
+from tracker.services.accounts import street_choices
+from tracker.services.orders import (
     AlertFilter,
     acknowledge_alert,
     digest_streets,
     latest_digests,
+    street_choices_all,
     viewer_alert_counts,
     viewer_alerts,
 )
-from tracker.services.directory import street_choices_all
 from tracker.web.auth import viewer
 
 bp = Blueprint("alerts", __name__, template_folder="templates", url_prefix="/alerts")

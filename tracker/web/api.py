@@ -22,11 +22,20 @@ from tracker.domain.errors import TrackerError
 from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State
 from tracker.models import Alert, Order, OrderEvent, utcnow
-from tracker.services.alerts import AlertFilter, viewer_alert_counts, viewer_alerts
-from tracker.services.calendar import load_calendar
-from tracker.services.health import schema_problem
-from tracker.services.overview import SORTS, DeadlineView, OrderLine, list_orders, order_detail, visible_repeat_of
-from tracker.services.rates import PeriodError, PeriodRates, Rate, StreetRates, live_rates
+from tracker.services.operations import schema_problem
+from tracker.services.orders import (
+    SORTS,
+    AlertFilter,
+    DeadlineView,
+    OrderLine,
+    list_orders,
+    load_calendar,
+    order_detail,
+    viewer_alert_counts,
+    viewer_alerts,
+    visible_repeat_of,
+)
+from tracker.services.stats import PeriodError, PeriodRates, Rate, StreetRates, live_rates
 from tracker.web.auth import viewer
 from tracker.web.orders import filters_from_request
 

@@ -18,8 +18,7 @@ from tracker.db import get_session
 from tracker.domain.errors import TrackerError
 from tracker.domain.roles import Role
 from tracker.models import AppUser, utcnow
-from tracker.services import users
-from tracker.services.users import Viewer
+from tracker.services.accounts import Viewer, users
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()

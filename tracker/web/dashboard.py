@@ -11,10 +11,9 @@ from tracker.db import get_session
 from tracker.domain.errors import TrackerError
 from tracker.domain.vocabulary import Stage
 from tracker.models import utcnow
-from tracker.services.access import street_choices
-from tracker.services.dashboard import DashboardFilter, build_dashboard, default_filter
-from tracker.services.directory import category_names, street_choices_all
-from tracker.services.rates import RATE_METRICS
+from tracker.services.accounts import street_choices
+from tracker.services.orders import category_names, street_choices_all
+from tracker.services.stats import RATE_METRICS, DashboardFilter, build_dashboard, default_filter
 from tracker.web.auth import viewer
 from tracker.web.orders import date_arg
 

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from tracker.db import get_session
 from tracker.domain.errors import TrackerError
-from tracker.services.health import schema_problem
+from tracker.services.operations import schema_problem
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,8 @@ from werkzeug.wrappers import Response
 
 from tracker.db import begin_write, get_session
 from tracker.domain.roles import Role
-from tracker.hotline import Limits
 from tracker.models import ImportUpload, utcnow
-from tracker.services import uploads
+from tracker.services.imports import Limits, uploads
 from tracker.web.auth import requires
 from tracker.web.orders import actor_of_viewer
 

@@ -16,21 +16,23 @@ from tracker.domain.errors import TrackerError
 from tracker.domain.roles import may_reveal_phone, may_take
 from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
 from tracker.models import utcnow
-from tracker.services.access import reveal_phone, street_choices, visible_order
-from tracker.services.actors import Actor
-from tracker.services.calendar import load_calendar
-from tracker.services.directory import category_names, street_choices_all
-from tracker.services.order_export import ExportTooLarge, export_orders
-from tracker.services.orders import Context, apply_action
-from tracker.services.overview import (
+from tracker.services.accounts import Actor, reveal_phone, street_choices, visible_order
+from tracker.services.orders import (
     SORTS,
+    Context,
+    ExportTooLarge,
     OrderFilter,
+    apply_action,
+    category_names,
+    export_orders,
     list_orders,
+    load_calendar,
     open_alert_counts,
     order_detail,
+    rule_table,
     state_counts,
+    street_choices_all,
 )
-from tracker.services.rules import rule_table
 from tracker.web.action_forms import FIELDS, FormError, parse_action_form
 from tracker.web.auth import viewer
 

@@ -22,14 +22,11 @@ from tracker.domain.roles import Role
 from tracker.domain.sampling import RISK_REASON_LABELS
 from tracker.domain.vocabulary import State
 from tracker.models import SampleItem, SamplePlan, utcnow
-from tracker.services import spot_check_forms as forms
-from tracker.services import spot_check_results as results_service
-from tracker.services import spot_check_reviews as review_service
 from tracker.services import spot_checks as service
-from tracker.services.calendar import load_calendar
-from tracker.services.orders import Context
-from tracker.services.overview import order_detail
-from tracker.services.rules import rule_table
+from tracker.services.orders import Context, load_calendar, order_detail, rule_table
+from tracker.services.spot_checks import forms
+from tracker.services.spot_checks import results as results_service
+from tracker.services.spot_checks import reviews as review_service
 from tracker.web.auth import viewer
 from tracker.web.orders import actor_of_viewer
 

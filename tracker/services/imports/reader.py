@@ -1,0 +1,543 @@
+"""The only place an export file is read: file checks, encoding, header row, merged cells, rows as text.
+
+Every cell becomes text first, so order and phone numbers keep their leading zeros; rows are
+numbered as the spreadsheet shows them (1-based, title rows included). Excel files are read
+with calamine, CSV files stream through the csv module, so a large file is never held whole.
+
+One piece: the byte-level line pass, the csv reading and the cell rules must agree to the byte on
+where a row starts and ends (the line digest of an unchanged row depends on it), so they stay together.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import logging
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from python_calamine import CalamineWorkbook
+
+from tracker.domain.errors import TrackerError
+from tracker.services.imports.profiles import Profile, builtin_profiles
+
+log = logging.getLogger(__name__)
+
+Grid = Callable[[bool], Iterator[tuple[list[str], bytes | None]]]  # rows as (cells, the record's bytes or None)
+
+HEADER_SCAN_ROWS = 20
+MIN_HEADER_MATCHES = 3
+TOTALS_PATTERN = re.compile(r"^\s*(合计|总计|小计|共计)")
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+class ExportFileError(TrackerError):
+    """The file as a whole cannot be imported; nothing from it is stored."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """File-level limits (configurable): size on disk, size unpacked, data rows."""
+
+    max_bytes: int = 1024 * 1024 * 1024  # a years-long backfill CSV runs to hundreds of MB
+    max_unzipped_bytes: int = 1024 * 1024 * 1024
+    max_rows: int = 2_000_000
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Limits:
+        """The limits set in the app's configuration (TRACKER_IMPORT_MAX_*)."""
+        return cls(config["IMPORT_MAX_BYTES"], config["IMPORT_MAX_UNZIPPED_BYTES"], config["IMPORT_MAX_ROWS"])
+
+
+def normalise_text(value: str) -> str:
+    """Full-width digits, letters and punctuation to half-width, spaces trimmed (dates, numbers)."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+CELL_SPACES = " \t\r\n\u3000\u00a0"
+
+
+def clean_cell(value: str) -> str:
+    """A cell's text with surrounding (also full-width and non-breaking) spaces trimmed; the text kept."""
+    return value.strip(CELL_SPACES)
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet value as the text a person sees (integral numbers without '.0')."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return clean_cell(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, timedelta):
+        return str(value)
+    return clean_cell(str(value))
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One data row: canonical fields as text, and the unknown columns kept as extras.
+
+    ``line`` is the row's record as the CSV file holds it (its bytes, line end removed), for the
+    line digest; None for a spreadsheet.
+    """
+
+    number: int
+    fields: dict[str, str]
+    extras: dict[str, str]
+    line: bytes | None = None
+
+
+@dataclass
+class ExportFile:
+    """An opened export: its profile, header, columns; :meth:`rows` streams the data rows."""
+
+    path: Path
+    profile: Profile
+    header_row: int
+    header: list[str]
+    columns: list[tuple[int, str]]  # (column index, canonical field); an index may feed several fields
+    extras: dict[int, str]  # column index → original header
+    encoding: str | None
+    limits: Limits
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    line_key: bytes | None = None  # CSV: what the line digest of this layout is keyed with (see plain_lines)
+    plain_ended: bool = False  # the last plain_lines pass read the file to its end
+    _grid: Grid | None = None
+
+    def rows(self) -> Iterator[SheetRow]:
+        """Data rows in order (a fresh pass each call); blank, repeated-header and totals rows go to ``skipped``."""
+        for index, cells, line in self._entries(with_lines=True):
+            yield self.sheet_row(index, cells, line)
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """The data rows as (row number, cells), before they are named: what :meth:`rows` walks."""
+        for index, cells, _ in self._entries(with_lines=False):
+            yield index, cells
+
+    def _entries(self, *, with_lines: bool) -> Iterator[tuple[int, list[str], bytes | None]]:
+        assert self._grid is not None
+        grid = self._grid(with_lines)
+        for _ in range(self.header_row):  # title rows and the header itself
+            next(grid, None)
+        self.skipped = []
+        count = 0
+        width = len(self.header)
+        header = self.header
+        order_index = self.order_index
+        totals = TOTALS_PATTERN.match
+        for index, (cells, line) in enumerate(grid, start=self.header_row + 1):
+            if not any(cells):
+                self.skipped.append((index, "空行"))
+                continue
+            if cells[0] == header[0] and cells[:width] == header:
+                self.skipped.append((index, "重复的表头行"))
+                continue
+            order_cell = cells[order_index] if order_index is not None and order_index < len(cells) else ""
+            if order_cell:
+                if totals(order_cell):
+                    first = next(v for v in cells if v)
+                    self.skipped.append((index, f"合计行（{first}）"))
+                    continue
+            else:
+                first = next(v for v in cells if v)
+                if totals(first):
+                    self.skipped.append((index, f"合计行（{first}）"))
+                    continue
+            count += 1
+            if count > self.limits.max_rows:
+                raise ExportFileError(
+                    f"文件「{self.path.name}」的数据行超过上限 {self.limits.max_rows:,} 行；请拆分后再导入"
+                )
+            yield index, cells, line
+
+    def plain_lines(self) -> Generator[tuple[int, bytes, str | None]]:
+        """CSV only: the data rows that are one plain line each, read without the csv module.
+
+        Yields (row number, the line's bytes without its line end, its 工单编号 cell, or None for
+        a blank line), numbered as :meth:`records` numbers them. It stops at the first line it
+        cannot vouch for (a quoted cell that does not close on its line, a carriage return inside
+        the line) and past the row limit: from there on only :meth:`records` reads the file. A
+        repeated header or a totals row is yielded as a line like any other; it matches no stored
+        order, so whoever asks falls back to :meth:`records` for it. ``plain_ended`` says whether
+        the pass reached the end of the file.
+        """
+        self.plain_ended = False
+        if self.line_key is None or self.order_index is None or self.encoding is None:
+            return
+        later = _after_first_line(self.encoding)
+        order_index = self.order_index
+        max_rows = self.limits.max_rows
+        count = 0
+        with self.path.open("rb") as handle:
+            for _ in range(self.header_row):
+                head = handle.readline()
+                if b'"' in head or b"\r" in head.rstrip(b"\r\n"):
+                    return  # a title or header that may span lines: row numbers would not be the lines'
+            for index, raw in enumerate(handle, start=self.header_row + 1):
+                line = raw.rstrip(b"\r\n")
+                if b"\r" in line:
+                    return
+                if b'"' in line:
+                    try:
+                        cells = next(csv.reader([line.decode(later)], strict=True))
+                    except (csv.Error, StopIteration, UnicodeDecodeError):
+                        return  # the record goes on to the next line (or is malformed): the csv module decides
+                    cell = cells[order_index].strip(CELL_SPACES) if order_index < len(cells) else ""
+                    blank = not cell and not any(c.strip(CELL_SPACES) for c in cells)
+                else:
+                    if order_index == 0:
+                        cut = line.find(b",")
+                        raw_cell = line if cut < 0 else line[:cut]
+                    else:
+                        parts = line.split(b",", order_index + 1)
+                        raw_cell = parts[order_index] if order_index < len(parts) else b""
+                    cell = raw_cell.decode(later).strip(CELL_SPACES)
+                    blank = not cell and not any(c.strip(CELL_SPACES) for c in line.decode(later).split(","))
+                if blank:
+                    yield index, line, None
+                    continue
+                count += 1
+                if count > max_rows:
+                    return
+                yield index, line, cell
+        self.plain_ended = True
+
+    @cached_property
+    def order_index(self) -> int | None:
+        """The column of 工单编号."""
+        return next((i for i, c in self.columns if c == "工单编号"), None)
+
+    def sheet_row(self, index: int, cells: list[str], line: bytes | None = None) -> SheetRow:
+        """One data row's cells named: canonical fields, and the other non-blank cells as extras."""
+        width = len(self.header)
+        if len(cells) >= width:
+            fields = dict(zip(self._names, [cells[i] for i in self._indices], strict=True))
+        else:
+            fields = {canonical: cells[i] if i < len(cells) else "" for i, canonical in self.columns}
+        found = {name: cells[i] for i, name in self.extras.items() if i < len(cells) and cells[i]}
+        for i in range(width, len(cells)):  # cells beyond the header are kept too
+            if cells[i]:
+                found[f"第 {i + 1} 列"] = cells[i]
+        return SheetRow(index, fields, found, line)
+
+    @cached_property
+    def _names(self) -> list[str]:
+        return [canonical for _, canonical in self.columns]
+
+    @cached_property
+    def _indices(self) -> list[int]:
+        return [i for i, _ in self.columns]
+
+
+def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = Limits()) -> ExportFile:
+    """Check the file, find its header row (and profile, when none is given) and prepare its rows."""
+    make_grid, encoding, notes = _open_grid(path, limits)
+    head: list[list[str]] = []
+    lines: list[bytes | None] = []
+    for cells, line in make_grid(True):
+        head.append(cells)
+        lines.append(line)
+        if len(head) >= HEADER_SCAN_ROWS:
+            break
+    candidates = [profile] if profile else builtin_profiles()
+    scored: list[tuple[int, int, Profile]] = []
+    for candidate in candidates:
+        for index, cells in enumerate(head):
+            matches = sum(1 for cell in cells if cell and candidate.fields_for(cell))
+            if matches >= min(MIN_HEADER_MATCHES, len(candidate.headers)):
+                scored.append((matches, index, candidate))
+                break
+    top = max((score for score, _, _ in scored), default=0)
+    tied = [entry for entry in scored if entry[0] == top]
+    if len({entry[2].source for entry in tied}) > 1:
+        names = "、".join(entry[2].name for entry in tied)
+        raise ExportFileError(f"文件「{path.name}」的表头同时符合导入配置 {names}，无法判断来源；请用 --profile 指定")
+    best = tied[0] if tied else None
+    if best is None:
+        expected = "、".join(list((profile or builtin_profiles()[0]).headers)[:4])
+        raise ExportFileError(f"文件「{path.name}」前 {HEADER_SCAN_ROWS} 行中找不到表头（应含「{expected}」等列名）")
+    _, header_index, chosen = best
+    header = head[header_index]
+    columns: list[tuple[int, str]] = []
+    extras: dict[int, str] = {}
+    claimed: set[str] = set()
+    for index, name in enumerate(header):
+        fields = [f for f in chosen.fields_for(name) if f not in claimed] if name else []
+        if fields:  # one header may feed several fields (e.g. Created Date → 受理时间 and 派单时间)
+            columns.extend((index, canonical) for canonical in fields)
+            claimed.update(fields)
+        elif name in chosen.ignore:
+            continue  # the profile says this column means nothing (e.g. a running 序号)
+        else:  # unknown, header-less, or a second column for a field already taken: kept as an extra
+            label = name or f"第 {index + 1} 列"
+            extras[index] = label if label not in extras.values() else f"{label}（第 {index + 1} 列）"
+    found = "、".join(n for n in header if n) or "（空）"
+    if "工单编号" not in claimed:
+        raise ExportFileError(f"文件「{path.name}」缺少必需列「工单编号」；第 {header_index + 1} 行表头为：{found}")
+    if not claimed & {"派单时间", "受理时间"}:
+        raise ExportFileError(f"文件「{path.name}」缺少必需列「派单时间」（或「受理时间」）；表头为：{found}")
+    header_line = lines[header_index]
+    line_key = None
+    if header_line is not None and encoding is not None:  # the layout a line digest is good for
+        layout = f"{encoding}\x1f{columns!r}\x1f{sorted(extras.items())!r}\x1f".encode() + header_line
+        line_key = hashlib.blake2b(layout, digest_size=16).digest()
+    return ExportFile(
+        path=path,
+        profile=chosen,
+        header_row=header_index + 1,
+        header=header,
+        columns=columns,
+        extras=extras,
+        encoding=encoding,
+        limits=limits,
+        notes=notes,
+        line_key=line_key,
+        _grid=make_grid,
+    )
+
+
+def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]:
+    """A way to walk the file's cells as rows of text (again and again), after the file-level checks."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            magic = handle.read(8)
+    except OSError:
+        raise ExportFileError(f"文件「{path.name}」无法打开") from None
+    if size > limits.max_bytes:
+        raise ExportFileError(
+            f"文件「{path.name}」大小 {size / 1048576:.1f} MB，超过上限 {limits.max_bytes / 1048576:.0f} MB"
+        )
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".xls", ".csv"):
+        raise ExportFileError(f"文件「{path.name}」的类型「{suffix or '无扩展名'}」不受支持，应为 .xlsx、.xls 或 .csv")
+    if suffix == ".csv":
+        if magic.startswith((ZIP_MAGIC, OLE_MAGIC)):
+            raise ExportFileError(f"文件「{path.name}」扩展名为 .csv，内容却是 Excel 工作簿；请改用正确的扩展名")
+        encoding = detect_encoding(path)
+        return (lambda with_lines: _csv_rows(path, encoding, with_lines)), encoding, []
+    if suffix == ".xlsx":
+        if not magic.startswith(ZIP_MAGIC):
+            raise ExportFileError(f"文件「{path.name}」扩展名为 .xlsx，内容却不是 Excel 工作簿")
+        _check_zip(path, limits)
+    elif not magic.startswith((OLE_MAGIC, ZIP_MAGIC)):
+        raise ExportFileError(f"文件「{path.name}」扩展名为 .xls，内容却不是 Excel 工作簿")
+    return _excel_rows(path)
+
+
+def _check_zip(path: Path, limits: Limits) -> None:
+    """Refuse a workbook that unpacks to far more than it weighs (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise ExportFileError(f"文件「{path.name}」已损坏：不是完整的 Excel 工作簿") from None
+    if unpacked > limits.max_unzipped_bytes:
+        raise ExportFileError(
+            f"文件「{path.name}」解压后达 {unpacked / 1048576:.0f} MB，超过上限 "
+            f"{limits.max_unzipped_bytes / 1048576:.0f} MB（疑似压缩炸弹），已拒绝"
+        )
+
+
+def _excel_rows(path: Path) -> tuple[Grid, None, list[str]]:
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet = workbook.get_sheet_by_index(0)
+        values = sheet.to_python(skip_empty_area=False)
+        merged = sheet.merged_cell_ranges or []
+        others = [name for name in workbook.sheet_names[1:] if workbook.get_sheet_by_name(name).to_python()]
+    except Exception as exc:  # calamine raises its own error types for broken files
+        log.debug("cannot read %s: %r", path.name, exc)
+        raise ExportFileError(
+            f"文件「{path.name}」无法读取：文件已损坏，或不是 Excel 表格（扩展名与内容不符）"
+        ) from None
+    rows = [[cell_text(v) for v in row] for row in values]
+    notes = _fill_merged(rows, merged)
+    if others:
+        notes.append(
+            f"工作簿共有 {len(others) + 1} 个有内容的工作表，只导入了第一个「{sheet.name}」；"
+            f"未导入：{'、'.join(others)}（如需导入，请另存为单独的文件）"
+        )
+    return (lambda with_lines: ((row, None) for row in rows)), None, notes
+
+
+def _fill_merged(rows: list[list[str]], merged: list[Any]) -> list[str]:
+    """A cell merged down over several rows holds for each of them; merged across a row, only once."""
+    notes = []
+    for (top, left), (bottom, right) in merged:
+        if bottom <= top or top >= len(rows):
+            continue  # merged within one row (a title): the value stays in its first cell
+        value = rows[top][left] if left < len(rows[top]) else ""
+        for r in range(top + 1, min(bottom, len(rows) - 1) + 1):
+            for c in range(left, right + 1):
+                if c < len(rows[r]) and not rows[r][c]:
+                    rows[r][c] = value
+        notes.append(
+            f"合并单元格 {_cell_name(top, left)}:{_cell_name(bottom, right)} 的值「{value}」已填入所跨的每一行"
+        )
+    return notes
+
+
+def _cell_name(row: int, col: int) -> str:
+    letters = ""
+    col += 1
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return f"{letters}{row + 1}"
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes as such, else GB18030; else refuse."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise ExportFileError(f"文件「{path.name}」既不是 UTF-8 也不是 GB18030 编码的 CSV，无法读取")
+
+
+def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[list[str], bytes | None]]:
+    """CSV records as (cells, the record's bytes without its line end, or None); an unclosed quote that
+    swallows following lines stops the whole file.
+
+    ``with_lines``: the file is read as bytes, line by line, each line decoded for the csv module, so
+    each record comes with the bytes it was read from (for the line digest). A text file opened with
+    ``newline=""`` also ends a line at a carriage return alone: such a line is split the same way,
+    and from there on no record carries its bytes. Without it the file is decoded in large pieces,
+    which is quicker.
+    """
+    strip = str.strip
+    taken: list[bytes] = []  # the lines of the record the csv module is reading
+    plain = [True]  # every line so far ends where the csv module sees it end
+    with path.open("rb") as handle:
+        source: Iterator[str] = (
+            _tracked_lines(handle, encoding, taken, plain)
+            if with_lines
+            else io.TextIOWrapper(handle, encoding=encoding, newline="")
+        )
+        reader = csv.reader(source)
+        width = 0
+        line = 1
+        try:
+            for record in reader:
+                width = width or len(record)
+                if reader.line_num > line:  # the record spans lines: a cell holds a line break
+                    for cell in record:
+                        if "\n" in cell and _looks_like_rows(cell, width):
+                            raise ExportFileError(
+                                f"文件「{path.name}」第 {line} 行起引号不配对：其后的 {cell.count(chr(10))} 行被读成了"
+                                f"同一个单元格（「{cell[:20]}…」）；请修正该行的引号后重新导入"
+                            )
+                raw = None
+                if taken:
+                    if plain[0]:
+                        raw = (taken[0] if len(taken) == 1 else b"".join(taken)).rstrip(b"\r\n")
+                    taken.clear()
+                yield [strip(cell, CELL_SPACES) for cell in record], raw
+                line = reader.line_num + 1
+        except csv.Error:
+            raise ExportFileError(
+                f"文件「{path.name}」第 {line} 行起无法按 CSV 读取（引号不配对或单元格过长）"
+            ) from None
+
+
+def _tracked_lines(handle: Any, encoding: str, taken: list[bytes], plain: list[bool]) -> Iterator[str]:
+    """The file's lines decoded, each line's bytes appended to ``taken`` as it is handed out."""
+    later = _after_first_line(encoding)
+    decoding = encoding
+    for raw in handle:
+        text = raw.decode(decoding)
+        decoding = later
+        taken.append(raw)
+        if "\r" in text.rstrip("\r\n"):
+            plain[0] = False
+            yield from (piece for piece in _LONE_CR.split(text) if piece)
+        else:
+            yield text
+
+
+def _after_first_line(encoding: str) -> str:
+    """How a CSV's lines after the first decode: a UTF-8 BOM stands in the first line only."""
+    return "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # where a text file opened with newline="" ends a line at a lone \r
+
+
+def _looks_like_rows(cell: str, width: int) -> bool:
+    """A quoted cell whose inner lines carry as many separators as whole rows do."""
+    needed = max(2, (width - 1) // 2)
+    return any(inner.count(",") >= needed for inner in cell.split("\n")[1:])
+
+
+_DATETIME_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y年%m月%d日 %H时%M分%S秒",
+    "%Y年%m月%d日 %H时%M分",
+    "%Y年%m月%d日%H时%M分%S秒",
+    "%Y年%m月%d日%H时%M分",
+    "%Y%m%d%H%M%S",
+    "%Y/%m/%d",
+    "%Y年%m月%d日",
+)
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_SERIAL = re.compile(r"\d{5}(\.\d+)?")
+_SPACES = re.compile(r"\s+")
+
+
+def parse_datetime(text: str, *, tz: tzinfo, formats: tuple[str, ...] = ()) -> datetime | None:
+    """A local time cell as an aware datetime; blank → None; unreadable → ValueError (Chinese).
+
+    ISO-like text takes the fast path; Excel serials, the usual Chinese forms and the
+    profile's own formats follow.
+    """
+    if not text:
+        return None
+    value = text
+    for attempt in (text, _SPACES.sub(" ", normalise_text(text))):
+        value = attempt
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)  # an explicit offset wins
+    if _SERIAL.fullmatch(value):
+        serial = float(value)
+        if 20000 <= serial <= 80000:
+            return (_EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))).replace(tzinfo=tz)
+    for fmt in (*formats, *_DATETIME_FORMATS):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=tz)
+        except ValueError:
+            continue
+    raise ValueError("不是可识别的日期时间（例如 2026-11-20 14:30）")

@@ -1,0 +1,312 @@
+"""Uploaded exports: store under a generated name, dry-run (rolled back), commit for real; batch reports.
+
+The original file name is kept only as text for people to read: it never becomes a path.
+The dry run imports inside a SAVEPOINT that is rolled back, so it sees exactly what the
+commit will see and writes nothing but the upload's own record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlmodel import Session, col, select
+
+from tracker.domain.errors import TrackerError
+from tracker.models import ImportBatch, ImportIssue, ImportUpload
+from tracker.services.accounts import Actor
+from tracker.services.imports.importer import ImportOptions, file_sha256, import_file
+from tracker.services.imports.profiles import Profile, builtin_profiles, load_profile
+from tracker.services.imports.reader import Limits
+from tracker.services.imports.report import ImportReport
+from tracker.services.imports.rows import RowError
+from tracker.services.orders import load_calendar, rule_table
+
+SUFFIXES = {".xlsx": ".xlsx", ".xls": ".xls", ".csv": ".csv"}  # the stored suffix is ours, never the user's text
+LISTED_ISSUES = 500  # rows of each kind kept in an upload's dry-run record (the counts are always whole)
+LIST_KEYS = ("errors", "conflict_rows", "warnings", "skipped")
+NAME_MAX = 200
+CHUNK = 1 << 20
+
+
+class UploadRefused(TrackerError):
+    """An upload, commit or discard that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    """What the boundary decides for every web import: who, when, limits and the repeat window."""
+
+    actor: Actor
+    now: datetime
+    limits: Limits
+    repeat_window: timedelta
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """One import batch with its report rebuilt from the stored issues."""
+
+    batch: ImportBatch
+    report: ImportReport
+
+
+def profile_choices() -> list[tuple[str, str]]:
+    """The built-in profiles as (name, title) for the upload form."""
+    return [(p.name, p.title) for p in builtin_profiles()]
+
+
+def display_name(raw: str | None) -> str:
+    """The uploaded file's own name as text: last path component, no control characters, bounded length."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return name[:NAME_MAX]
+
+
+def _profile(name: str) -> Profile | None:
+    if not name:
+        return None
+    if name not in {p.name for p in builtin_profiles()}:
+        raise UploadRefused(f"导入配置「{name}」不存在，可选：{'、'.join(p.name for p in builtin_profiles())}")
+    return load_profile(name)
+
+
+def _options(session: Session, settings: ImportSettings, profile: Profile | None) -> ImportOptions:
+    return ImportOptions(
+        actor=settings.actor,
+        now=settings.now,
+        calendar=load_calendar(session),
+        rules=rule_table(session),
+        profile=profile,
+        limits=settings.limits,
+        repeat_window=settings.repeat_window,
+    )
+
+
+def _for_people(message: str, upload: ImportUpload) -> str:
+    """A file-level message about the stored file, told with the name the clerk knows."""
+    message = message.replace(upload.stored_name, upload.original_name)
+    return message.replace("请用 --profile 指定", "请在上传时选择导入配置")
+
+
+def _renamed(report: ImportReport, upload: ImportUpload) -> ImportReport:
+    """The report under the original name (the importer only knows the stored one)."""
+    report.file = upload.original_name
+    report.warnings = [
+        replace(issue, value=upload.original_name)
+        if issue.column == "文件" and issue.value == upload.stored_name
+        else issue
+        for issue in report.warnings
+    ]
+    return report
+
+
+def _record(report: ImportReport) -> dict[str, Any]:
+    """The dry-run record: the JSON report with its summary, each list cut to LISTED_ISSUES rows."""
+    data = report.as_json()
+    data["batch"] = ""  # the dry run's batch was rolled back
+    data["summary"] = report.summary()
+    for key in LIST_KEYS:
+        data[f"{key}_total"] = len(data[key])
+        data[key] = data[key][:LISTED_ISSUES]
+    return data
+
+
+def _write(stream: IO[bytes], path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("xb") as out:
+            while chunk := stream.read(CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+    except BaseException:  # no half-written file left behind
+        path.unlink(missing_ok=True)
+        raise
+    return size, digest.hexdigest()
+
+
+def receive_upload(
+    session: Session,
+    *,
+    stream: IO[bytes],
+    original_name: str | None,
+    profile: str,
+    folder: Path,
+    settings: ImportSettings,
+) -> ImportUpload:
+    """Store an uploaded export under a generated name and dry-run it; the record says checked or failed.
+
+    Refused outright (nothing stored): no file, a type other than .xlsx/.xls/.csv, an unknown profile.
+    A file the importer cannot read is recorded as failed with the reason, and its stored copy deleted.
+    Call it with the write lock taken (the dry run imports, then rolls back to a savepoint).
+    """
+    name = display_name(original_name)
+    if not name:
+        raise UploadRefused("请选择要上传的导出文件（.xlsx、.xls 或 .csv）")
+    suffix = SUFFIXES.get(Path(name).suffix.lower())
+    if suffix is None:
+        raise UploadRefused(f"文件「{name}」的类型不受支持：只能上传 .xlsx、.xls 或 .csv 格式的导出文件")
+    chosen = _profile(profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = f"{secrets.token_hex(16)}{suffix}"
+    path = folder / stored
+    size, sha = _write(stream, path)
+    upload = ImportUpload(
+        stored_name=stored,
+        original_name=name,
+        size=size,
+        sha256=sha,
+        profile=profile,
+        uploaded_by=settings.actor.name[:128],
+        uploaded_at=settings.now,
+        status="checked",
+    )
+    savepoint = session.begin_nested()
+    try:
+        report = import_file(session, path, options=_options(session, settings, chosen))
+    except TrackerError as exc:
+        upload.status = "failed"
+        upload.dry_run = {"error": _for_people(exc.message, upload)}
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    else:
+        upload.dry_run = _record(_renamed(report, upload))
+    finally:
+        savepoint.rollback()
+    if upload.status == "failed":  # a file that cannot be imported is not kept
+        path.unlink(missing_ok=True)
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def get_upload(session: Session, upload_id: int, *, for_update: bool = False) -> ImportUpload | None:
+    """One upload by id, or None; ``for_update`` locks its row (PostgreSQL) so commit and discard take turns."""
+    return session.get(ImportUpload, upload_id, with_for_update=for_update or None)
+
+
+def pending_uploads(session: Session, *, limit: int = 50) -> list[ImportUpload]:
+    """Uploads dry-run and waiting for 确认导入, newest first."""
+    query = (
+        select(ImportUpload)
+        .where(ImportUpload.status == "checked")
+        .order_by(col(ImportUpload.uploaded_at).desc(), col(ImportUpload.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def recent_batches(session: Session, *, limit: int = 50) -> list[ImportBatch]:
+    """Import batches (web, command line and inbox), newest first."""
+    query = select(ImportBatch).order_by(col(ImportBatch.started_at).desc(), col(ImportBatch.id).desc()).limit(limit)
+    return list(session.exec(query))
+
+
+def _checked(upload: ImportUpload, folder: Path) -> Path:
+    """The stored file of an upload that may be committed, unchanged since its dry run."""
+    if upload.status == "committed":
+        raise UploadRefused(f"文件「{upload.original_name}」已于批次 {upload.batch} 导入，不能重复导入")
+    if upload.status == "discarded":
+        raise UploadRefused(f"文件「{upload.original_name}」的上传已放弃，不能导入；如需导入请重新上传")
+    if upload.status == "failed":
+        raise UploadRefused(f"文件「{upload.original_name}」未通过试导入检查，不能导入；请修正后重新上传")
+    if upload.dry_run.get("already_imported"):
+        batch = upload.dry_run["already_imported"]
+        raise UploadRefused(f"文件「{upload.original_name}」已于批次 {batch} 导入过，无需再次导入；请放弃本次上传")
+    path = folder / upload.stored_name
+    if not path.is_file() or file_sha256(path) != upload.sha256:
+        raise UploadRefused(
+            f"服务器上保存的文件「{upload.original_name}」已被改动或丢失（SHA-256 与试导入时不符），"
+            "不能导入；请放弃本次上传后重新上传"
+        )
+    return path
+
+
+def commit_upload(session: Session, *, upload: ImportUpload, folder: Path, settings: ImportSettings) -> ImportReport:
+    """Import a dry-run upload for real; the batch keeps the original file name. Flushes, never commits."""
+    path = _checked(upload, folder)
+    try:
+        report = import_file(session, path, options=_options(session, settings, _profile(upload.profile)))
+    except TrackerError as exc:
+        raise UploadRefused(_for_people(exc.message, upload)) from None
+    if report.already_imported:
+        raise UploadRefused(
+            f"文件「{upload.original_name}」已于批次 {report.already_imported} 导入过，无需再次导入；请放弃本次上传"
+        )
+    _renamed(report, upload)
+    batch = session.exec(select(ImportBatch).where(ImportBatch.batch == report.batch)).one()
+    batch.file_name = upload.original_name
+    notes = select(ImportIssue).where(ImportIssue.batch_id == batch.id, ImportIssue.value == upload.stored_name)
+    for issue in session.exec(notes):
+        issue.value = upload.original_name
+    upload.status = "committed"
+    upload.batch = report.batch
+    session.add_all([batch, upload])
+    session.flush()
+    return report
+
+
+def discard_upload(session: Session, *, upload: ImportUpload) -> str:
+    """Mark an upload discarded; returns the stored name, to delete once the transaction is committed."""
+    if upload.status == "committed":
+        raise UploadRefused(f"文件「{upload.original_name}」已导入（批次 {upload.batch}），不能放弃")
+    if upload.status == "discarded":
+        raise UploadRefused(f"文件「{upload.original_name}」的上传已经放弃过了")
+    upload.status = "discarded"
+    session.add(upload)
+    session.flush()
+    return upload.stored_name
+
+
+def delete_stored(folder: Path, stored_name: str) -> None:
+    """Delete a stored upload (the name is one we generated; anything else is ignored)."""
+    path = folder / stored_name
+    if path.parent == folder and path.name == stored_name and Path(stored_name).suffix in SUFFIXES.values():
+        path.unlink(missing_ok=True)
+
+
+def _issues(rows: Iterable[ImportIssue]) -> list[RowError]:
+    return [RowError(i.row, i.column, i.value, i.reason, i.order_no) for i in rows]
+
+
+def batch_view(session: Session, batch: str) -> BatchView | None:
+    """One batch and its report rebuilt from import_batch and import_issue, or None."""
+    found = session.exec(select(ImportBatch).where(ImportBatch.batch == batch)).first()
+    if found is None:
+        return None
+    issues = list(
+        session.exec(
+            select(ImportIssue)
+            .where(ImportIssue.batch_id == found.id)
+            .order_by(col(ImportIssue.id))  # stored in the report's order
+        )
+    )
+    report = ImportReport(
+        file=found.file_name,
+        sha256=found.sha256,
+        profile=found.profile,
+        source=found.source,
+        batch=found.batch,
+        rows_read=found.rows_read,
+        created=found.created,
+        updated=found.updated,
+        unchanged=found.unchanged,
+        rejected=_issues(i for i in issues if i.kind == "rejected"),
+        conflicts=_issues(i for i in issues if i.kind == "conflict"),
+        warnings=_issues(i for i in issues if i.kind == "warning"),
+    )
+    return BatchView(found, report)
+
+
+def rejected_xlsx(view: BatchView) -> bytes:
+    """The batch's rejected and conflicting rows as a formula-safe workbook (the report's own layout)."""
+    return replace(view.report, warnings=[]).to_xlsx()

@@ -1,0 +1,23 @@
+"""Running the system: recorded job runs, the scheduler lease, database health, the administration
+pages' read models, and the demo data.
+
+May import: ``imports``, ``orders``, ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
+"""
+
+from tracker.services.operations import admin_views, job_runs
+from tracker.services.operations.demo import ensure_demo_users, load_samples
+from tracker.services.operations.health import schema_problem
+from tracker.services.operations.job_runs import JobFunc, JobResult, run_recorded
+from tracker.services.operations.leadership import hold_lease
+
+__all__ = [
+    "JobFunc",
+    "JobResult",
+    "admin_views",
+    "ensure_demo_users",
+    "hold_lease",
+    "job_runs",
+    "load_samples",
+    "run_recorded",
+    "schema_problem",
+]

@@ -1,0 +1,297 @@
+"""Stage alerts: the overdue scan, set-based over the indexed open deadlines, and what squads see.
+
+One statement raises the alerts of every open stage deadline that is due soon or overdue (no
+loop over orders, no cap), one escalates, moves and resolves the open alerts against their stages. A level
+only rises; an alert is resolved, never deleted; whether the stage was late stays on the stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+from sqlmodel import select as sqlmodel_select
+
+from tracker.domain.calendar import WorkCalendar
+from tracker.domain.deadlines import ALERT_RANK, AlertThresholds, end_of_local_day, to_local
+from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.lifecycle import OPEN_STATES
+from tracker.domain.roles import is_district_wide
+from tracker.domain.vocabulary import AlertLevel, Stage
+from tracker.models import Alert, Digest, Order, OrderDeadline
+from tracker.services.accounts import Viewer, scoped
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Counts of one scan run."""
+
+    raised: int
+    escalated: int
+    resolved: int
+    open_by_level: dict[str, int]
+
+    def summary(self) -> str:
+        """The one line the scan prints per run."""
+        levels = "，".join(
+            f"{name} {self.open_by_level.get(level.value, 0)}"
+            for level, name in ((AlertLevel.RED, "红"), (AlertLevel.YELLOW, "黄"), (AlertLevel.BLUE, "蓝"))
+        )
+        return f"预警扫描：新增 {self.raised}，升级 {self.escalated}，解除 {self.resolved}；当前未解除：{levels}"
+
+    def counts(self) -> dict[str, object]:
+        """For the job run record."""
+        return {
+            "raised": self.raised,
+            "escalated": self.escalated,
+            "resolved": self.resolved,
+            "open": self.open_by_level,
+        }
+
+
+DEFAULT_THRESHOLDS = AlertThresholds()
+LEVEL_OF_RANK = {rank: level.value for level, rank in ALERT_RANK.items()}
+
+
+def blue_horizon(now: datetime, calendar: WorkCalendar, thresholds: AlertThresholds) -> datetime:
+    """The end of the working day ``blue_working_days`` after today (Beijing time)."""
+    try:
+        start = calendar.previous_workday(to_local(now).date())  # from a rest day: by the next working day's end
+        return end_of_local_day(calendar.move_working_days(start, thresholds.blue_working_days))
+    except CalendarNotLoaded:  # next year not loaded: count calendar days rather than raise no blue alerts
+        return end_of_local_day(to_local(now).date() + timedelta(days=thresholds.blue_working_days))
+
+
+def scan(
+    session: Session, *, now: datetime, calendar: WorkCalendar, thresholds: AlertThresholds = DEFAULT_THRESHOLDS
+) -> ScanResult:
+    """Raise, escalate and resolve stage alerts as of ``now``; flushes.
+
+    Two set-based statements, each one pass over an index, with no cap on how many rows they touch:
+
+    1. raise: every open stage deadline due by the blue horizon that has no alert yet gets one
+       (a scan of the open-deadline partial index by due time, a probe of ``alert.deadline_id``);
+    2. update: every open alert joined to its deadline, written only where something changed: its
+       level rises (never falls), its deadline moved (an approved extension, a calendar load), or its
+       stage ended (resolved, not deleted; whether it was late stays on the stage).
+
+    An unchanged run writes nothing. The counts are read back by the run's time stamp.
+    """
+    deadline = OrderDeadline.__table__  # type: ignore[attr-defined]
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    yellow_until = now + timedelta(hours=thresholds.yellow_hours)
+    horizon = max(blue_horizon(now, calendar, thresholds), yellow_until)
+
+    def rank_of(due: Any) -> Any:
+        return case((due < now, 3), (due <= yellow_until, 2), else_=1)
+
+    def level_of(due: Any) -> Any:
+        return case(
+            (due < now, AlertLevel.RED.value),
+            (due <= yellow_until, AlertLevel.YELLOW.value),
+            else_=AlertLevel.BLUE.value,
+        )
+
+    due = deadline.c.due_at
+    unalerted = ~select(alert.c.id).where(alert.c.deadline_id == deadline.c.id).exists()
+    new = select(
+        deadline.c.id,
+        deadline.c.order_id,
+        deadline.c.stage,
+        level_of(due),
+        rank_of(due),
+        due,
+        literal(now, alert.c.raised_at.type),
+        literal(now, alert.c.level_changed_at.type),
+    ).where(deadline.c.completed_at.is_(None), due.is_not(None), due <= horizon, unalerted)
+    columns = ["deadline_id", "order_id", "stage", "level", "level_rank", "due_at", "raised_at", "level_changed_at"]
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    dialect = postgresql if on_postgresql else sqlite
+    if on_postgresql:
+        # A nested loop re-reads the alert table for every candidate stage, rows this very statement
+        # inserted included (invisible, still scanned): quadratic when thousands are raised at once,
+        # as the first scan does over a table the planner still thinks empty. The anti-join must hash.
+        session.execute(text("SET LOCAL enable_nestloop = off"))
+    else:
+        # In stage order the new alerts' keys append to their indexes: a first scan's insert took
+        # 5-6 s instead of 9 s. Not on PostgreSQL: its scan 10 minutes later measured 2.0 s with the
+        # ORDER BY against 1.1 s without (the sort may steer the planner off the partial index).
+        new = new.order_by(deadline.c.id)
+    session.execute(  # a scan started by hand beside the scheduler's adds nothing twice
+        dialect.insert(alert).from_select(columns, new).on_conflict_do_nothing(index_elements=[alert.c.deadline_id])
+    )
+    if on_postgresql:
+        session.execute(text("RESET enable_nestloop"))
+    ended = deadline.c.completed_at.is_not(None)
+    rises = and_(~ended, due.is_not(None), rank_of(due) > alert.c.level_rank)
+    moved = and_(due.is_not(None), due != alert.c.due_at)
+    session.execute(
+        update(alert)
+        .where(alert.c.resolved_at.is_(None), deadline.c.id == alert.c.deadline_id, or_(ended, rises, moved))
+        .values(
+            level=case((rises, level_of(due)), else_=alert.c.level),
+            level_rank=case((rises, rank_of(due)), else_=alert.c.level_rank),
+            level_changed_at=case((rises, literal(now, alert.c.level_changed_at.type)), else_=alert.c.level_changed_at),
+            due_at=func.coalesce(due, alert.c.due_at),
+            resolved_at=case((ended, literal(now, alert.c.resolved_at.type)), else_=None),
+        )
+    )
+    raised = _count(session, alert.c.raised_at == now)
+    escalated = _count(session, and_(alert.c.level_changed_at == now, alert.c.raised_at < now))
+    resolved = _count(session, alert.c.resolved_at == now)
+    by_rank = session.execute(  # by rank: counted from the open-alert index without reading rows
+        select(alert.c.level_rank, func.count()).where(alert.c.resolved_at.is_(None)).group_by(alert.c.level_rank)
+    ).all()
+    open_by_level = {LEVEL_OF_RANK[rank]: count for rank, count in by_rank}
+    session.flush()
+    return ScanResult(raised, escalated, resolved, {str(k): int(v) for k, v in open_by_level.items()})
+
+
+def _count(session: Session, condition: ColumnElement[bool]) -> int:
+    alert = Alert.__table__  # type: ignore[attr-defined]
+    return int(session.execute(select(func.count()).select_from(alert).where(condition)).scalar_one())
+
+
+def open_alerts(session: Session, *, street: str | None = None, limit: int = 500) -> list[Alert]:
+    """Unresolved alerts, worst first, optionally for one street's squad."""
+    query = (
+        sqlmodel_select(Alert)
+        .join(Order, col(Order.id) == col(Alert.order_id))
+        .where(col(Alert.resolved_at).is_(None))
+        .order_by(col(Alert.level_rank).desc(), col(Alert.due_at))
+        .limit(limit)
+    )
+    if street:
+        query = query.where(Order.street == street)
+    return list(session.exec(query).all())
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """What the alerts page is narrowed to (the street only for district-wide viewers)."""
+
+    level: AlertLevel | None = None
+    stage: Stage | None = None
+    street: str | None = None
+
+    def where(self, query: Any, *, with_level: bool = True) -> Any:
+        """Apply the level and stage to a query over alerts (the street goes into the order scope)."""
+        if with_level and self.level is not None:
+            query = query.where(Alert.level == self.level.value)
+        if self.stage is not None:
+            query = query.where(Alert.stage == self.stage.value)
+        return query
+
+
+def _open_alerts_of(query: Any, viewer: Viewer, street: str | None = None, *, count_on_sqlite: bool = False) -> Any:
+    """Unresolved alerts of the viewer's orders.
+
+    The scope is a subquery of order ids (``order_id IN (…)``), not a join: the district needs no
+    order at all, and a street's ids are found by index, so the alert index can still give the
+    page in order without sorting every open alert (measured in docs/benchmarks.md).
+
+    ``count_on_sqlite`` (counts need no order): a street's alerts are found from its open orders
+    through the alert's order index. SQLite, which keeps no statistics here, would
+    otherwise walk every open alert of the district and test each against the street's ids
+    (22 ms against 3 ms at 1,000,000 orders); the unary ``+`` keeps it off the open-alert index.
+    """
+    scoped_to_orders = not (is_district_wide(viewer.role) and not street)
+    if count_on_sqlite and scoped_to_orders:
+        query = query.where(literal_column("+alert.resolved_at").is_(None))
+    else:
+        query = query.where(col(Alert.resolved_at).is_(None))
+    if not scoped_to_orders:
+        return query
+    # a street's open orders are few and found by the (state, street) index; an alert of an order
+    # closed since the last scan is left out here at once, district-wide at the next scan
+    orders = scoped(sqlmodel_select(Order.id).where(col(Order.state).in_([s.value for s in OPEN_STATES])), viewer)
+    if street:
+        orders = orders.where(Order.street == street)
+    return query.where(col(Alert.order_id).in_(orders))
+
+
+def viewer_alerts(
+    session: Session, *, viewer: Viewer, filters: AlertFilter = AlertFilter(), limit: int = 100, offset: int = 0
+) -> tuple[list[tuple[Alert, Order]], int]:
+    """A page of the viewer's open alerts with their orders, red first, then by due time; and the total."""
+    query = filters.where(_open_alerts_of(sqlmodel_select(Alert), viewer, filters.street))
+    order = (col(Alert.level_rank).desc(), col(Alert.due_at), col(Alert.id))
+    alerts = session.exec(query.order_by(*order).limit(limit).offset(offset)).all()
+    ids = {a.order_id for a in alerts}
+    orders = {o.id: o for o in session.exec(sqlmodel_select(Order).where(col(Order.id).in_(ids))).all()} if ids else {}
+    counts = viewer_alert_counts(session, viewer=viewer, filters=filters)
+    total = counts[filters.level] if filters.level is not None else sum(counts.values())
+    return [(alert, orders[alert.order_id]) for alert in alerts], total
+
+
+RANK_LEVELS = {3: AlertLevel.RED, 2: AlertLevel.YELLOW, 1: AlertLevel.BLUE}
+
+
+def viewer_alert_counts(
+    session: Session, *, viewer: Viewer, filters: AlertFilter = AlertFilter()
+) -> dict[AlertLevel, int]:
+    """The viewer's open alerts per level under the filter's stage and street (its level is ignored).
+
+    This is the one count of open alerts: the navigation bar, the order list and the alerts page use it.
+    """
+    key = ("alert_counts", viewer, filters.stage, filters.street)
+    if key in session.info:  # counted once per request: the navigation bar and the page ask alike
+        return dict(session.info[key])
+    query = filters.where(
+        _open_alerts_of(
+            sqlmodel_select(Alert.level_rank, func.count()),
+            viewer,
+            filters.street,
+            count_on_sqlite=session.get_bind().dialect.name == "sqlite",
+        ),
+        with_level=False,
+    ).group_by(Alert.level_rank)
+    counts = {level: 0 for level in AlertLevel}
+    for rank, count in session.exec(query).all():
+        counts[RANK_LEVELS[int(rank)]] = int(count)
+    session.info[key] = counts
+    return dict(counts)
+
+
+def acknowledge_alert(session: Session, *, viewer: Viewer, alert_id: int, now: datetime) -> Alert | None:
+    """Mark one of the viewer's alerts as seen (the first acknowledgement stays); None when not theirs or missing.
+
+    A resolved alert is returned unchanged: there is nothing left to acknowledge.
+    """
+    query = scoped(
+        sqlmodel_select(Alert).join(Order, col(Order.id) == col(Alert.order_id)).where(Alert.id == alert_id), viewer
+    )
+    alert = session.exec(query).first()
+    if alert is None or alert.acknowledged_at is not None or alert.resolved_at is not None:
+        return alert
+    alert.acknowledged_at = now
+    alert.acknowledged_by = viewer.label[:128]
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+def digest_streets(session: Session, *, viewer: Viewer) -> list[str]:
+    """The streets whose digests the viewer may read (those that have one)."""
+    if not is_district_wide(viewer.role):
+        return [viewer.street] if viewer.street else []
+    return list(session.exec(sqlmodel_select(Digest.street).distinct().order_by(col(Digest.street))).all())
+
+
+def latest_digests(session: Session, *, viewer: Viewer, street: str | None = None) -> list[Digest]:
+    """The newest digest of the viewer's street; district-wide: of ``street``, or every street's of the latest day."""
+    if not is_district_wide(viewer.role):
+        if not viewer.street or (street and street != viewer.street):
+            return []
+        street = viewer.street
+    query = sqlmodel_select(Digest)
+    if street:
+        return list(session.exec(query.where(Digest.street == street).order_by(col(Digest.day).desc()).limit(1)).all())
+    last_day = session.exec(sqlmodel_select(func.max(Digest.day))).one()
+    if last_day is None:
+        return []
+    return list(session.exec(query.where(Digest.day == last_day).order_by(col(Digest.street))).all())

@@ -1,0 +1,263 @@
+"""Read models for pages: orders with their open deadlines and alert levels, one order in full."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import distinct, func, or_
+from sqlmodel import Session, col, select
+
+from tracker.domain.calendar import WorkCalendar
+from tracker.domain.deadlines import ALERT_RANK, alert_level, local_day_bounds
+from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.roles import is_district_wide
+from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
+from tracker.models import Alert, Order, OrderDeadline, OrderEvent
+from tracker.services.accounts import Viewer, actions_for, scoped, visible_order
+from tracker.services.orders import deadlines as deadline_rows
+from tracker.services.orders.actions import available_actions, events_of
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    """One stage deadline as shown to people."""
+
+    row: OrderDeadline
+    stage: Stage
+    level: AlertLevel | None
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One order in a list, with its open deadlines."""
+
+    order: Order
+    deadlines: list[DeadlineView]
+
+    @property
+    def worst(self) -> AlertLevel | None:
+        """The highest alert level among its open deadlines."""
+        levels = [d.level for d in self.deadlines if d.level]
+        return max(levels, key=ALERT_RANK.__getitem__) if levels else None
+
+
+def _level(row: OrderDeadline, now: datetime, calendar: WorkCalendar) -> AlertLevel | None:
+    if row.completed_at is not None or row.due_at is None:
+        return None
+    try:
+        return alert_level(row.due_at, now, calendar)
+    except CalendarNotLoaded:
+        return AlertLevel.RED if now > row.due_at else None
+
+
+SORTS: dict[str, tuple[str, Any]] = {
+    "dispatched_desc": ("派单时间（新→旧）", col(Order.dispatched_at).desc()),
+    "dispatched_asc": ("派单时间（旧→新）", col(Order.dispatched_at).asc()),
+    "order_no": ("工单编号", col(Order.order_no).asc()),
+    "street": ("街镇", col(Order.street).asc()),
+    "closed_desc": ("办结时间（新→旧）", col(Order.closed_at).desc()),
+}
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What the list is narrowed to; dates are local (Asia/Shanghai) calendar days, both ends included."""
+
+    street: str | None = None
+    category: str | None = None
+    state: State | None = None
+    level: AlertLevel | None = None  # orders with an open alert of this level (the scheduler's)
+    stage: Stage | None = None  # ... at this stage
+    dispatched_from: date | None = None
+    dispatched_to: date | None = None
+    closed_from: date | None = None
+    closed_to: date | None = None
+    keyword: str | None = None  # order number, content or address
+    sort: str = "dispatched_desc"
+
+    def narrows(self) -> bool:
+        """Whether any filter is set (the sort order narrows nothing)."""
+        return self != OrderFilter(sort=self.sort)
+
+    def where(self, query: Any, *, few_alerted: bool = False) -> Any:
+        """Apply the filter to a query over ``work_order`` (``few_alerted``: the level/stage filter matches few)."""
+        if self.street:
+            query = query.where(Order.street == self.street)
+        if self.category:
+            query = query.where(Order.category == self.category)
+        if self.state is not None:
+            query = query.where(Order.state == self.state.value)
+        if self.dispatched_from:
+            query = query.where(col(Order.dispatched_at) >= local_day_bounds(self.dispatched_from)[0])
+        if self.dispatched_to:
+            query = query.where(col(Order.dispatched_at) < local_day_bounds(self.dispatched_to)[1])
+        if self.closed_from:
+            query = query.where(col(Order.closed_at) >= local_day_bounds(self.closed_from)[0])
+        if self.closed_to:
+            query = query.where(col(Order.closed_at) < local_day_bounds(self.closed_to)[1])
+        if self.keyword:
+            pattern = "%" + self.keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(
+                or_(
+                    col(Order.order_no) == self.keyword,
+                    col(Order.content).like(pattern, escape="\\"),
+                    col(Order.address).like(pattern, escape="\\"),
+                )
+            )
+        if self.level is not None or self.stage is not None:
+            alert: Any
+            if few_alerted:  # read the alerted orders by id and sort them
+                alert = select(Alert.order_id).where(col(Alert.resolved_at).is_(None))
+            else:  # walk the orders in list order and stop after the page: quick when alerted orders are many
+                alert = select(Alert.id).where(col(Alert.order_id) == col(Order.id), col(Alert.resolved_at).is_(None))
+            if self.level is not None:
+                alert = alert.where(Alert.level == self.level.value)
+            if self.stage is not None:
+                alert = alert.where(Alert.stage == self.stage.value)
+            query = query.where(col(Order.id).in_(alert) if few_alerted else alert.exists())
+        return query
+
+
+def list_orders(
+    session: Session,
+    *,
+    viewer: Viewer,
+    now: datetime,
+    calendar: WorkCalendar,
+    filters: OrderFilter = OrderFilter(),
+    limit: int = 200,
+    offset: int = 0,
+) -> tuple[list[OrderLine], int]:
+    """A page of the viewer's orders with their open deadlines, and the total count."""
+    if filters.level is not None or filters.stage is not None:
+        total = _count_alerted(session, viewer, filters)
+    else:
+        total = session.exec(scoped(filters.where(select(func.count()).select_from(Order)), viewer)).one()
+    few = total <= FEW_ALERTED
+    query = scoped(filters.where(select(Order), few_alerted=few), viewer)
+    order_by = SORTS.get(filters.sort, SORTS["dispatched_desc"])[1]
+    orders = session.exec(query.order_by(order_by, col(Order.id).desc()).limit(limit).offset(offset)).all()
+    return lines_for(session, list(orders), now=now, calendar=calendar), int(total)
+
+
+# Below this many alerted orders a level/stage page reads them by id and sorts them; above it,
+# walking the orders in list order finds a page of them sooner (measured at 1,000,000 orders).
+FEW_ALERTED = 5000
+
+
+def _count_alerted(session: Session, viewer: Viewer, filters: OrderFilter) -> int:
+    """How many of the viewer's filtered orders have an open alert of the filter's level and stage.
+
+    Counted from the (few) open alerts rather than from the orders: district-wide with no other
+    filter no order is read at all; otherwise the other filters narrow an order-id subquery.
+    """
+    query = select(func.count(distinct(col(Alert.order_id)))).where(col(Alert.resolved_at).is_(None))
+    if filters.level is not None:
+        query = query.where(Alert.level == filters.level.value)
+    if filters.stage is not None:
+        query = query.where(Alert.stage == filters.stage.value)
+    rest = replace(filters, level=None, stage=None)
+    if not (is_district_wide(viewer.role) and not rest.narrows()):
+        query = query.where(col(Alert.order_id).in_(scoped(rest.where(select(Order.id)), viewer)))
+    return int(session.exec(query).one())
+
+
+def lines_for(session: Session, orders: list[Order], *, now: datetime, calendar: WorkCalendar) -> list[OrderLine]:
+    """The list lines of these orders: each with its open deadlines and their live alert level."""
+    ids = [o.id for o in orders]
+    open_rows: dict[int, list[OrderDeadline]] = defaultdict(list)
+    if ids:
+        for row in session.exec(
+            select(OrderDeadline)
+            .where(col(OrderDeadline.order_id).in_(ids), col(OrderDeadline.completed_at).is_(None))
+            .order_by(col(OrderDeadline.id))
+        ).all():
+            open_rows[row.order_id].append(row)
+    return [
+        OrderLine(o, [DeadlineView(r, Stage(r.stage), _level(r, now, calendar)) for r in open_rows[o.id or 0]])
+        for o in orders
+    ]
+
+
+def state_counts(session: Session, viewer: Viewer | None = None, *, total: int | None = None) -> dict[State, int]:
+    """How many orders are in each state (the viewer's orders, or all).
+
+    ``total``: every order, when the caller has just counted them (the unfiltered district list).
+    """
+    counts = {state: 0 for state in State}
+    if viewer is not None and not is_district_wide(viewer.role):
+        query = select(Order.state, func.count()).where(col(Order.state).in_([s.value for s in State]))
+        query = query.group_by(Order.state)  # the IN lets SQLite search the (state, street) index
+        for state, count in session.exec(scoped(query, viewer)).all():
+            counts[State(state)] = int(count)
+        return counts
+    # District-wide most orders are closed: count the other states by index search and take the
+    # closed ones as the rest, instead of reading an index entry per closed order.
+    others = [s.value for s in State if s is not State.CLOSED]
+    query = select(Order.state, func.count()).where(col(Order.state).in_(others)).group_by(Order.state)
+    for state, count in session.exec(query).all():
+        counts[State(state)] = int(count)
+    if total is None:
+        total = int(session.exec(select(func.count()).select_from(Order)).one())
+    counts[State.CLOSED] = total - sum(counts.values())
+    return counts
+
+
+def open_alert_counts(session: Session, viewer: Viewer) -> dict[AlertLevel, int]:
+    """The viewer's open alerts per level, as the scheduler last raised them (the navigation count)."""
+    from tracker.services.orders.alerts import viewer_alert_counts  # alerts builds on this module's scope
+
+    return viewer_alert_counts(session, viewer=viewer)
+
+
+def alert_counts(session: Session, *, now: datetime, calendar: WorkCalendar) -> dict[AlertLevel, int]:
+    """Open stage deadlines per alert level right now, computed live over every order."""
+    counts = {level: 0 for level in AlertLevel}
+    rows = session.exec(
+        select(OrderDeadline).where(col(OrderDeadline.completed_at).is_(None), col(OrderDeadline.due_at).is_not(None))
+    ).all()
+    for row in rows:
+        level = _level(row, now, calendar)
+        if level:
+            counts[level] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    """Everything the order page shows."""
+
+    order: Order
+    deadlines: list[tuple[DeadlineView, list[str]]]
+    events: list[OrderEvent]
+    actions: list[Action]
+    repeat_of: str | None = None  # withheld when it names an order the viewer may not see
+
+
+def order_detail(
+    session: Session, *, viewer: Viewer, order_id: int, now: datetime, calendar: WorkCalendar
+) -> OrderDetail | None:
+    """One of the viewer's orders with every deadline (and its explanation), its trail and what they may do now."""
+    order = visible_order(session, viewer, order_id)
+    if order is None:
+        return None
+    deadlines = [
+        (DeadlineView(row, Stage(row.stage), _level(row, now, calendar)), deadline_rows.explain(row, calendar))
+        for row in deadline_rows.all_deadlines(session, order)
+    ]
+    actions = actions_for(viewer, available_actions(session, order, now=now))
+    repeat_of = visible_repeat_of(session, viewer=viewer, order=order)
+    return OrderDetail(order, deadlines, events_of(session, order), actions, repeat_of)
+
+
+def visible_repeat_of(session: Session, *, viewer: Viewer, order: Order) -> str | None:
+    """The order number this order repeats, withheld when it names an order of a street the viewer may not see."""
+    if not order.repeat_of:
+        return None
+    same_no = select(func.count()).select_from(Order).where(Order.order_no == order.repeat_of)
+    if session.exec(same_no).one() and not session.exec(scoped(same_no, viewer)).one():
+        return None
+    return order.repeat_of
