@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test lint bench bench-deadlines bench-import bench-jobs bench-web samples clean
+.PHONY: demo serve test lint bench bench-deadlines bench-import bench-jobs bench-web samples clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "需要 Python 3.11 或更新版本；可用 make PYTHON=python3.11 指定")'
@@ -20,10 +20,19 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	@touch $@
 
 ## demo: create .venv, migrate instance/tracker.db, load the sample exports, serve http://127.0.0.1:5000
+## with the scheduler (python -m jobs) beside it; Ctrl-C stops both
 demo: $(VENV)/.installed
 	$(BIN)/flask --app wsgi init-db
 	$(BIN)/flask --app wsgi demo-load
+	@$(BIN)/python -m jobs & jobs_pid=$$!; trap 'kill $$jobs_pid 2>/dev/null; wait $$jobs_pid 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+## serve: production serving as deploy/*.service run it: gunicorn with gunicorn.conf.py (needs TRACKER_SECRET_KEY
+## or TRACKER_SECRET_KEY_FILE; TRACKER_BIND, default 127.0.0.1:8000) and the scheduler beside it; Ctrl-C stops both
+serve: $(VENV)/.installed
+	$(BIN)/flask --app wsgi init-db
+	@$(BIN)/python -m jobs & jobs_pid=$$!; trap 'kill $$jobs_pid 2>/dev/null; wait $$jobs_pid 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## test: lint, type-check the domain, run the whole suite (PostgreSQL too when TRACKER_TEST_DATABASE_URL is set)
 test: $(VENV)/.installed-dev

@@ -12,7 +12,8 @@ import argparse
 import logging
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -25,6 +26,11 @@ from jobs.runner import HOLDER, app, renew_lease, take_lease
 from tracker.db import get_engine
 
 log = logging.getLogger("jobs")
+
+
+def now() -> datetime:
+    """The scheduler's clock, in its time zone."""
+    return datetime.now(ZoneInfo(TIMEZONE))
 
 
 def _try_lease(ttl: timedelta) -> bool:
@@ -63,6 +69,8 @@ def main() -> None:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         store.start(scheduler, "default")
+        kept_scan = store.lookup_job("scan")
+        scan_due = kept_scan is not None and kept_scan.next_run_time is not None and kept_scan.next_run_time <= now()
         for spec in JOBS.values():
             trigger = spec.trigger(config)
             kept = store.lookup_job(spec.id)
@@ -75,6 +83,11 @@ def main() -> None:
                 id=spec.id,
                 name=spec.title,
                 replace_existing=True,
+            )
+        if not scan_due:  # a missed scan runs at once anyway (coalesced); otherwise scan now, not in 10 minutes:
+            # alerts are fresh after a (re)start or a takeover, and /readyz sees the scheduler within seconds
+            scheduler.add_job(
+                "jobs.runner:run_job", args=["scan"], id="scan-at-start", name="启动时预警扫描", jobstore="memory"
             )
         scheduler.add_job(
             renew_lease,

@@ -19,9 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from tracker.services.operations import SCHEDULER_LOCK_KEY
+
 log = logging.getLogger(__name__)
 
-LOCK_KEY = 1_230_012_345  # one number for "the tracker's scheduler" in this database (advisory locks are per database)
+LOCK_KEY = SCHEDULER_LOCK_KEY
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 SERVER_KEEPALIVE = ("tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5", "tcp_keepalives_count = 3")
 

@@ -21,6 +21,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from tracker import cli, db
     from tracker.web import init_app as init_web
 
+    if app.config["TRUSTED_PROXIES"] > 0:  # only behind that many proxies are X-Forwarded-* headers believed
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)  # type: ignore[method-assign]
     db.init_app(app)
     cli.init_app(app)
     init_web(app)

@@ -8,9 +8,27 @@ from pathlib import Path
 from typing import Any
 
 
+class ConfigError(RuntimeError):
+    """A setting that cannot be used (the message says which variable and what to do, in Chinese)."""
+
+
+def secret(name: str) -> str:
+    """A secret from ``NAME``, else from the file named by ``NAME_FILE`` (Docker and systemd credentials)."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    path = os.environ.get(f"{name}_FILE", "")
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE 指向的文件「{path}」无法读取：{exc.strerror or exc}") from None
+
+
 def database_url(instance_path: str) -> str:
-    """TRACKER_DATABASE_URL, else SQLite at instance/tracker.db."""
-    url = os.environ.get("TRACKER_DATABASE_URL", "").strip()
+    """TRACKER_DATABASE_URL (or TRACKER_DATABASE_URL_FILE), else SQLite at instance/tracker.db."""
+    url = secret("TRACKER_DATABASE_URL").strip()
     if url:
         return url
     return f"sqlite:///{Path(instance_path) / 'tracker.db'}"
@@ -19,7 +37,9 @@ def database_url(instance_path: str) -> str:
 def load(instance_path: str) -> dict[str, Any]:
     """The app's settings: every key can be set with a TRACKER_ environment variable."""
     return {
-        "SECRET_KEY": os.environ.get("TRACKER_SECRET_KEY") or secrets.token_hex(32),
+        "SECRET_KEY": secret("TRACKER_SECRET_KEY") or secrets.token_hex(32),
+        "SECRET_KEY_GIVEN": bool(secret("TRACKER_SECRET_KEY")),
+        "TRUSTED_PROXIES": int(os.environ.get("TRACKER_TRUSTED_PROXIES", "0")),
         "DATABASE_URL": database_url(instance_path),
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("TRACKER_SQLITE_BUSY_TIMEOUT_MS", "5000")),
         "DISPLAY_TIMEZONE": "Asia/Shanghai",
@@ -40,7 +60,7 @@ def load(instance_path: str) -> dict[str, Any]:
         "SMTP_PORT": int(os.environ.get("TRACKER_SMTP_PORT", "25")),
         "SMTP_FROM": os.environ.get("TRACKER_SMTP_FROM", "tracker@localhost"),
         "SMTP_USER": os.environ.get("TRACKER_SMTP_USER", ""),
-        "SMTP_PASSWORD": os.environ.get("TRACKER_SMTP_PASSWORD", ""),
+        "SMTP_PASSWORD": secret("TRACKER_SMTP_PASSWORD"),
         "SMTP_STARTTLS": os.environ.get("TRACKER_SMTP_STARTTLS", "") in ("1", "true", "yes"),
         "SCHEDULER_LEASE_SECONDS": int(os.environ.get("TRACKER_SCHEDULER_LEASE_SECONDS", "45")),
         "UPLOAD_MAX_BYTES": int(os.environ.get("TRACKER_UPLOAD_MAX_BYTES", str(100 * 1024 * 1024))),

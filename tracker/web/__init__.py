@@ -41,12 +41,25 @@ def nav_alert_count() -> int:
 
 def init_app(app: Flask) -> None:
     """Register security, sign-in, blueprints, template filters and label lookups."""
-    from tracker.web import admin, alerts, api, auth, charts, dashboard, errors, imports, orders, security, spot_checks
+    from tracker.web import (
+        admin,
+        alerts,
+        api,
+        auth,
+        charts,
+        dashboard,
+        errors,
+        health,
+        imports,
+        orders,
+        security,
+        spot_checks,
+    )
 
     security.init_app(app)
     auth.init_app(app)
     charts.init_app(app)
-    for module in (orders, alerts, dashboard, spot_checks, imports, admin, api):
+    for module in (orders, alerts, dashboard, spot_checks, imports, admin, api, health):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local

@@ -6,18 +6,22 @@ May import: ``imports``, ``orders``, ``accounts``, ``tracker.domain``, ``tracker
 
 from tracker.services.operations import admin_views, job_runs
 from tracker.services.operations.demo import ensure_demo_users, load_samples
-from tracker.services.operations.health import schema_problem
+from tracker.services.operations.health import Readiness, readiness, schema_problem
 from tracker.services.operations.job_runs import JobFunc, JobResult, run_recorded
-from tracker.services.operations.leadership import hold_lease
+from tracker.services.operations.leadership import SCHEDULER_LOCK_KEY, active_scheduler, hold_lease
 
 __all__ = [
+    "SCHEDULER_LOCK_KEY",
     "JobFunc",
     "JobResult",
+    "Readiness",
+    "active_scheduler",
     "admin_views",
     "ensure_demo_users",
     "hold_lease",
     "job_runs",
     "load_samples",
+    "readiness",
     "run_recorded",
     "schema_problem",
 ]

@@ -1,0 +1,34 @@
+"""gunicorn settings for serving the tracker (`make serve`, deploy/tracker-web.service, the container).
+
+Every value can be changed by an environment variable, so the same file serves a laptop and the bureau.
+"""
+
+import multiprocessing
+import os
+import sys
+
+bind = os.environ.get("TRACKER_BIND", "127.0.0.1:8000")
+# CPU-bound pages and imports: two workers per core, at least two, at most eight unless told otherwise.
+workers = int(os.environ.get("TRACKER_WEB_WORKERS", str(min(max(2 * multiprocessing.cpu_count(), 2), 8))))
+worker_class = "sync"
+timeout = int(os.environ.get("TRACKER_WEB_TIMEOUT", "120"))  # an upload's dry run reads the whole file
+graceful_timeout = 30
+keepalive = 5
+max_requests = 2000  # a worker is replaced now and then, so memory a large import took is given back
+max_requests_jitter = 200
+forwarded_allow_ips = os.environ.get("TRACKER_FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = os.environ.get("TRACKER_ACCESS_LOG", "-")
+errorlog = "-"
+# The path without its query string (%(U)s, not %(r)s): a query may carry a phone number or a name.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+def on_starting(server: object) -> None:
+    """Refuse to serve without a shared secret key: each worker would pick its own, and nobody could sign in."""
+    if not (os.environ.get("TRACKER_SECRET_KEY") or os.environ.get("TRACKER_SECRET_KEY_FILE")):
+        sys.stderr.write(
+            "未设置 TRACKER_SECRET_KEY（或 TRACKER_SECRET_KEY_FILE）：多个工作进程各自生成密钥，登录会失败。\n"
+            '请先设置，例如：export TRACKER_SECRET_KEY="$(openssl rand -hex 32)"，'
+            "或把密钥写入文件并设置 TRACKER_SECRET_KEY_FILE。\n"
+        )
+        raise SystemExit(1)
