@@ -16,6 +16,7 @@ __all__ = ["init_app", "parse_local_time", "unit_of_work", "upgrade_database"]
 
 def init_app(app: Flask) -> None:
     """Register the tracker's commands."""
+    from tracker.cli.backup import backup_group
     from tracker.cli.database import init_db_command
     from tracker.cli.deadlines import calendar_group, deadline_command, rules_group
     from tracker.cli.imports import demo_load_command, import_orders_command
@@ -35,5 +36,6 @@ def init_app(app: Flask) -> None:
         set_password_command,
         api_token_command,
         sample_size_command,
+        backup_group,
     ):
         app.cli.add_command(cmd)

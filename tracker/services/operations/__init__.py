@@ -5,6 +5,7 @@ May import: ``imports``, ``orders``, ``accounts``, ``tracker.domain``, ``tracker
 """
 
 from tracker.services.operations import admin_views, job_runs
+from tracker.services.operations.backup import BackupError, create_backup, restore_backup
 from tracker.services.operations.demo import ensure_demo_users, load_samples
 from tracker.services.operations.health import Readiness, readiness, schema_problem
 from tracker.services.operations.job_runs import JobFunc, JobResult, run_recorded
@@ -12,16 +13,19 @@ from tracker.services.operations.leadership import SCHEDULER_LOCK_KEY, active_sc
 
 __all__ = [
     "SCHEDULER_LOCK_KEY",
+    "BackupError",
     "JobFunc",
     "JobResult",
     "Readiness",
     "active_scheduler",
     "admin_views",
+    "create_backup",
     "ensure_demo_users",
     "hold_lease",
     "job_runs",
     "load_samples",
     "readiness",
+    "restore_backup",
     "run_recorded",
     "schema_problem",
 ]
