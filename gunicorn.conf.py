@@ -5,7 +5,9 @@ Every value can be changed by an environment variable, so the same file serves a
 
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 
 bind = os.environ.get("TRACKER_BIND", "127.0.0.1:8000")
 # CPU-bound pages and imports: two workers per core, at least two, at most eight unless told otherwise.
@@ -21,6 +23,31 @@ accesslog = os.environ.get("TRACKER_ACCESS_LOG", "-")
 errorlog = "-"
 # The path without its query string (%(U)s, not %(r)s): a query may carry a phone number or a name.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+if os.environ.get("TRACKER_LOG_FORMAT", "json") != "text":  # one JSON object per line, as the app's own logs
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": "tracker.logs.MaskedJsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            }
+        },
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"level": "INFO", "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }
+
+# Request metrics from every worker in one place (prometheus-client's multiprocess mode); set before any
+# worker imports prometheus_client, emptied when the server starts.
+metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
+    tempfile.gettempdir(), f"tracker-metrics-{os.getpid()}"
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
 
 
 def on_starting(server: object) -> None:
@@ -32,3 +59,12 @@ def on_starting(server: object) -> None:
             "或把密钥写入文件并设置 TRACKER_SECRET_KEY_FILE。\n"
         )
         raise SystemExit(1)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker's request metrics stop counting as live when it exits."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -50,9 +50,7 @@ def main() -> None:
         "同一数据库上的第二个进程待命，在第一个停止后接管。数据库由 TRACKER_DATABASE_URL 指定。",
     )
     parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    flask_app = app()
+    flask_app = app()  # create_app configures logging: JSON lines, phone numbers masked
     config = flask_app.config
     ttl = timedelta(seconds=config["SCHEDULER_LEASE_SECONDS"])
     with flask_app.app_context():

@@ -23,6 +23,7 @@ from tracker.services.orders.calendar import _store, package_arrangements
 from tracker.services.orders.rules import seed_default_rules
 
 PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL", "").strip()
+pytest_plugins = ["tests.log_check"]  # the whole run's logs, masked as in production, searched for phone numbers
 
 
 @pytest.fixture(scope="session")

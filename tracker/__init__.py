@@ -18,7 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    from tracker import cli, db
+    from tracker import cli, db, logs
     from tracker.web import init_app as init_web
 
     if app.config["TRUSTED_PROXIES"] > 0:  # only behind that many proxies are X-Forwarded-* headers believed
@@ -26,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)  # type: ignore[method-assign]
+    logs.init_app(app)
     db.init_app(app)
     cli.init_app(app)
     init_web(app)

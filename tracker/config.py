@@ -40,6 +40,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": secret("TRACKER_SECRET_KEY") or secrets.token_hex(32),
         "SECRET_KEY_GIVEN": bool(secret("TRACKER_SECRET_KEY")),
         "TRUSTED_PROXIES": int(os.environ.get("TRACKER_TRUSTED_PROXIES", "0")),
+        "LOG_FORMAT": "text" if os.environ.get("TRACKER_LOG_FORMAT", "json") == "text" else "json",
+        "METRICS_ALLOW": os.environ.get("TRACKER_METRICS_ALLOW", "127.0.0.1,::1"),
         "DATABASE_URL": database_url(instance_path),
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("TRACKER_SQLITE_BUSY_TIMEOUT_MS", "5000")),
         "DISPLAY_TIMEZONE": "Asia/Shanghai",

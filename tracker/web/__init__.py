@@ -51,6 +51,7 @@ def init_app(app: Flask) -> None:
         errors,
         health,
         imports,
+        metrics,
         orders,
         security,
         spot_checks,
@@ -59,6 +60,7 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     auth.init_app(app)
     charts.init_app(app)
+    metrics.init_app(app)
     for module in (orders, alerts, dashboard, spot_checks, imports, admin, api, health):
         app.register_blueprint(module.bp)
     errors.init_app(app)

@@ -22,7 +22,7 @@ from tracker.services.accounts import Viewer, users
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
-OPEN_ENDPOINTS = frozenset({"auth.login", "static", "health.healthz", "health.readyz"})
+OPEN_ENDPOINTS = frozenset({"auth.login", "static", "health.healthz", "health.readyz", "metrics.metrics"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -10,6 +10,7 @@ from tracker.services.operations.demo import ensure_demo_users, load_samples
 from tracker.services.operations.health import Readiness, readiness, schema_problem
 from tracker.services.operations.job_runs import JobFunc, JobResult, run_recorded
 from tracker.services.operations.leadership import SCHEDULER_LOCK_KEY, active_scheduler, hold_lease
+from tracker.services.operations.metrics_export import Sample, database_samples
 
 __all__ = [
     "SCHEDULER_LOCK_KEY",
@@ -17,9 +18,11 @@ __all__ = [
     "JobFunc",
     "JobResult",
     "Readiness",
+    "Sample",
     "active_scheduler",
     "admin_views",
     "create_backup",
+    "database_samples",
     "ensure_demo_users",
     "hold_lease",
     "job_runs",
