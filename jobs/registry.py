@@ -10,7 +10,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from jobs import calendar_watch, digest, inbox, metrics, scan
+from jobs import calendar_watch, digest, inbox, metrics, retention, scan
 from tracker.domain.labels import JOB_TITLES
 from tracker.services.operations import JobFunc
 
@@ -51,5 +51,6 @@ JOBS: dict[str, JobSpec] = {
             calendar_watch.run,
             lambda c: _at(c, "CALENDAR_WATCH_AT", month="11,12"),
         ),
+        JobSpec("retention", JOB_TITLES["retention"], retention.run, lambda c: _at(c, "RETENTION_AT")),
     )
 }

@@ -128,6 +128,8 @@ class Order(SQLModel, table=True):
     extras: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    # when the complainant's personal data was removed (services.operations.retention); None while kept
+    anonymised_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
 class OrderDeadline(SQLModel, table=True):

@@ -25,6 +25,8 @@ ROLES = ("admin", "supervisor", "squad")
 ADMIN_ONLY = ("/admin", "/imports")
 SUPERVISOR_ONLY = ("/spot-checks",)  # supervisors and administrators; a squad gets 403
 OPEN = {"auth.login", "static"}
+# probes for the process manager and Prometheus: open by design, no personal data (tests/operations)
+PROBES = {"health.healthz", "health.readyz", "metrics.metrics"}
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
@@ -60,7 +62,7 @@ FOREIGN: dict[str, Callable[[Engine], object]] = {
 def routes(app) -> Iterator[tuple[str, str, list[str], set[str]]]:  # type: ignore[no-untyped-def]
     """(endpoint, rule, argument names, methods) of every route but the open ones."""
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in OPEN:
+        if rule.endpoint in OPEN | PROBES:
             continue
         yield rule.endpoint, rule.rule, sorted(rule.arguments), set(rule.methods or ()) - {"HEAD", "OPTIONS"}
 
@@ -111,6 +113,12 @@ def test_the_walker_sees_every_blueprint(app) -> None:  # type: ignore[no-untype
     prefixes = {rule for _, rule, _, _ in routes(app)}
     for needed in ("/", "/orders/<int:order_id>", "/logout"):
         assert needed in prefixes
+
+
+def test_the_open_endpoints_are_the_known_ones(app) -> None:  # type: ignore[no-untyped-def]
+    from tracker.web.auth import OPEN_ENDPOINTS
+
+    assert set(OPEN_ENDPOINTS) == OPEN | PROBES  # a new open endpoint must be declared here on purpose
 
 
 def test_signed_out_every_route_leads_to_sign_in(world, engine) -> None:  # type: ignore[no-untyped-def]

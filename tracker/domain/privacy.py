@@ -10,6 +10,8 @@ def mask_phone(phone: str | None) -> str:
     if not phone:
         return ""
     digits = phone.strip()
+    if "*" in digits:  # already masked (the audit trail stores it so)
+        return digits
     if len(digits) == 11 and digits.isdigit():
         return f"{digits[:3]}****{digits[-4:]}"
     if len(digits) <= 4:
@@ -32,3 +34,45 @@ def mask_phones_in_text(text: str | None) -> str:
     if not text:
         return ""
     return MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+ADDRESS_KEPT = 6  # characters of an address an audit record keeps: district and road, not the house
+
+
+def mask_address(address: str | None) -> str:
+    """上海市静安区南京西路1266号 → 上海市静安区****: the place at road level, never the door."""
+    if not address:
+        return ""
+    return address[:ADDRESS_KEPT] + "*" * min(max(len(address) - ADDRESS_KEPT, 1), 6)
+
+
+NAME_FIELDS = frozenset({"complainant", "contact_person"})
+TEXT_FIELDS = frozenset({"content", "reply", "contact_reason", "extension_reason", "return_basis"})
+
+
+def audit_value(field: str, value: object) -> object:
+    """A value as the audit trail may keep it: names, phones and addresses masked, phones in texts masked.
+
+    The trail records that a personal field changed, never its value in plain text (domain.md §7), so
+    the personal data can later be removed from the order without touching the append-only trail.
+    """
+    if value is None or value == "":
+        return value
+    if isinstance(value, dict):  # the export's extra columns: each by its own name
+        return {k: audit_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list):  # a change's [before, after]
+        return [audit_value(field, v) for v in value]
+    if field in NAME_FIELDS:
+        return mask_name(str(value))
+    if field == "phone":
+        return mask_phone(str(value))
+    if field in ("address", "address_key"):
+        return mask_address(str(value))
+    if isinstance(value, str):
+        return mask_phones_in_text(value)
+    return value
+
+
+def audit_changes(changes: dict[str, object]) -> dict[str, object]:
+    """An event's ``{field: [before, after]}`` with every value as :func:`audit_value` keeps it."""
+    return {name: audit_value(name, pair) for name, pair in changes.items()}

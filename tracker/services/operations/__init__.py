@@ -11,6 +11,7 @@ from tracker.services.operations.health import Readiness, readiness, schema_prob
 from tracker.services.operations.job_runs import JobFunc, JobResult, run_recorded
 from tracker.services.operations.leadership import SCHEDULER_LOCK_KEY, active_scheduler, hold_lease
 from tracker.services.operations.metrics_export import Sample, database_samples
+from tracker.services.operations.retention import RetentionPolicy, retention_job, run_retention
 
 __all__ = [
     "SCHEDULER_LOCK_KEY",
@@ -18,6 +19,7 @@ __all__ = [
     "JobFunc",
     "JobResult",
     "Readiness",
+    "RetentionPolicy",
     "Sample",
     "active_scheduler",
     "admin_views",
@@ -29,6 +31,8 @@ __all__ = [
     "load_samples",
     "readiness",
     "restore_backup",
+    "retention_job",
     "run_recorded",
+    "run_retention",
     "schema_problem",
 ]

@@ -17,6 +17,7 @@ from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable, end_of_local_day
 from tracker.domain.labels import format_local
 from tracker.domain.lifecycle import INITIAL_STATE, STAGE_EFFECTS, ActionInput, OrderFacts, allowed_actions, decide
+from tracker.domain.privacy import audit_changes, mask_phones_in_text
 from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State, Unit
 from tracker.models import Order, OrderDeadline, OrderEvent
 from tracker.services.accounts import Actor
@@ -439,8 +440,8 @@ def _event_values(
         "actor_name": ctx.actor.name,
         "source": ctx.actor.source,
         "at": ctx.now,
-        "note": note,
-        "changes": changes,
+        "note": mask_phones_in_text(note),
+        "changes": audit_changes(changes),  # personal values masked: retention never has to touch the trail
     }
 
 
