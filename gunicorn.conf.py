@@ -34,7 +34,15 @@ if os.environ.get("TRACKER_LOG_FORMAT", "json") != "text":  # one JSON object pe
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             }
         },
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "filters": {"request": {"()": "tracker.logs.RequestContext"}},  # request id, user and route
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request"],
+                "stream": "ext://sys.stderr",
+            }
+        },
         "root": {"level": "INFO", "handlers": ["stderr"]},
         "loggers": {
             "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},

@@ -57,14 +57,16 @@ def formatter(kind: str) -> logging.Formatter:
 
 
 def configure(kind: str = "json", level: int = logging.INFO) -> None:
-    """Send this process's logs to standard error as ``kind`` (once per process)."""
+    """Send this process's logs to standard error as ``kind`` (once per process, and not twice: under
+    gunicorn, gunicorn.conf.py has already given the root logger a masked JSON handler)."""
     if _configured:
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(kind))
-    handler.addFilter(RequestContext())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    if not any(isinstance(h.formatter, MaskedJsonFormatter | MaskedTextFormatter) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter(kind))
+        handler.addFilter(RequestContext())
+        root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     _configured.append(kind)

@@ -131,10 +131,14 @@ def test_logging_is_configured_outside_tests_as_json(monkeypatch: pytest.MonkeyP
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
+        root.handlers[:] = []
         app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "k"})
         assert app.config["LOG_FORMAT"] == "json"
         (handler,) = root.handlers
         assert isinstance(handler.formatter, logs.MaskedJsonFormatter)
+        monkeypatch.setattr(logs, "_configured", [])
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "k"})
+        assert len(root.handlers) == 1  # a masked handler already there (gunicorn's) is not doubled
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
