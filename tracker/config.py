@@ -44,6 +44,7 @@ def load(instance_path: str) -> dict[str, Any]:
         "SMTP_STARTTLS": os.environ.get("TRACKER_SMTP_STARTTLS", "") in ("1", "true", "yes"),
         "SCHEDULER_LEASE_SECONDS": int(os.environ.get("TRACKER_SCHEDULER_LEASE_SECONDS", "45")),
         "UPLOAD_MAX_BYTES": int(os.environ.get("TRACKER_UPLOAD_MAX_BYTES", str(100 * 1024 * 1024))),
+        "REQUEST_MAX_BYTES": int(os.environ.get("TRACKER_REQUEST_MAX_BYTES", str(1024 * 1024))),
         "SESSION_COOKIE_SECURE": os.environ.get("TRACKER_SESSION_COOKIE_SECURE", "") in ("1", "true", "yes"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
