@@ -32,7 +32,7 @@ from tracker.services.imports.profiles import Profile, builtin_profiles
 
 log = logging.getLogger(__name__)
 
-Grid = Callable[[bool], Iterator[tuple[list[str], bytes | None]]]  # rows as (cells, the record's bytes or None)
+Grid = Callable[[bool], Iterator[tuple[list[str], bytes | None]]]  # rows as (raw cells, the record's bytes or None)
 
 HEADER_SCAN_ROWS = 20
 MIN_HEADER_MATCHES = 3
@@ -66,18 +66,37 @@ def normalise_text(value: str) -> str:
 
 CELL_SPACES = " \t\r\n\u3000\u00a0"
 
+# Free text is kept as written (a complaint starting with a tab keeps it); keys, codes, names and dates are
+# trimmed. A free-text cell of nothing but spaces counts as empty.
+VERBATIM_FIELDS = frozenset({"诉求内容", "答复内容", "延期理由", "退单依据", "督办事项", "重办原因", "未联原因"})
+
 
 def clean_cell(value: str) -> str:
     """A cell's text with surrounding (also full-width and non-breaking) spaces trimmed; the text kept."""
     return value.strip(CELL_SPACES)
 
 
+def clean_cells(cells: list[str], verbatim: tuple[int, ...] = ()) -> list[str]:
+    """A row's raw cells trimmed, except the free-text columns ``verbatim`` (kept unless only spaces)."""
+    strip = str.strip
+    out = [strip(cell, CELL_SPACES) for cell in cells]
+    for index in verbatim:
+        if index < len(out) and out[index]:
+            out[index] = cells[index]
+    return out
+
+
 def cell_text(value: Any) -> str:
-    """A spreadsheet value as the text a person sees (integral numbers without '.0')."""
+    """A spreadsheet value as the text a person sees (integral numbers without '.0'), trimmed."""
+    return clean_cell(raw_text(value))
+
+
+def raw_text(value: Any) -> str:
+    """A spreadsheet value as text, untrimmed (free text keeps its spaces and tabs; see :func:`clean_cells`)."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return clean_cell(value)
+        return value
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float):
@@ -90,7 +109,7 @@ def cell_text(value: Any) -> str:
         return value.strftime("%H:%M:%S")
     if isinstance(value, timedelta):
         return str(value)
-    return clean_cell(str(value))
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -146,7 +165,9 @@ class ExportFile:
         header = self.header
         order_index = self.order_index
         totals = TOTALS_PATTERN.match
-        for index, (cells, line) in enumerate(grid, start=self.header_row + 1):
+        verbatim = self.verbatim
+        for index, (raw, line) in enumerate(grid, start=self.header_row + 1):
+            cells = clean_cells(raw, verbatim)
             if not any(cells):
                 self.skipped.append((index, "空行"))
                 continue
@@ -224,6 +245,11 @@ class ExportFile:
         self.plain_ended = True
 
     @cached_property
+    def verbatim(self) -> tuple[int, ...]:
+        """The columns of free text, kept as written."""
+        return tuple(sorted({i for i, c in self.columns if c in VERBATIM_FIELDS}))
+
+    @cached_property
     def order_index(self) -> int | None:
         """The column of 工单编号."""
         return next((i for i, c in self.columns if c == "工单编号"), None)
@@ -256,7 +282,7 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
     head: list[list[str]] = []
     lines: list[bytes | None] = []
     for cells, line in make_grid(True):
-        head.append(cells)
+        head.append(clean_cells(cells))
         lines.append(line)
         if len(head) >= HEADER_SCAN_ROWS:
             break
@@ -372,7 +398,7 @@ def _excel_rows(path: Path) -> tuple[Grid, None, list[str]]:
         raise ExportFileError(
             f"文件「{path.name}」无法读取：文件已损坏，或不是 Excel 表格（扩展名与内容不符）"
         ) from None
-    rows = [[cell_text(v) for v in row] for row in values]
+    rows = [[raw_text(v) for v in row] for row in values]
     notes = _fill_merged(rows, merged)
     if others:
         notes.append(
@@ -433,7 +459,6 @@ def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[lis
     and from there on no record carries its bytes. Without it the file is decoded in large pieces,
     which is quicker.
     """
-    strip = str.strip
     taken: list[bytes] = []  # the lines of the record the csv module is reading
     plain = [True]  # every line so far ends where the csv module sees it end
     with path.open("rb") as handle:
@@ -460,7 +485,7 @@ def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[lis
                     if plain[0]:
                         raw = (taken[0] if len(taken) == 1 else b"".join(taken)).rstrip(b"\r\n")
                     taken.clear()
-                yield [strip(cell, CELL_SPACES) for cell in record], raw
+                yield record, raw
                 line = reader.line_num + 1
         except csv.Error:
             raise ExportFileError(
