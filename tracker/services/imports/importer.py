@@ -29,6 +29,7 @@ from tracker.domain.deadlines import RuleTable
 from tracker.domain.errors import TrackerError
 from tracker.models import ImportBatch, ImportIssue, Order, utcnow
 from tracker.services.accounts import Actor
+from tracker.services.imports.columns import NUL_SIGN
 from tracker.services.imports.plan import NewOrderWriter, RepeatIndex, plan_new_order
 from tracker.services.imports.profiles import Profile
 from tracker.services.imports.reader import ExportFile, Limits, SheetRow, open_export
@@ -141,7 +142,9 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
     # file's numbers and digests; a CSV read whole by its lines is not read again
     lines = line_survey(session, export, profile, source, options.chunk_rows)
     survey = lines.survey or survey_rows(session, export, profile, source, options.chunk_rows, lines.settled)
-    report.rows_read = survey.total
+    # rows with a cell no database holds (NUL, too long for its column) were set aside by the reader, unparsed
+    report.rows_read = survey.total + len(export.refused)
+    report.rejected.extend(RowError(r.number, r.column, r.value, r.reason, r.order_no) for r in export.refused)
     report.unchanged = survey.unchanged
     for order_no, rows in survey.conflicting.items():
         report.rejected.extend(_duplicate(number, order_no, rows) for number in rows)
@@ -185,14 +188,19 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
                     batch_id=batch.id or 0,
                     kind=kind,
                     row=issue.row,
-                    column=issue.column,
-                    value=issue.value,
-                    reason=issue.reason,
-                    order_no=issue.order_no,
+                    column=_storable(issue.column),
+                    value=_storable(issue.value),
+                    reason=_storable(issue.reason),
+                    order_no=_storable(issue.order_no),
                 )
             )
     session.flush()
     return report
+
+
+def _storable(text: str) -> str:
+    """Text any database stores: a NUL byte (from a file's note or a header) shown as ␀."""
+    return text.replace("\x00", NUL_SIGN)
 
 
 def lock_imports(session: Session) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from tracker.domain.errors import TrackerError
+from tracker.services.imports.columns import NUL_REASON, NUL_SIGN, field_lengths, shown, too_long_reason
 from tracker.services.imports.profiles import Profile, builtin_profiles
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,17 @@ class SheetRow:
     line: bytes | None = None
 
 
+@dataclass(frozen=True)
+class RefusedRow:
+    """A data row with a cell the database cannot hold (a NUL byte, too long for its column): never parsed."""
+
+    number: int
+    column: str  # the header as the file has it
+    value: str  # as shown: NUL as ␀, shortened
+    reason: str
+    order_no: str
+
+
 @dataclass
 class ExportFile:
     """An opened export: its profile, header, columns; :meth:`rows` streams the data rows."""
@@ -139,7 +151,9 @@ class ExportFile:
     encoding: str | None
     limits: Limits
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[RefusedRow] = field(default_factory=list)  # the last pass's rows with cells no database holds
     notes: list[str] = field(default_factory=list)
+    may_hold_nul: bool = True  # False when the file was seen to hold no NUL byte (no cell needs the check)
     line_key: bytes | None = None  # CSV: what the line digest of this layout is keyed with (see plain_lines)
     plain_ended: bool = False  # the last plain_lines pass read the file to its end
     _grid: Grid | None = None
@@ -160,6 +174,11 @@ class ExportFile:
         for _ in range(self.header_row):  # title rows and the header itself
             next(grid, None)
         self.skipped = []
+        self.refused = []
+        nul = self.may_hold_nul
+        # lengths checked on the cell as it is (quick), or through the profile's value map (then always refusal())
+        mapped = any(self.profile.values.get(canonical) for _, canonical, _ in self.bounded)
+        quick = [(i, limit) for i, canonical, limit in self.bounded if not self.profile.values.get(canonical)]
         count = 0
         width = len(self.header)
         header = self.header
@@ -190,7 +209,43 @@ class ExportFile:
                 raise ExportFileError(
                     f"文件「{self.path.name}」的数据行超过上限 {self.limits.max_rows:,} 行；请拆分后再导入"
                 )
+            if (
+                mapped
+                or (nul and "\x00" in "\x1f".join(cells))
+                or any(len(cells[i]) > limit for i, limit in quick if i < len(cells))
+            ):
+                refused = self.refusal(index, cells)
+                if refused is not None:
+                    self.refused.append(refused)
+                    continue
             yield index, cells, line
+
+    @cached_property
+    def bounded(self) -> list[tuple[int, str, int]]:
+        """(column index, field, length) of the fields whose database column has a length."""
+        lengths = field_lengths()
+        return [(i, canonical, lengths[canonical]) for i, canonical in self.columns if canonical in lengths]
+
+    def refusal(self, index: int, cells: list[str]) -> RefusedRow | None:
+        """The row's first cell the database cannot hold (a NUL byte, a value longer than its column), if any."""
+        problem: tuple[int, str, str] | None = None  # (column index, value, reason)
+        if self.may_hold_nul and "\x00" in "\x1f".join(cells):
+            at = next(i for i, cell in enumerate(cells) if "\x00" in cell)
+            problem = (at, cells[at], NUL_REASON)
+        else:
+            for at, canonical, limit in self.bounded:
+                if at < len(cells):
+                    value = self.profile.map_value(canonical, cells[at])
+                    if len(value) > limit:
+                        problem = (at, cells[at], too_long_reason(len(value), limit))
+                        break
+        if problem is None:
+            return None
+        at, value, reason = problem
+        column = self.header[at] if at < len(self.header) and self.header[at] else f"第 {at + 1} 列"
+        order_index = self.order_index
+        order_no = cells[order_index] if order_index is not None and order_index < len(cells) else ""
+        return RefusedRow(index, shown(column), shown(value), reason, shown(order_no))
 
     def plain_lines(self) -> Generator[tuple[int, bytes, str | None]]:
         """CSV only: the data rows that are one plain line each, read without the csv module.
@@ -204,8 +259,8 @@ class ExportFile:
         the pass reached the end of the file.
         """
         self.plain_ended = False
-        if self.line_key is None or self.order_index is None or self.encoding is None:
-            return
+        if self.line_key is None or self.order_index is None or self.encoding is None or self.may_hold_nul:
+            return  # a file holding a NUL byte is read by records(), which refuses those rows
         later = _after_first_line(self.encoding)
         order_index = self.order_index
         max_rows = self.limits.max_rows
@@ -278,7 +333,7 @@ class ExportFile:
 
 def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = Limits()) -> ExportFile:
     """Check the file, find its header row (and profile, when none is given) and prepare its rows."""
-    make_grid, encoding, notes = _open_grid(path, limits)
+    make_grid, encoding, notes, nul = _open_grid(path, limits)
     head: list[list[str]] = []
     lines: list[bytes | None] = []
     for cells, line in make_grid(True):
@@ -304,7 +359,7 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         expected = "、".join(list((profile or builtin_profiles()[0]).headers)[:4])
         raise ExportFileError(f"文件「{path.name}」前 {HEADER_SCAN_ROWS} 行中找不到表头（应含「{expected}」等列名）")
     _, header_index, chosen = best
-    header = head[header_index]
+    header = [name.replace("\x00", NUL_SIGN) for name in head[header_index]]  # a header names extras: storable
     columns: list[tuple[int, str]] = []
     extras: dict[int, str] = {}
     claimed: set[str] = set()
@@ -338,13 +393,17 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         encoding=encoding,
         limits=limits,
         notes=notes,
+        may_hold_nul=nul,
         line_key=line_key,
         _grid=make_grid,
     )
 
 
-def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]:
-    """A way to walk the file's cells as rows of text (again and again), after the file-level checks."""
+def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str], bool]:
+    """A way to walk the file's cells as rows of text (again and again), after the file-level checks.
+
+    Also says whether the file may hold a NUL byte in a cell.
+    """
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -361,8 +420,8 @@ def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]
     if suffix == ".csv":
         if magic.startswith((ZIP_MAGIC, OLE_MAGIC)):
             raise ExportFileError(f"文件「{path.name}」扩展名为 .csv，内容却是 Excel 工作簿；请改用正确的扩展名")
-        encoding = detect_encoding(path)
-        return (lambda with_lines: _csv_rows(path, encoding, with_lines)), encoding, []
+        encoding, nul = _scan_csv(path)
+        return (lambda with_lines: _csv_rows(path, encoding, with_lines)), encoding, [], nul
     if suffix == ".xlsx":
         if not magic.startswith(ZIP_MAGIC):
             raise ExportFileError(f"文件「{path.name}」扩展名为 .xlsx，内容却不是 Excel 工作簿")
@@ -386,7 +445,7 @@ def _check_zip(path: Path, limits: Limits) -> None:
         )
 
 
-def _excel_rows(path: Path) -> tuple[Grid, None, list[str]]:
+def _excel_rows(path: Path) -> tuple[Grid, None, list[str], bool]:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheet = workbook.get_sheet_by_index(0)
@@ -399,13 +458,14 @@ def _excel_rows(path: Path) -> tuple[Grid, None, list[str]]:
             f"文件「{path.name}」无法读取：文件已损坏，或不是 Excel 表格（扩展名与内容不符）"
         ) from None
     rows = [[raw_text(v) for v in row] for row in values]
+    nul = any("\x00" in "".join(row) for row in rows)
     notes = _fill_merged(rows, merged)
     if others:
         notes.append(
             f"工作簿共有 {len(others) + 1} 个有内容的工作表，只导入了第一个「{sheet.name}」；"
             f"未导入：{'、'.join(others)}（如需导入，请另存为单独的文件）"
         )
-    return (lambda with_lines: ((row, None) for row in rows)), None, notes
+    return (lambda with_lines: ((row, None) for row in rows)), None, notes, nul
 
 
 def _fill_merged(rows: list[list[str]], merged: list[Any]) -> list[str]:
@@ -436,14 +496,21 @@ def _cell_name(row: int, col: int) -> str:
 
 def detect_encoding(path: Path) -> str:
     """UTF-8 (with or without BOM) when the whole file decodes as such, else GB18030; else refuse."""
+    return _scan_csv(path)[0]
+
+
+def _scan_csv(path: Path) -> tuple[str, bool]:
+    """The CSV's encoding (see :func:`detect_encoding`) and whether it holds a NUL byte (U+0000 in both)."""
     for encoding in ("utf-8-sig", "gb18030"):
         decoder = codecs.getincrementaldecoder(encoding)()
+        nul = False
         try:
             with path.open("rb") as handle:
                 while chunk := handle.read(1 << 20):
                     decoder.decode(chunk)
+                    nul = nul or b"\x00" in chunk
                 decoder.decode(b"", final=True)
-            return encoding
+            return encoding, nul
         except UnicodeDecodeError:
             continue
     raise ExportFileError(f"文件「{path.name}」既不是 UTF-8 也不是 GB18030 编码的 CSV，无法读取")
