@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import EnvironBuilder, FlaskClient
+from openpyxl import Workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from werkzeug.test import TestResponse
@@ -18,11 +20,15 @@ from werkzeug.wrappers import Request
 
 from tests.conftest import seed
 from tests.helpers import local
+from tests.helpers_import import run_import
 from tests.web.conftest import PEOPLE, csrf_token, sign_in
 from tracker import create_app
 from tracker.domain.roles import Role
+from tracker.domain.sizes import format_size
 from tracker.models import ImportUpload
 from tracker.services.accounts.users import create_user
+from tracker.services.imports import importer, load_profile, reader
+from tracker.services.imports.reader import ExportFileError, Limits, open_export
 
 UPLOAD_LIMIT = 64 * 1024
 REQUEST_LIMIT = 16 * 1024
@@ -185,3 +191,144 @@ def test_a_chunked_upload_over_the_limit_is_refused(production_app: Flask, engin
     assert body.read_bytes <= UPLOAD_LIMIT + 128 * 1024
     with Session(engine) as session:
         assert session.exec(select(ImportUpload)).all() == []
+
+
+# ---------------------------------------------------------------------------- workbooks below the bomb threshold
+
+
+def workbook_with_sheet(path: Path, sheet: Iterable[bytes]) -> Path:
+    """A real workbook (made by openpyxl) whose first sheet's XML is replaced by ``sheet``, streamed in."""
+    plain = path.with_suffix(".plain.xlsx")
+    book = Workbook()
+    book.active.append(["工单编号", "派单时间", "诉求类型"])  # type: ignore[union-attr]
+    book.save(plain)
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(info, source.read(info))
+        with target.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as member:
+            for piece in sheet:
+                member.write(piece)
+    return path
+
+
+SHEET_HEAD = b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+SHEET_TAIL = b"</sheetData></worksheet>"
+HEADER_ROW = (
+    "".join(
+        f'<c r="{column}1" t="inlineStr"><is><t>{name}</t></is></c>'
+        for column, name in zip("ABC", ("工单编号", "派单时间", "诉求类型"), strict=True)
+    )
+    .join(('<row r="1">', "</row>"))
+    .encode()
+)
+
+
+def empty_rows(first: int, count: int) -> bytes:
+    """Rows of empty cells (what a bomb is made of: it compresses about 1000:1)."""
+    return b"".join(
+        b'<row r="%d"><c r="A%d"/><c r="B%d"/><c r="C%d"/></row>' % (n, n, n, n) for n in range(first, first + count)
+    )
+
+
+@pytest.fixture
+def never_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the workbook reaches the spreadsheet reader: a bomb must be refused before."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the workbook was read")
+
+    monkeypatch.setattr(reader.CalamineWorkbook, "from_path", refuse)
+
+
+def test_a_sheet_over_the_part_limit_is_refused_with_exact_sizes(tmp_path: Path, never_read: None) -> None:
+    block = b'<row r="2"><c r="A2"/><c r="B2"/><c r="C2"/></row>' * 20000  # about 1 MB
+    size = 200 * 1024 * 1024 + 123
+    pieces = [SHEET_HEAD, HEADER_ROW]
+    left = size - len(SHEET_HEAD) - len(HEADER_ROW) - len(SHEET_TAIL)
+    while left > 0:
+        pieces.append(block[:left])
+        left -= len(pieces[-1])
+    pieces.append(SHEET_TAIL)
+    bomb = workbook_with_sheet(tmp_path / "bomb.xlsx", iter(pieces))
+    assert bomb.stat().st_size < 2 * 1024 * 1024  # under 2 MB on disk, 200 MB unpacked
+    with pytest.raises(ExportFileError) as refused:
+        open_export(bomb)  # the default limits
+    message = refused.value.message
+    assert "「xl/worksheets/sheet1.xml」解压后 209,715,323 字节（约 200.00 MB），超过单个工作表上限 200 MB" in message
+    assert "未读取其内容" in message
+
+
+def test_all_parts_together_are_limited_with_exact_sizes(tmp_path: Path, never_read: None) -> None:
+    book = workbook_with_sheet(tmp_path / "book.xlsx", [SHEET_HEAD, HEADER_ROW, empty_rows(2, 30), SHEET_TAIL])
+    with zipfile.ZipFile(book) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+    with pytest.raises(ExportFileError) as refused:
+        open_export(book, limits=Limits(max_unzipped_bytes=total - 1))
+    assert f"解压后共 {format_size(total)}，超过上限 {format_size(total - 1)}" in refused.value.message
+    assert format_size(total) != format_size(total - 1)
+
+
+def test_rows_are_counted_while_the_sheet_unpacks(tmp_path: Path, never_read: None) -> None:
+    book = workbook_with_sheet(tmp_path / "rows.xlsx", [SHEET_HEAD, HEADER_ROW, empty_rows(2, 5000), SHEET_TAIL])
+    with pytest.raises(ExportFileError, match=r"至少有 [0-9,]+ 行，超过上限 100 行"):
+        open_export(book, limits=Limits(max_rows=100))
+
+
+def test_one_far_cell_cannot_make_a_huge_grid(tmp_path: Path, never_read: None) -> None:
+    far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    book = workbook_with_sheet(tmp_path / "far.xlsx", [SHEET_HEAD, HEADER_ROW, far, SHEET_TAIL])
+    assert book.stat().st_size < 20 * 1024
+    with pytest.raises(
+        ExportFileError, match="1,048,576 行 × 16,384 列 = 17,179,869,184 个单元格，超过上限 10,000,000 个"
+    ):
+        open_export(book)
+
+
+def test_a_workbook_within_the_limits_is_read(tmp_path: Path) -> None:
+    rows = b'<row r="2"><c r="A2" t="inlineStr"><is><t>SH1</t></is></c><c r="B2" t="inlineStr"><is><t>2026-11-16 09:00</t></is></c></row>'
+    book = workbook_with_sheet(tmp_path / "fine.xlsx", [SHEET_HEAD, HEADER_ROW, rows, empty_rows(3, 50), SHEET_TAIL])
+    export = open_export(book, profile=load_profile("12345"), limits=Limits(max_rows=100, max_cells=1000))
+    assert [(row.number, row.fields["工单编号"]) for row in export.rows()] == [(2, "SH1")]
+
+
+def test_an_over_long_cell_rejects_its_row_only(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    header = "工单编号,派单时间,诉求类型,问题分类,诉求内容,所属街镇,工单状态"
+    long_text = "很" * 40_000
+    lines = [
+        header,
+        f"SH1,2026-11-16 09:00,求助,渣土,{long_text},北站街道,待签收",
+        "SH2,2026-11-16 09:00,求助,渣土,短,北站街道,待签收",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = run_import(session, path)
+    assert report.created == 1
+    (error,) = report.rejected
+    assert (error.row, error.column) == (2, "诉求内容")
+    assert "单元格长度 40,000 字，超过单元格上限 32,767 字" in error.reason and "共 40000 字" in error.value
+
+
+def test_memory_is_released_after_a_refused_read(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released: list[bool] = []
+    monkeypatch.setattr(importer, "release_memory", lambda: released.append(True))
+    far = b'<row r="1048576"><c r="XFD1048576"/></row>'
+    book = workbook_with_sheet(tmp_path / "far.xlsx", [SHEET_HEAD, HEADER_ROW, far, SHEET_TAIL])
+    with pytest.raises(ExportFileError):
+        run_import(session, book)
+    assert released == [True]
+    assert not any(isinstance(value, list) and len(value) > 1000 for value in vars(reader).values())  # no module cache
+
+
+def test_the_web_upload_of_a_bomb_is_refused_in_chinese(production_app: Flask, engine: Engine, tmp_path: Path) -> None:
+    client = production_app.test_client()
+    sign_in(client, PEOPLE["admin"])
+    far = b'<row r="1048576"><c r="XFD1048576"/></row>'
+    book = workbook_with_sheet(tmp_path / "far.xlsx", [SHEET_HEAD, HEADER_ROW, far, SHEET_TAIL]).read_bytes()
+    data = {"file": (io.BytesIO(book), "far.xlsx"), "profile": "12345", "csrf_token": csrf_token(client)}
+    response = client.post("/imports/uploads", data=data, content_type="multipart/form-data")
+    assert response.status_code == 303  # the upload page says why the file cannot be imported (no 500)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "17,179,869,184 个单元格，超过上限 10,000,000 个" in page

@@ -7,6 +7,8 @@ flushes and never commits; ``dry_run`` is the caller rolling back.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import hashlib
 import logging
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +105,33 @@ def _bulk_mode(session: Session) -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+        release_memory()
         if raw is not None:
             try:
                 raw.execute(f"PRAGMA cache_size = {int(cache)}")
             except sqlite3.Error as exc:  # a broken connection: the pool discards it; the import's own error stands
                 log.warning("could not put SQLite's page cache back: %s", exc)
+
+
+def release_memory() -> None:
+    """After a file was read (or refused): collect what it left, and give freed heap back to the system.
+
+    A workbook is read whole; without this a worker kept the memory of its largest file for good
+    (glibc keeps freed small blocks in the heap until asked to trim it).
+    """
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@cache
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim, or None where there is none (macOS, musl): then the collection is what we can do."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _import_file(session: Session, path: Path, options: ImportOptions) -> ImportReport:

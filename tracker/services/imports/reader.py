@@ -18,6 +18,7 @@ import logging
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -28,6 +29,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from tracker.domain.errors import TrackerError
+from tracker.domain.sizes import format_size
 from tracker.services.imports.columns import NUL_REASON, NUL_SIGN, field_lengths, shown, too_long_reason
 from tracker.services.imports.profiles import Profile, builtin_profiles
 
@@ -48,16 +50,34 @@ class ExportFileError(TrackerError):
 
 @dataclass(frozen=True)
 class Limits:
-    """File-level limits (configurable): size on disk, size unpacked, data rows."""
+    """Limits (configurable): size on disk; for a workbook, the size of each part and of all parts unpacked and
+    the cells its first sheet spans; data rows; characters in one cell.
+
+    A workbook is read whole into memory (about twice its sheet's XML), so its parts are checked, as the
+    archive declares them and then as they unpack, before it is read; a CSV streams and has only the file
+    size and row limits. 200 MB of sheet XML is about 100,000 rows of a 40-column 12345 export; larger
+    exports go in as CSV.
+    """
 
     max_bytes: int = 1024 * 1024 * 1024  # a years-long backfill CSV runs to hundreds of MB
-    max_unzipped_bytes: int = 1024 * 1024 * 1024
+    max_unzipped_bytes: int = 400 * 1024 * 1024  # all parts of a workbook together
     max_rows: int = 2_000_000
+    max_sheet_bytes: int = 200 * 1024 * 1024  # any one part of a workbook (a sheet's XML, the shared strings)
+    max_cells: int = 10_000_000  # rows × columns the first sheet spans (read as a full grid, empty cells too)
+    max_cell_chars: int = 32_767  # Excel's own limit for one cell; a longer cell rejects its row
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
         """The limits set in the app's configuration (TRACKER_IMPORT_MAX_*)."""
-        return cls(config["IMPORT_MAX_BYTES"], config["IMPORT_MAX_UNZIPPED_BYTES"], config["IMPORT_MAX_ROWS"])
+        default = cls()
+        return cls(
+            max_bytes=config.get("IMPORT_MAX_BYTES", default.max_bytes),
+            max_unzipped_bytes=config.get("IMPORT_MAX_UNZIPPED_BYTES", default.max_unzipped_bytes),
+            max_rows=config.get("IMPORT_MAX_ROWS", default.max_rows),
+            max_sheet_bytes=config.get("IMPORT_MAX_SHEET_BYTES", default.max_sheet_bytes),
+            max_cells=config.get("IMPORT_MAX_CELLS", default.max_cells),
+            max_cell_chars=config.get("IMPORT_MAX_CELL_CHARS", default.max_cell_chars),
+        )
 
 
 def normalise_text(value: str) -> str:
@@ -179,6 +199,7 @@ class ExportFile:
         # lengths checked on the cell as it is (quick), or through the profile's value map (then always refusal())
         mapped = any(self.profile.values.get(canonical) for _, canonical, _ in self.bounded)
         quick = [(i, limit) for i, canonical, limit in self.bounded if not self.profile.values.get(canonical)]
+        longest = self.limits.max_cell_chars
         count = 0
         width = len(self.header)
         header = self.header
@@ -213,6 +234,7 @@ class ExportFile:
                 mapped
                 or (nul and "\x00" in "\x1f".join(cells))
                 or any(len(cells[i]) > limit for i, limit in quick if i < len(cells))
+                or max(map(len, cells)) > longest
             ):
                 refused = self.refusal(index, cells)
                 if refused is not None:
@@ -229,9 +251,14 @@ class ExportFile:
     def refusal(self, index: int, cells: list[str]) -> RefusedRow | None:
         """The row's first cell the database cannot hold (a NUL byte, a value longer than its column), if any."""
         problem: tuple[int, str, str] | None = None  # (column index, value, reason)
+        longest = self.limits.max_cell_chars
         if self.may_hold_nul and "\x00" in "\x1f".join(cells):
             at = next(i for i, cell in enumerate(cells) if "\x00" in cell)
             problem = (at, cells[at], NUL_REASON)
+        elif max(map(len, cells)) > longest:
+            at = next(i for i, cell in enumerate(cells) if len(cell) > longest)
+            reason = f"单元格长度 {len(cells[at]):,} 字，超过单元格上限 {longest:,} 字；本行未导入，其余行照常导入"
+            problem = (at, cells[at], reason)
         else:
             for at, canonical, limit in self.bounded:
                 if at < len(cells):
@@ -412,7 +439,7 @@ def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str],
         raise ExportFileError(f"文件「{path.name}」无法打开") from None
     if size > limits.max_bytes:
         raise ExportFileError(
-            f"文件「{path.name}」大小 {size / 1048576:.1f} MB，超过上限 {limits.max_bytes / 1048576:.0f} MB"
+            f"文件「{path.name}」大小 {format_size(size)}，超过上限 {format_size(limits.max_bytes)}，未导入任何内容"
         )
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".xls", ".csv"):
@@ -432,17 +459,75 @@ def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str],
 
 
 def _check_zip(path: Path, limits: Limits) -> None:
-    """Refuse a workbook that unpacks to far more than it weighs (a zip bomb)."""
+    """Refuse, before reading, a workbook that unpacks to more than the limits (a zip bomb, or just too large).
+
+    First the sizes the archive declares (all parts, each part), then each worksheet as it really unpacks,
+    streamed: its bytes (a part that lies about its size is damaged), the last row and column its cells
+    name (read as a full grid of that many cells).
+    """
+    name = path.name
     try:
         with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        raise ExportFileError(f"文件「{path.name}」已损坏：不是完整的 Excel 工作簿") from None
-    if unpacked > limits.max_unzipped_bytes:
-        raise ExportFileError(
-            f"文件「{path.name}」解压后达 {unpacked / 1048576:.0f} MB，超过上限 "
-            f"{limits.max_unzipped_bytes / 1048576:.0f} MB（疑似压缩炸弹），已拒绝"
-        )
+            parts = archive.infolist()
+            unpacked = sum(info.file_size for info in parts)
+            if unpacked > limits.max_unzipped_bytes:
+                raise ExportFileError(
+                    f"文件「{name}」解压后共 {format_size(unpacked)}，"
+                    f"超过上限 {format_size(limits.max_unzipped_bytes)}"
+                    f"；文件本身仅 {format_size(path.stat().st_size)}，疑似压缩炸弹。已拒绝，未读取其内容"
+                )
+            for info in parts:
+                if info.file_size > limits.max_sheet_bytes:
+                    raise ExportFileError(
+                        f"文件「{name}」中的「{info.filename}」解压后 {format_size(info.file_size)}，"
+                        f"超过单个工作表上限 {format_size(limits.max_sheet_bytes)}；疑似压缩炸弹，或表格过大"
+                        "（请拆分，或另存为 CSV 后导入）。已拒绝，未读取其内容"
+                    )
+            for info in parts:
+                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                    _check_sheet(archive, info, name, limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error):
+        raise ExportFileError(f"文件「{name}」已损坏：不是完整的 Excel 工作簿") from None
+
+
+_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
+_CELL_COLUMN = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d')
+
+
+def _check_sheet(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: Limits) -> None:
+    """One worksheet's XML streamed (never held whole): the grid its cells span against the row and cell limits."""
+    last_row = 0
+    widest = b""
+    tail = b""
+    with archive.open(info) as member:  # stops at the declared size; a longer part fails its CRC: damaged
+        while chunk := member.read(1 << 20):
+            window = tail + chunk
+            rows = _ROW_REF.findall(window)
+            if rows:
+                last_row = max(last_row, int(rows[-1]))  # rows are written in order
+            for column in set(_CELL_COLUMN.findall(window)):
+                if (len(column), column) > (len(widest), widest):
+                    widest = column
+            tail = window[-64:]
+            width = _column_number(widest)
+            if last_row > limits.max_rows + HEADER_SCAN_ROWS:
+                raise ExportFileError(
+                    f"文件「{name}」的工作表「{info.filename}」至少有 {last_row:,} 行，"
+                    f"超过上限 {limits.max_rows:,} 行，已拒绝"
+                )
+            if last_row * width > limits.max_cells:
+                raise ExportFileError(
+                    f"文件「{name}」的工作表「{info.filename}」至少跨 {last_row:,} 行 × {width:,} 列 = "
+                    f"{last_row * width:,} 个单元格，超过上限 {limits.max_cells:,} 个（疑似压缩炸弹），已拒绝"
+                )
+
+
+def _column_number(letters: bytes) -> int:
+    """Column letters as a number (A → 1, XFD → 16384)."""
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
 
 
 def _excel_rows(path: Path) -> tuple[Grid, None, list[str], bool]:
