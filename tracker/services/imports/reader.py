@@ -199,6 +199,7 @@ class ExportFile:
         # lengths checked on the cell as it is (quick), or through the profile's value map (then always refusal())
         mapped = any(self.profile.values.get(canonical) for _, canonical, _ in self.bounded)
         quick = [(i, limit) for i, canonical, limit in self.bounded if not self.profile.values.get(canonical)]
+        one = quick[0] if len(quick) == 1 else None  # the usual case: only 工单编号 has a length
         longest = self.limits.max_cell_chars
         count = 0
         width = len(self.header)
@@ -206,8 +207,12 @@ class ExportFile:
         order_index = self.order_index
         totals = TOTALS_PATTERN.match
         verbatim = self.verbatim
+        strip = str.strip
         for index, (raw, line) in enumerate(grid, start=self.header_row + 1):
-            cells = clean_cells(raw, verbatim)
+            cells = [strip(cell, CELL_SPACES) for cell in raw]
+            for at in verbatim:  # free text as written (see clean_cells)
+                if at < len(cells) and cells[at]:
+                    cells[at] = raw[at]
             if not any(cells):
                 self.skipped.append((index, "空行"))
                 continue
@@ -233,7 +238,11 @@ class ExportFile:
             if (
                 mapped
                 or (nul and "\x00" in "\x1f".join(cells))
-                or any(len(cells[i]) > limit for i, limit in quick if i < len(cells))
+                or (
+                    len(cells[one[0]]) > one[1]
+                    if one is not None and one[0] < len(cells)
+                    else any(len(cells[i]) > limit for i, limit in quick if i < len(cells))
+                )
                 or max(map(len, cells)) > longest
             ):
                 refused = self.refusal(index, cells)
