@@ -53,7 +53,7 @@ class Limits:
     """Limits (configurable): size on disk; for a workbook, the size of each part and of all parts unpacked and
     the cells its first sheet spans; data rows; characters in one cell.
 
-    A workbook is read whole into memory (about twice its sheet's XML), so its parts are checked, as the
+    A workbook is read whole into memory (about 2.5 times its sheet's XML), so its parts are checked, as the
     archive declares them and then as they unpack, before it is read; a CSV streams and has only the file
     size and row limits. 200 MB of sheet XML is about 100,000 rows of a 40-column 12345 export; larger
     exports go in as CSV.
