@@ -9,11 +9,21 @@ from werkzeug.exceptions import HTTPException
 
 from tracker.db import get_session
 from tracker.domain.errors import TrackerError
+from tracker.domain.sizes import format_size
 from tracker.services.operations import schema_problem
+from tracker.web.security import UPLOAD_ENDPOINTS, body_limit
 
 log = logging.getLogger(__name__)
 
 TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 413: "文件过大", 500: "系统出错"}
+
+
+def _too_large() -> str:
+    """The 413 sentence: the limit that applied to this route (the upload route has the large one)."""
+    limit = body_limit(request.endpoint, current_app.config)
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        return f"上传的内容超过大小上限 {format_size(limit)}，未保存任何内容；请拆分文件后再上传。"
+    return f"请求内容超过此页面的大小上限 {format_size(limit)}，未处理，也未保存任何内容。"
 
 
 def init_app(app: Flask) -> None:
@@ -23,13 +33,11 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException) -> tuple[str, int] | tuple[dict[str, str], int]:
         code = exc.code or 500
         if request.path.startswith("/api/"):  # unknown API paths and wrong methods answer in JSON too
-            api_messages = {404: "工单不存在或接口地址有误", 405: "接口只支持 GET"}
+            api_messages = {404: "工单不存在或接口地址有误", 405: "接口只支持 GET", 413: _too_large()}
             return {"error": api_messages.get(code, TITLES.get(code, "请求无法完成"))}, code
         message = "您要找的工单或页面不存在。" if code == 404 else "请求无法完成。"
         if code == 413:
-            limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-            size = f"{limit / 1048576:.0f} MB" if limit >= 1048576 else f"{limit / 1024:.0f} KB"
-            message = f"上传的内容超过大小上限 {size}，未保存任何内容；请拆分文件后再上传。"
+            message = _too_large()
         return render_template("error.html", title=TITLES.get(code, "请求无法完成"), message=message), code
 
     @app.errorhandler(TrackerError)

@@ -7,6 +7,8 @@ flushes and never commits; ``dry_run`` is the caller rolling back.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import hashlib
 import logging
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from tracker.domain.deadlines import RuleTable
 from tracker.domain.errors import TrackerError
 from tracker.models import ImportBatch, ImportIssue, Order, utcnow
 from tracker.services.accounts import Actor
+from tracker.services.imports.columns import NUL_SIGN
 from tracker.services.imports.plan import NewOrderWriter, RepeatIndex, plan_new_order
 from tracker.services.imports.profiles import Profile
 from tracker.services.imports.reader import ExportFile, Limits, SheetRow, open_export
@@ -101,11 +105,33 @@ def _bulk_mode(session: Session) -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+        release_memory()
         if raw is not None:
             try:
                 raw.execute(f"PRAGMA cache_size = {int(cache)}")
             except sqlite3.Error as exc:  # a broken connection: the pool discards it; the import's own error stands
                 log.warning("could not put SQLite's page cache back: %s", exc)
+
+
+def release_memory() -> None:
+    """After a file was read (or refused): collect what it left, and give freed heap back to the system.
+
+    A workbook is read whole; without this a worker kept the memory of its largest file for good
+    (glibc keeps freed small blocks in the heap until asked to trim it).
+    """
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@cache
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim, or None where there is none (macOS, musl): then the collection is what we can do."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _import_file(session: Session, path: Path, options: ImportOptions) -> ImportReport:
@@ -141,7 +167,9 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
     # file's numbers and digests; a CSV read whole by its lines is not read again
     lines = line_survey(session, export, profile, source, options.chunk_rows)
     survey = lines.survey or survey_rows(session, export, profile, source, options.chunk_rows, lines.settled)
-    report.rows_read = survey.total
+    # rows with a cell no database holds (NUL, too long for its column) were set aside by the reader, unparsed
+    report.rows_read = survey.total + len(export.refused)
+    report.rejected.extend(RowError(r.number, r.column, r.value, r.reason, r.order_no) for r in export.refused)
     report.unchanged = survey.unchanged
     for order_no, rows in survey.conflicting.items():
         report.rejected.extend(_duplicate(number, order_no, rows) for number in rows)
@@ -185,14 +213,19 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
                     batch_id=batch.id or 0,
                     kind=kind,
                     row=issue.row,
-                    column=issue.column,
-                    value=issue.value,
-                    reason=issue.reason,
-                    order_no=issue.order_no,
+                    column=_storable(issue.column),
+                    value=_storable(issue.value),
+                    reason=_storable(issue.reason),
+                    order_no=_storable(issue.order_no),
                 )
             )
     session.flush()
     return report
+
+
+def _storable(text: str) -> str:
+    """Text any database stores: a NUL byte (from a file's note or a header) shown as ␀."""
+    return text.replace("\x00", NUL_SIGN)
 
 
 def lock_imports(session: Session) -> None:

@@ -18,6 +18,7 @@ import logging
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -28,11 +29,13 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from tracker.domain.errors import TrackerError
+from tracker.domain.sizes import format_size
+from tracker.services.imports.columns import NUL_REASON, NUL_SIGN, field_lengths, shown, too_long_reason
 from tracker.services.imports.profiles import Profile, builtin_profiles
 
 log = logging.getLogger(__name__)
 
-Grid = Callable[[bool], Iterator[tuple[list[str], bytes | None]]]  # rows as (cells, the record's bytes or None)
+Grid = Callable[[bool], Iterator[tuple[list[str], bytes | None]]]  # rows as (raw cells, the record's bytes or None)
 
 HEADER_SCAN_ROWS = 20
 MIN_HEADER_MATCHES = 3
@@ -47,16 +50,34 @@ class ExportFileError(TrackerError):
 
 @dataclass(frozen=True)
 class Limits:
-    """File-level limits (configurable): size on disk, size unpacked, data rows."""
+    """Limits (configurable): size on disk; for a workbook, the size of each part and of all parts unpacked and
+    the cells its first sheet spans; data rows; characters in one cell.
+
+    A workbook is read whole into memory (about 2.5 times its sheet's XML), so its parts are checked, as the
+    archive declares them and then as they unpack, before it is read; a CSV streams and has only the file
+    size and row limits. 200 MB of sheet XML is about 100,000 rows of a 40-column 12345 export; larger
+    exports go in as CSV.
+    """
 
     max_bytes: int = 1024 * 1024 * 1024  # a years-long backfill CSV runs to hundreds of MB
-    max_unzipped_bytes: int = 1024 * 1024 * 1024
+    max_unzipped_bytes: int = 400 * 1024 * 1024  # all parts of a workbook together
     max_rows: int = 2_000_000
+    max_sheet_bytes: int = 200 * 1024 * 1024  # any one part of a workbook (a sheet's XML, the shared strings)
+    max_cells: int = 10_000_000  # rows × columns the first sheet spans (read as a full grid, empty cells too)
+    max_cell_chars: int = 32_767  # Excel's own limit for one cell; a longer cell rejects its row
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
         """The limits set in the app's configuration (TRACKER_IMPORT_MAX_*)."""
-        return cls(config["IMPORT_MAX_BYTES"], config["IMPORT_MAX_UNZIPPED_BYTES"], config["IMPORT_MAX_ROWS"])
+        default = cls()
+        return cls(
+            max_bytes=config.get("IMPORT_MAX_BYTES", default.max_bytes),
+            max_unzipped_bytes=config.get("IMPORT_MAX_UNZIPPED_BYTES", default.max_unzipped_bytes),
+            max_rows=config.get("IMPORT_MAX_ROWS", default.max_rows),
+            max_sheet_bytes=config.get("IMPORT_MAX_SHEET_BYTES", default.max_sheet_bytes),
+            max_cells=config.get("IMPORT_MAX_CELLS", default.max_cells),
+            max_cell_chars=config.get("IMPORT_MAX_CELL_CHARS", default.max_cell_chars),
+        )
 
 
 def normalise_text(value: str) -> str:
@@ -66,18 +87,37 @@ def normalise_text(value: str) -> str:
 
 CELL_SPACES = " \t\r\n\u3000\u00a0"
 
+# Free text is kept as written (a complaint starting with a tab keeps it); keys, codes, names and dates are
+# trimmed. A free-text cell of nothing but spaces counts as empty.
+VERBATIM_FIELDS = frozenset({"诉求内容", "答复内容", "延期理由", "退单依据", "督办事项", "重办原因", "未联原因"})
+
 
 def clean_cell(value: str) -> str:
     """A cell's text with surrounding (also full-width and non-breaking) spaces trimmed; the text kept."""
     return value.strip(CELL_SPACES)
 
 
+def clean_cells(cells: list[str], verbatim: tuple[int, ...] = ()) -> list[str]:
+    """A row's raw cells trimmed, except the free-text columns ``verbatim`` (kept unless only spaces)."""
+    strip = str.strip
+    out = [strip(cell, CELL_SPACES) for cell in cells]
+    for index in verbatim:
+        if index < len(out) and out[index]:
+            out[index] = cells[index]
+    return out
+
+
 def cell_text(value: Any) -> str:
-    """A spreadsheet value as the text a person sees (integral numbers without '.0')."""
+    """A spreadsheet value as the text a person sees (integral numbers without '.0'), trimmed."""
+    return clean_cell(raw_text(value))
+
+
+def raw_text(value: Any) -> str:
+    """A spreadsheet value as text, untrimmed (free text keeps its spaces and tabs; see :func:`clean_cells`)."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return clean_cell(value)
+        return value
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float):
@@ -90,7 +130,7 @@ def cell_text(value: Any) -> str:
         return value.strftime("%H:%M:%S")
     if isinstance(value, timedelta):
         return str(value)
-    return clean_cell(str(value))
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -107,6 +147,17 @@ class SheetRow:
     line: bytes | None = None
 
 
+@dataclass(frozen=True)
+class RefusedRow:
+    """A data row with a cell the database cannot hold (a NUL byte, too long for its column): never parsed."""
+
+    number: int
+    column: str  # the header as the file has it
+    value: str  # as shown: NUL as ␀, shortened
+    reason: str
+    order_no: str
+
+
 @dataclass
 class ExportFile:
     """An opened export: its profile, header, columns; :meth:`rows` streams the data rows."""
@@ -120,7 +171,9 @@ class ExportFile:
     encoding: str | None
     limits: Limits
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[RefusedRow] = field(default_factory=list)  # the last pass's rows with cells no database holds
     notes: list[str] = field(default_factory=list)
+    may_hold_nul: bool = True  # False when the file was seen to hold no NUL byte (no cell needs the check)
     line_key: bytes | None = None  # CSV: what the line digest of this layout is keyed with (see plain_lines)
     plain_ended: bool = False  # the last plain_lines pass read the file to its end
     _grid: Grid | None = None
@@ -141,12 +194,25 @@ class ExportFile:
         for _ in range(self.header_row):  # title rows and the header itself
             next(grid, None)
         self.skipped = []
+        self.refused = []
+        nul = self.may_hold_nul
+        # lengths checked on the cell as it is (quick), or through the profile's value map (then always refusal())
+        mapped = any(self.profile.values.get(canonical) for _, canonical, _ in self.bounded)
+        quick = [(i, limit) for i, canonical, limit in self.bounded if not self.profile.values.get(canonical)]
+        one = quick[0] if len(quick) == 1 else None  # the usual case: only 工单编号 has a length
+        longest = self.limits.max_cell_chars
         count = 0
         width = len(self.header)
         header = self.header
         order_index = self.order_index
         totals = TOTALS_PATTERN.match
-        for index, (cells, line) in enumerate(grid, start=self.header_row + 1):
+        verbatim = self.verbatim
+        strip = str.strip
+        for index, (raw, line) in enumerate(grid, start=self.header_row + 1):
+            cells = [strip(cell, CELL_SPACES) for cell in raw]
+            for at in verbatim:  # free text as written (see clean_cells)
+                if at < len(cells) and cells[at]:
+                    cells[at] = raw[at]
             if not any(cells):
                 self.skipped.append((index, "空行"))
                 continue
@@ -169,7 +235,53 @@ class ExportFile:
                 raise ExportFileError(
                     f"文件「{self.path.name}」的数据行超过上限 {self.limits.max_rows:,} 行；请拆分后再导入"
                 )
+            if (
+                mapped
+                or (nul and "\x00" in "\x1f".join(cells))
+                or (
+                    len(cells[one[0]]) > one[1]
+                    if one is not None and one[0] < len(cells)
+                    else any(len(cells[i]) > limit for i, limit in quick if i < len(cells))
+                )
+                or max(map(len, cells)) > longest
+            ):
+                refused = self.refusal(index, cells)
+                if refused is not None:
+                    self.refused.append(refused)
+                    continue
             yield index, cells, line
+
+    @cached_property
+    def bounded(self) -> list[tuple[int, str, int]]:
+        """(column index, field, length) of the fields whose database column has a length."""
+        lengths = field_lengths()
+        return [(i, canonical, lengths[canonical]) for i, canonical in self.columns if canonical in lengths]
+
+    def refusal(self, index: int, cells: list[str]) -> RefusedRow | None:
+        """The row's first cell the database cannot hold (a NUL byte, a value longer than its column), if any."""
+        problem: tuple[int, str, str] | None = None  # (column index, value, reason)
+        longest = self.limits.max_cell_chars
+        if self.may_hold_nul and "\x00" in "\x1f".join(cells):
+            at = next(i for i, cell in enumerate(cells) if "\x00" in cell)
+            problem = (at, cells[at], NUL_REASON)
+        elif max(map(len, cells)) > longest:
+            at = next(i for i, cell in enumerate(cells) if len(cell) > longest)
+            reason = f"单元格长度 {len(cells[at]):,} 字，超过单元格上限 {longest:,} 字；本行未导入，其余行照常导入"
+            problem = (at, cells[at], reason)
+        else:
+            for at, canonical, limit in self.bounded:
+                if at < len(cells):
+                    value = self.profile.map_value(canonical, cells[at])
+                    if len(value) > limit:
+                        problem = (at, cells[at], too_long_reason(len(value), limit))
+                        break
+        if problem is None:
+            return None
+        at, value, reason = problem
+        column = self.header[at] if at < len(self.header) and self.header[at] else f"第 {at + 1} 列"
+        order_index = self.order_index
+        order_no = cells[order_index] if order_index is not None and order_index < len(cells) else ""
+        return RefusedRow(index, shown(column), shown(value), reason, shown(order_no))
 
     def plain_lines(self) -> Generator[tuple[int, bytes, str | None]]:
         """CSV only: the data rows that are one plain line each, read without the csv module.
@@ -183,8 +295,8 @@ class ExportFile:
         the pass reached the end of the file.
         """
         self.plain_ended = False
-        if self.line_key is None or self.order_index is None or self.encoding is None:
-            return
+        if self.line_key is None or self.order_index is None or self.encoding is None or self.may_hold_nul:
+            return  # a file holding a NUL byte is read by records(), which refuses those rows
         later = _after_first_line(self.encoding)
         order_index = self.order_index
         max_rows = self.limits.max_rows
@@ -224,6 +336,11 @@ class ExportFile:
         self.plain_ended = True
 
     @cached_property
+    def verbatim(self) -> tuple[int, ...]:
+        """The columns of free text, kept as written."""
+        return tuple(sorted({i for i, c in self.columns if c in VERBATIM_FIELDS}))
+
+    @cached_property
     def order_index(self) -> int | None:
         """The column of 工单编号."""
         return next((i for i, c in self.columns if c == "工单编号"), None)
@@ -252,11 +369,11 @@ class ExportFile:
 
 def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = Limits()) -> ExportFile:
     """Check the file, find its header row (and profile, when none is given) and prepare its rows."""
-    make_grid, encoding, notes = _open_grid(path, limits)
+    make_grid, encoding, notes, nul = _open_grid(path, limits)
     head: list[list[str]] = []
     lines: list[bytes | None] = []
     for cells, line in make_grid(True):
-        head.append(cells)
+        head.append(clean_cells(cells))
         lines.append(line)
         if len(head) >= HEADER_SCAN_ROWS:
             break
@@ -278,7 +395,7 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         expected = "、".join(list((profile or builtin_profiles()[0]).headers)[:4])
         raise ExportFileError(f"文件「{path.name}」前 {HEADER_SCAN_ROWS} 行中找不到表头（应含「{expected}」等列名）")
     _, header_index, chosen = best
-    header = head[header_index]
+    header = [name.replace("\x00", NUL_SIGN) for name in head[header_index]]  # a header names extras: storable
     columns: list[tuple[int, str]] = []
     extras: dict[int, str] = {}
     claimed: set[str] = set()
@@ -312,13 +429,17 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
         encoding=encoding,
         limits=limits,
         notes=notes,
+        may_hold_nul=nul,
         line_key=line_key,
         _grid=make_grid,
     )
 
 
-def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]:
-    """A way to walk the file's cells as rows of text (again and again), after the file-level checks."""
+def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str], bool]:
+    """A way to walk the file's cells as rows of text (again and again), after the file-level checks.
+
+    Also says whether the file may hold a NUL byte in a cell.
+    """
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -327,7 +448,7 @@ def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]
         raise ExportFileError(f"文件「{path.name}」无法打开") from None
     if size > limits.max_bytes:
         raise ExportFileError(
-            f"文件「{path.name}」大小 {size / 1048576:.1f} MB，超过上限 {limits.max_bytes / 1048576:.0f} MB"
+            f"文件「{path.name}」大小 {format_size(size)}，超过上限 {format_size(limits.max_bytes)}，未导入任何内容"
         )
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".xls", ".csv"):
@@ -335,8 +456,8 @@ def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]
     if suffix == ".csv":
         if magic.startswith((ZIP_MAGIC, OLE_MAGIC)):
             raise ExportFileError(f"文件「{path.name}」扩展名为 .csv，内容却是 Excel 工作簿；请改用正确的扩展名")
-        encoding = detect_encoding(path)
-        return (lambda with_lines: _csv_rows(path, encoding, with_lines)), encoding, []
+        encoding, nul = _scan_csv(path)
+        return (lambda with_lines: _csv_rows(path, encoding, with_lines)), encoding, [], nul
     if suffix == ".xlsx":
         if not magic.startswith(ZIP_MAGIC):
             raise ExportFileError(f"文件「{path.name}」扩展名为 .xlsx，内容却不是 Excel 工作簿")
@@ -347,20 +468,78 @@ def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str]]
 
 
 def _check_zip(path: Path, limits: Limits) -> None:
-    """Refuse a workbook that unpacks to far more than it weighs (a zip bomb)."""
+    """Refuse, before reading, a workbook that unpacks to more than the limits (a zip bomb, or just too large).
+
+    First the sizes the archive declares (all parts, each part), then each worksheet as it really unpacks,
+    streamed: its bytes (a part that lies about its size is damaged), the last row and column its cells
+    name (read as a full grid of that many cells).
+    """
+    name = path.name
     try:
         with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        raise ExportFileError(f"文件「{path.name}」已损坏：不是完整的 Excel 工作簿") from None
-    if unpacked > limits.max_unzipped_bytes:
-        raise ExportFileError(
-            f"文件「{path.name}」解压后达 {unpacked / 1048576:.0f} MB，超过上限 "
-            f"{limits.max_unzipped_bytes / 1048576:.0f} MB（疑似压缩炸弹），已拒绝"
-        )
+            parts = archive.infolist()
+            unpacked = sum(info.file_size for info in parts)
+            if unpacked > limits.max_unzipped_bytes:
+                raise ExportFileError(
+                    f"文件「{name}」解压后共 {format_size(unpacked)}，"
+                    f"超过上限 {format_size(limits.max_unzipped_bytes)}"
+                    f"；文件本身仅 {format_size(path.stat().st_size)}，疑似压缩炸弹。已拒绝，未读取其内容"
+                )
+            for info in parts:
+                if info.file_size > limits.max_sheet_bytes:
+                    raise ExportFileError(
+                        f"文件「{name}」中的「{info.filename}」解压后 {format_size(info.file_size)}，"
+                        f"超过单个工作表上限 {format_size(limits.max_sheet_bytes)}；疑似压缩炸弹，或表格过大"
+                        "（请拆分，或另存为 CSV 后导入）。已拒绝，未读取其内容"
+                    )
+            for info in parts:
+                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                    _check_sheet(archive, info, name, limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error):
+        raise ExportFileError(f"文件「{name}」已损坏：不是完整的 Excel 工作簿") from None
 
 
-def _excel_rows(path: Path) -> tuple[Grid, None, list[str]]:
+_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
+_CELL_COLUMN = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d')
+
+
+def _check_sheet(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: Limits) -> None:
+    """One worksheet's XML streamed (never held whole): the grid its cells span against the row and cell limits."""
+    last_row = 0
+    widest = b""
+    tail = b""
+    with archive.open(info) as member:  # stops at the declared size; a longer part fails its CRC: damaged
+        while chunk := member.read(1 << 20):
+            window = tail + chunk
+            rows = _ROW_REF.findall(window)
+            if rows:
+                last_row = max(last_row, int(rows[-1]))  # rows are written in order
+            for column in set(_CELL_COLUMN.findall(window)):
+                if (len(column), column) > (len(widest), widest):
+                    widest = column
+            tail = window[-64:]
+            width = _column_number(widest)
+            if last_row > limits.max_rows + HEADER_SCAN_ROWS:
+                raise ExportFileError(
+                    f"文件「{name}」的工作表「{info.filename}」至少有 {last_row:,} 行，"
+                    f"超过上限 {limits.max_rows:,} 行，已拒绝"
+                )
+            if last_row * width > limits.max_cells:
+                raise ExportFileError(
+                    f"文件「{name}」的工作表「{info.filename}」至少跨 {last_row:,} 行 × {width:,} 列 = "
+                    f"{last_row * width:,} 个单元格，超过上限 {limits.max_cells:,} 个（疑似压缩炸弹），已拒绝"
+                )
+
+
+def _column_number(letters: bytes) -> int:
+    """Column letters as a number (A → 1, XFD → 16384)."""
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _excel_rows(path: Path) -> tuple[Grid, None, list[str], bool]:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheet = workbook.get_sheet_by_index(0)
@@ -372,14 +551,15 @@ def _excel_rows(path: Path) -> tuple[Grid, None, list[str]]:
         raise ExportFileError(
             f"文件「{path.name}」无法读取：文件已损坏，或不是 Excel 表格（扩展名与内容不符）"
         ) from None
-    rows = [[cell_text(v) for v in row] for row in values]
+    rows = [[raw_text(v) for v in row] for row in values]
+    nul = any("\x00" in "".join(row) for row in rows)
     notes = _fill_merged(rows, merged)
     if others:
         notes.append(
             f"工作簿共有 {len(others) + 1} 个有内容的工作表，只导入了第一个「{sheet.name}」；"
             f"未导入：{'、'.join(others)}（如需导入，请另存为单独的文件）"
         )
-    return (lambda with_lines: ((row, None) for row in rows)), None, notes
+    return (lambda with_lines: ((row, None) for row in rows)), None, notes, nul
 
 
 def _fill_merged(rows: list[list[str]], merged: list[Any]) -> list[str]:
@@ -410,14 +590,21 @@ def _cell_name(row: int, col: int) -> str:
 
 def detect_encoding(path: Path) -> str:
     """UTF-8 (with or without BOM) when the whole file decodes as such, else GB18030; else refuse."""
+    return _scan_csv(path)[0]
+
+
+def _scan_csv(path: Path) -> tuple[str, bool]:
+    """The CSV's encoding (see :func:`detect_encoding`) and whether it holds a NUL byte (U+0000 in both)."""
     for encoding in ("utf-8-sig", "gb18030"):
         decoder = codecs.getincrementaldecoder(encoding)()
+        nul = False
         try:
             with path.open("rb") as handle:
                 while chunk := handle.read(1 << 20):
                     decoder.decode(chunk)
+                    nul = nul or b"\x00" in chunk
                 decoder.decode(b"", final=True)
-            return encoding
+            return encoding, nul
         except UnicodeDecodeError:
             continue
     raise ExportFileError(f"文件「{path.name}」既不是 UTF-8 也不是 GB18030 编码的 CSV，无法读取")
@@ -433,7 +620,6 @@ def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[lis
     and from there on no record carries its bytes. Without it the file is decoded in large pieces,
     which is quicker.
     """
-    strip = str.strip
     taken: list[bytes] = []  # the lines of the record the csv module is reading
     plain = [True]  # every line so far ends where the csv module sees it end
     with path.open("rb") as handle:
@@ -460,7 +646,7 @@ def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[lis
                     if plain[0]:
                         raw = (taken[0] if len(taken) == 1 else b"".join(taken)).rstrip(b"\r\n")
                     taken.clear()
-                yield [strip(cell, CELL_SPACES) for cell in record], raw
+                yield record, raw
                 line = reader.line_num + 1
         except csv.Error:
             raise ExportFileError(

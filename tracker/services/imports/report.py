@@ -124,7 +124,7 @@ def reports_to_xlsx(reports: list[ImportReport]) -> bytes:
                     ]
                 )
         for row, why in report.skipped:
-            details.append([name, "跳过", row, "", "", "", why])
+            details.append([name, "跳过", row, "", "", "", formula_safe(why)])
     buffer = BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -282,7 +282,7 @@ def _apply_fields(order: Any, action: Action, data: ActionInput, ctx: Context, d
         done_at[Stage.FIRST_CONTACT] = order.contact_at
     elif action is Action.REQUEST_EXTENSION:
         order.extension_status = ExtensionStatus.REQUESTED.value
-        order.extension_reason = data.reason.strip()
+        order.extension_reason = data.reason if data.reason.strip() else ""  # free text as written
         order.extension_requested_to = data.new_due_date
     elif action is Action.APPROVE_EXTENSION:
         order.extension_status = ExtensionStatus.APPROVED.value
@@ -292,11 +292,11 @@ def _apply_fields(order: Any, action: Action, data: ActionInput, ctx: Context, d
         order.return_from_state = order.state
         order.return_count += 1
         order.return_reason_code = data.reason_code
-        order.return_basis = data.basis.strip()
+        order.return_basis = data.basis if data.basis.strip() else ""
     elif action in (Action.CLOSE, Action.PLATFORM_CLOSE):
         if order.extension_status == ExtensionStatus.REQUESTED.value:
             order.extension_status = ExtensionStatus.CANCELLED.value
-        order.reply = data.reply.strip() or order.reply
+        order.reply = data.reply if data.reply.strip() else order.reply
         order.verdict = data.verdict or order.verdict
         order.reply_method = data.reply_method or order.reply_method
         order.closed_at = now

@@ -44,19 +44,25 @@ class ExportTooLarge(TrackerError):
 
 
 def cell_value(order: Order, field: str) -> object:
-    """What one cell shows: masked personal data, Chinese labels, local times, formula-safe text."""
+    """What one cell shows: masked personal data, Chinese labels, local times, formula-safe text.
+
+    Text is neutralised last, after masking: a name "=A1" masks to "=**", which must not become a formula.
+    """
     value = getattr(order, field)
+    shown: object
     if field == "phone":
-        return mask_phone(value)
-    if field == "complainant":
-        return mask_name(value)
-    if field == "state":
-        return labels.STATE_LABELS[State(value)]
-    if field.endswith("_at"):
-        return labels.format_local(value)
-    if isinstance(value, str):
-        return formula_safe(mask_phones_in_text(value))
-    return value if value is not None else ""
+        shown = mask_phone(value)
+    elif field == "complainant":
+        shown = mask_name(value)
+    elif field == "state":
+        shown = labels.STATE_LABELS[State(value)]
+    elif field.endswith("_at"):
+        shown = labels.format_local(value)
+    elif isinstance(value, str):
+        shown = mask_phones_in_text(value)
+    else:
+        shown = value if value is not None else ""
+    return formula_safe(shown)
 
 
 def export_orders(session: Session, *, viewer: Viewer, filters: OrderFilter, max_rows: int = EXPORT_MAX_ROWS) -> bytes:

@@ -366,17 +366,23 @@ def _percent(value: float | None) -> float | str:
     return round(value * 100, 1) if value is not None else ""
 
 
+def _append(sheet: Any, cells: Sequence[object]) -> None:
+    """One row, every text cell formula-safe (titles, labels from a custom checklist, names, comments)."""
+    sheet.append([formula_safe(cell) for cell in cells])
+
+
 def results_workbook(results: Results, *, title: str) -> bytes:
     """The results as XLSX for the 通报 to streets: summary, failing items, reviewed orders (formula-safe text)."""
     workbook = Workbook(write_only=True)
     bands = results.labels.bands
     summary = workbook.create_sheet("合格率")
-    summary.append([formula_safe(title)])
-    summary.append(
-        ["说明：合格率只按随机抽取部分估计；风险件（不满意、退单等）与人工增加的工单单列。区间为 95% Wilson 区间。"]
+    _append(summary, [formula_safe(title)])
+    _append(
+        summary,
+        ["说明：合格率只按随机抽取部分估计；风险件（不满意、退单等）与人工增加的工单单列。区间为 95% Wilson 区间。"],
     )
     header = ["部分", "维度", "分组", "样本量 n", "合格数", "合格率 %", "区间下限 %", "区间上限 %", "平均分"]
-    summary.append(header + [f"{band}（件）" for band in bands])
+    _append(summary, header + [f"{band}（件）" for band in bands])
 
     def line(part: str, dimension: str, key: str, s: ResultSummary) -> list[object]:
         rate = s.pass_rate
@@ -384,35 +390,37 @@ def results_workbook(results: Results, *, title: str) -> bytes:
         cells += [_percent(rate.low), _percent(rate.high), s.mean_score if s.mean_score is not None else ""]
         return cells + [grade.successes for _, grade in s.grades]
 
-    summary.append(line(PARTS["random"], "全部", "全部", results.overall))
-    summary.append(line(PARTS["risk"], "全部", "全部", results.risk))
+    _append(summary, line(PARTS["random"], "全部", "全部", results.overall))
+    _append(summary, line(PARTS["risk"], "全部", "全部", results.risk))
     for breakdown in results.breakdowns:
         for group in breakdown.groups:
-            summary.append(line(PARTS["random"], breakdown.label, group.key, group.summary))
+            _append(summary, line(PARTS["random"], breakdown.label, group.key, group.summary))
     for group in results.months:
-        summary.append(line(PARTS["random"], "办结月份", group.key, group.summary))
+        _append(summary, line(PARTS["random"], "办结月份", group.key, group.summary))
     for breakdown in results.breakdowns:
         for group in breakdown.risk_groups:
-            summary.append(line(PARTS["risk"], breakdown.label, group.key, group.summary))
+            _append(summary, line(PARTS["risk"], breakdown.label, group.key, group.summary))
 
     failing = workbook.create_sheet("问题项")
-    failing.append(["类别", "评分项", "不符合（件）", "部分符合（件）", "已评查（件）", "不符合占比 %"])
+    _append(failing, ["类别", "评分项", "不符合（件）", "部分符合（件）", "已评查（件）", "不符合占比 %"])
     for found in results.failing:
-        failing.append(
-            ["评分项", formula_safe(found.label), found.fails, found.partials, found.n, _percent(found.share)]
+        _append(
+            failing, ["评分项", formula_safe(found.label), found.fails, found.partials, found.n, _percent(found.share)]
         )
     for found in results.hard_fails:
-        failing.append(["否决项", formula_safe(found.label), found.fails, "", found.n, _percent(found.share)])
+        _append(failing, ["否决项", formula_safe(found.label), found.fails, "", found.n, _percent(found.share)])
 
     detail = workbook.create_sheet("评查明细")
     item_keys = list(results.labels.items)
-    detail.append(
+    _append(
+        detail,
         ["抽查计划", "工单编号", "街镇", "执法队", "问题分类", "办结月份", "入样原因", "得分", "等级", "是否合格"]
         + [results.labels.items[key] for key in item_keys]
-        + ["否决项", "评查意见", "评查人", "评查时间", "已发起重办"]
+        + ["否决项", "评查意见", "评查人", "评查时间", "已发起重办"],
     )
     for row in results.rows:
-        detail.append(
+        _append(
+            detail,
             [
                 formula_safe(row.plan_name),
                 formula_safe(row.order_no),
@@ -432,7 +440,7 @@ def results_workbook(results: Results, *, title: str) -> bytes:
                 formula_safe(row.reviewer),
                 format_local(row.reviewed_at),
                 "是" if row.redo_started else "否",
-            ]
+            ],
         )
     buffer = BytesIO()
     workbook.save(buffer)
