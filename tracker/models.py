@@ -382,6 +382,8 @@ class AppUser(SQLModel, table=True):
     api_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     password_changed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    # set when someone other than the user chose the password (create-user, admin page, reset, demo)
+    must_change_password: bool = False
 
 
 class UserSession(SQLModel, table=True):
@@ -423,6 +425,21 @@ class PhoneReveal(SQLModel, table=True):
     order_id: int = Field(foreign_key="work_order.id", index=True)
     reason: str
     at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+
+
+class ExportLog(SQLModel, table=True):
+    """Who downloaded which export (XLSX/CSV), when, with which filter and how many rows (append-only)."""
+
+    __tablename__ = "export_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    user_name: str = Field(max_length=128)
+    at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    kind: str = Field(max_length=32)
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    row_count: int = 0
+    masked: bool = True
 
 
 class Street(SQLModel, table=True):
@@ -551,7 +568,38 @@ def append_only_statements(dialect: str) -> list[str]:
     return []
 
 
-@sa.event.listens_for(OrderEvent.__table__, "after_create")  # type: ignore[attr-defined]
-def _order_event_append_only(target: sa.Table, connection: sa.Connection, **_kw: Any) -> None:
-    for statement in append_only_statements(connection.dialect.name):
+APPEND_ONLY_TABLES = ("order_event", "phone_reveal", "export_log")
+
+
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    """SQL that makes ``table`` refuse UPDATE, DELETE and (on PostgreSQL) TRUNCATE at the database itself.
+
+    SQLite has no TRUNCATE: its ``DELETE FROM t`` without a WHERE is refused by the DELETE trigger.
+    """
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        ]
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION refuse_append_only_change() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
+            f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+            f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_append_only_change()",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION refuse_append_only_change()",
+        ]
+    return []
+
+
+def _append_only(target: sa.Table, connection: sa.Connection, **_kw: Any) -> None:
+    for statement in append_only_ddl(target.name, connection.dialect.name):
         connection.exec_driver_sql(statement)
+
+
+for _table in (OrderEvent.__table__, PhoneReveal.__table__, ExportLog.__table__):  # type: ignore[attr-defined]
+    sa.event.listen(_table, "after_create", _append_only)

@@ -41,8 +41,22 @@ def nav_alert_count() -> int:
 
 def init_app(app: Flask) -> None:
     """Register security, sign-in, blueprints, template filters and label lookups."""
-    from tracker.web import admin, alerts, api, auth, charts, dashboard, errors, imports, orders, security, spot_checks
+    from tracker.web import (
+        admin,
+        alerts,
+        api,
+        auth,
+        charts,
+        dashboard,
+        errors,
+        imports,
+        orders,
+        params,
+        security,
+        spot_checks,
+    )
 
+    params.init_app(app)  # first: the bounded <int:…> converter must be in place before any route
     security.init_app(app)
     auth.init_app(app)
     charts.init_app(app)
