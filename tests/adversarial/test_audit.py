@@ -187,3 +187,21 @@ def test_the_administrator_reads_the_export_log(app, client, people, engine: Eng
     with Session(engine) as s:
         assert len(s.exec(select(ExportLog)).all()) == 1
         assert s.exec(select(OrderEvent)).all() == []  # nothing else was written
+
+
+def test_the_import_report_download_is_logged(app, client, people, engine: Engine, runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tracker.models import ImportBatch
+
+    header = "工单编号,派单时间,诉求类型,问题分类,地址,所属街镇,工单状态,签收时间,备注"
+    rows = "\nE1,2026-11-16 09:00,求助,渣土,某路1号,北站街道,待签收,,\nE2,2026-13-16 09:00,求助,渣土,某路2号,北站街道,待签收,,\n"
+    export = tmp_path / "导出.csv"
+    export.write_text(header + rows, encoding="utf-8")
+    result = runner.invoke(args=["import-orders", str(export), "--profile", "12345", "--user", "王敏"])
+    assert result.exit_code == 0, result.output
+    with Session(engine) as s:
+        batch = s.exec(select(ImportBatch.batch)).one()
+    sign_in(client, people["admin"])
+    assert client.get(f"/imports/batches/{batch}/rejected.xlsx").status_code == 200
+    with Session(engine) as s:
+        logged = s.exec(select(ExportLog)).all()
+    assert [(e.kind, e.parameters["batch"], e.row_count, e.masked) for e in logged] == [("导入报告", batch, 1, False)]
