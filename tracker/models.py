@@ -412,6 +412,7 @@ class LoginAttempt(SQLModel, table=True):
     address: str = Field(max_length=64)
     at: datetime = Field(sa_column=utc_column(nullable=False))
     succeeded: bool = False
+    device: str | None = Field(default=None, max_length=64)  # hash of the browser's known-device id, if any
 
 
 class PhoneReveal(SQLModel, table=True):

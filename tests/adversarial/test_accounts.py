@@ -92,6 +92,28 @@ def test_the_users_own_browser_is_not_locked_out_by_an_attacker(app, people) -> 
         assert users.THROTTLED in message(other)
 
 
+def test_a_known_browser_is_still_slowed_by_its_own_failures(app, people) -> None:  # type: ignore[no-untyped-def]
+    person = people["squad"]
+    browser = app.test_client()
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(browser, person)
+        post(browser, "/logout")
+        clock.shift(timedelta(seconds=1))
+        fail(browser, person.username, FREE_FAILURES_PER_ACCOUNT)
+        assert users.THROTTLED in message(attempt(browser, person.username, person.password))
+
+
+def test_signing_in_to_ones_own_account_does_not_reset_the_address_count(app, people) -> None:  # type: ignore[no-untyped-def]
+    sprayer = app.test_client()
+    with time_machine.travel(START, tick=False):
+        for n in range(users.FREE_FAILURES_PER_ADDRESS - 1):
+            attempt(sprayer, f"guess{n}", "wrong-password-1")
+        sign_in(sprayer, people["supervisor"])  # the attacker's own account
+        post(sprayer, "/logout")
+        attempt(sprayer, "guess-last", "wrong-password-1")
+        assert users.THROTTLED in message(attempt(sprayer, "guess-next", "wrong-password-1"))
+
+
 def test_a_forged_known_device_cookie_is_ignored(app, people) -> None:  # type: ignore[no-untyped-def]
     person = people["squad"]
     client = app.test_client()

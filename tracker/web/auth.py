@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -139,23 +140,26 @@ def _device_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.secret_key or "", salt="tracker-known-device")
 
 
-def known_device_users() -> list[str]:
-    """The usernames that signed in successfully from this browser before (from the signed cookie)."""
+def known_device() -> tuple[str | None, list[str]]:
+    """This browser's device id and the usernames that signed in successfully on it (from the signed cookie)."""
     raw = request.cookies.get(KNOWN_DEVICE_COOKIE)
     if not raw:
-        return []
+        return None, []
     try:
-        names = _device_serializer().loads(raw)
+        payload = _device_serializer().loads(raw)
     except BadSignature:
-        return []
-    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+        return None, []
+    if not isinstance(payload, dict) or not isinstance(payload.get("d"), str) or not isinstance(payload.get("u"), list):
+        return None, []
+    return payload["d"], [n for n in payload["u"] if isinstance(n, str)]
 
 
 def _remember_device(response: Response, username: str) -> None:
-    names = [username, *(n for n in known_device_users() if n != username)][:KNOWN_DEVICE_USERS]
+    device, names = known_device()
+    names = [username, *(n for n in names if n != username)][:KNOWN_DEVICE_USERS]
     response.set_cookie(
         KNOWN_DEVICE_COOKIE,
-        _device_serializer().dumps(names),
+        _device_serializer().dumps({"d": device or secrets.token_urlsafe(24), "u": names}),
         max_age=KNOWN_DEVICE_MAX_AGE,
         httponly=True,
         samesite="Lax",
@@ -172,7 +176,9 @@ def login() -> str | Response | tuple[str, int]:
     username = request.form.get("username", "").strip()[:64]
     password = request.form.get("password", "")
     address, now = client_address(), utcnow()
-    known = username in known_device_users()
+    device_id, device_users = known_device()
+    device = users.token_hash(device_id) if device_id else None
+    known = device if device and username in device_users else None  # this browser signed in as this user
     refusal: users.SignInRefused | None = None
     try:  # reads and the slow password check, before any lock
         user = users.check_credentials(
@@ -188,10 +194,10 @@ def login() -> str | Response | tuple[str, int]:
     # failing when the read transaction tries to become a writer after another sign-in committed
     begin_write(db)
     if refusal is not None:
-        users.record_attempt(db, username=username, address=address, now=now, user=None)
+        users.record_attempt(db, username=username, address=address, now=now, user=None, device=device)
         db.commit()  # the failed attempt counts towards the back-off
         return render_template("auth/login.html", error=refusal.message, username=username, next=""), 401
-    users.record_attempt(db, username=username, address=address, now=now, user=user, password=password)
+    users.record_attempt(db, username=username, address=address, now=now, user=user, password=password, device=device)
     token = users.start_session(db, user=user, address=address, now=now)
     db.commit()
     session.clear()  # a fresh cookie after sign-in (no fixation)

@@ -3,7 +3,8 @@
 order_event gains a statement-level BEFORE TRUNCATE trigger on PostgreSQL (its UPDATE/DELETE
 triggers came with the initial schema); phone_reveal becomes append-only on both databases; the
 new export_log (who exported what, when, with which filter and how many rows) is append-only
-from birth. app_user.must_change_password marks an account whose password someone else chose.
+from birth. app_user.must_change_password marks an account whose password someone else chose;
+login_attempt.device (hash of a known-device cookie's id) gives a known browser its own back-off.
 
 The trigger SQL is written out here rather than imported, so this revision keeps meaning what it
 meant when it was written.
@@ -73,6 +74,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_export_log_user_id"), ["user_id"], unique=False)
     with op.batch_alter_table("app_user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("login_attempt", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("device", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
     for table in ("order_event", "phone_reveal", "export_log"):
         for statement in _append_only(table, dialect):
             op.execute(statement)
@@ -92,6 +95,8 @@ def downgrade() -> None:
             "CREATE TRIGGER order_event_no_change BEFORE UPDATE OR DELETE ON order_event "
             "FOR EACH ROW EXECUTE FUNCTION order_event_append_only()"
         )
+    with op.batch_alter_table("login_attempt", schema=None) as batch_op:
+        batch_op.drop_column("device")
     with op.batch_alter_table("app_user", schema=None) as batch_op:
         batch_op.drop_column("must_change_password")
     op.drop_table("export_log")  # its triggers go with it

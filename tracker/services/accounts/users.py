@@ -16,7 +16,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func
+from sqlalchemy import and_, delete, func
 from sqlmodel import Session, col, select
 
 from tracker.domain.errors import TrackerError
@@ -24,16 +24,17 @@ from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.models import AppUser, LoginAttempt, Street, UserSession
 
 SESSION_LIFETIME = timedelta(hours=12)
-# Back-off, not a lock: after FREE failures in a row the next attempt waits BASE_DELAY, doubling
-# with every further failure up to MAX_DELAY. Failures count since the last success or password
-# reset, within BACKOFF_WINDOW; attempts refused by the back-off are not counted (an attacker
-# cannot push the wait further by hammering), and a browser this user signed in from before
-# (known device) is not held back at all.
+# Back-off, not a lock: after FREE failures the next attempt waits BASE_DELAY, doubling with every
+# further failure up to MAX_DELAY. An account's failures count since its last success or password
+# reset (within BACKOFF_WINDOW), an address's within ADDRESS_WINDOW; attempts refused by the
+# back-off are not counted (hammering cannot push the wait further), and a browser this user
+# signed in from before (known device) is held back only by its own failures.
 FREE_FAILURES_PER_ACCOUNT = 5
 FREE_FAILURES_PER_ADDRESS = 20
 BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(minutes=15)
 BACKOFF_WINDOW = timedelta(hours=24)
+ADDRESS_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = FREE_FAILURES_PER_ACCOUNT  # the names the tests and docs used before
 MAX_FAILURES_PER_ADDRESS = FREE_FAILURES_PER_ADDRESS
 MIN_PASSWORD_LENGTH = 10
@@ -220,32 +221,31 @@ def _last_success(session: Session, where: Any) -> datetime | None:
 
 
 def backoff_wait(
-    session: Session, *, username: str, address: str, now: datetime, known_device: bool = False
+    session: Session, *, username: str, address: str, now: datetime, known_device: str | None = None
 ) -> timedelta | None:
     """How long this account or address must still wait before its next attempt (None: it may try now).
 
-    Per account: failures since the last success or password change; per address: failures since
-    the last success from that address. A known device (this browser signed in as this user before)
-    is never held back.
+    Per account: failures since the last success or password change (within 24 h); per address:
+    failures in the last 15 minutes (a success does not reset it, so signing in to one's own account
+    does not buy more guesses at others). ``known_device``: the hash of this browser's device id when
+    it signed in as this user before; it is then held back only by its own failures, never by
+    anyone else's.
     """
-    if known_device:
-        return None
-    floor = now - BACKOFF_WINDOW
     user = session.exec(select(AppUser).where(AppUser.username == username)).first()
     by_user = col(LoginAttempt.username) == username
-    by_address = col(LoginAttempt.address) == address
     account_since = max(
-        [floor, *(t for t in (_last_success(session, by_user), user and user.password_changed_at) if t)]
+        [now - BACKOFF_WINDOW, *(t for t in (_last_success(session, by_user), user and user.password_changed_at) if t)]
     )
-    address_since = max([floor, *(t for t in (_last_success(session, by_address),) if t)])
-    untils = [
-        t
-        for t in (
+    if known_device:
+        by_device = and_(by_user, col(LoginAttempt.device) == known_device)
+        candidates = [_backoff_until(session, by_device, account_since, FREE_FAILURES_PER_ACCOUNT)]
+    else:
+        by_address = col(LoginAttempt.address) == address
+        candidates = [
             _backoff_until(session, by_user, account_since, FREE_FAILURES_PER_ACCOUNT),
-            _backoff_until(session, by_address, address_since, FREE_FAILURES_PER_ADDRESS),
-        )
-        if t is not None and t > now
-    ]
+            _backoff_until(session, by_address, now - ADDRESS_WINDOW, FREE_FAILURES_PER_ADDRESS),
+        ]
+    untils = [t for t in candidates if t is not None and t > now]
     return max(untils) - now if untils else None
 
 
@@ -257,7 +257,7 @@ def throttled_message(wait: timedelta) -> str:
 
 
 def check_credentials(
-    session: Session, *, username: str, password: str, address: str, now: datetime, known_device: bool = False
+    session: Session, *, username: str, password: str, address: str, now: datetime, known_device: str | None = None
 ) -> AppUser:
     """The user for these credentials, or :class:`SignInRefused`; reads only (see :func:`record_attempt`).
 
@@ -278,10 +278,24 @@ def check_credentials(
 
 
 def record_attempt(
-    session: Session, *, username: str, address: str, now: datetime, user: AppUser | None, password: str = ""
+    session: Session,
+    *,
+    username: str,
+    address: str,
+    now: datetime,
+    user: AppUser | None,
+    password: str = "",
+    device: str | None = None,
 ) -> None:
-    """Record a counted attempt (``user`` None: failed); a successful one upgrades an outdated hash."""
-    session.add(LoginAttempt(username=username.strip()[:64], address=address[:64], at=now, succeeded=user is not None))
+    """Record a counted attempt (``user`` None: failed; ``device``: the browser's device-id hash, if it has one).
+
+    A successful attempt also upgrades an outdated password hash.
+    """
+    session.add(
+        LoginAttempt(
+            username=username.strip()[:64], address=address[:64], at=now, succeeded=user is not None, device=device
+        )
+    )
     if user is not None and password and _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         session.add(user)
@@ -289,7 +303,7 @@ def record_attempt(
 
 
 def authenticate(
-    session: Session, *, username: str, password: str, address: str, now: datetime, known_device: bool = False
+    session: Session, *, username: str, password: str, address: str, now: datetime, known_device: str | None = None
 ) -> AppUser:
     """:func:`check_credentials` then :func:`record_attempt`, one transaction (a back-off refusal is not counted)."""
     try:
@@ -298,9 +312,11 @@ def authenticate(
         )
     except SignInRefused as exc:
         if not exc.throttled:
-            record_attempt(session, username=username, address=address, now=now, user=None)
+            record_attempt(session, username=username, address=address, now=now, user=None, device=known_device)
         raise
-    record_attempt(session, username=username, address=address, now=now, user=user, password=password)
+    record_attempt(
+        session, username=username, address=address, now=now, user=user, password=password, device=known_device
+    )
     return user
 
 
