@@ -163,6 +163,7 @@ def test_a_user_created_by_an_administrator_must_change_the_password_first(app, 
         "password": "given-pass-2026",
     }
     assert post(admin, "/admin/users/create", form).status_code == 302
+    assert "待本人修改密码" in admin.get("/admin/users").get_data(as_text=True)
     newcomer = app.test_client()
     response = attempt(newcomer, "wangmin", "given-pass-2026")
     assert response.status_code == 302 and response.headers["Location"] == "/account/password"
