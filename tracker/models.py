@@ -384,6 +384,8 @@ class AppUser(SQLModel, table=True):
     api_token_hash: str | None = Field(default=None, max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
     password_changed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(nullable=False))
+    # set when someone other than the user chose the password (create-user, admin page, reset, demo)
+    must_change_password: bool = False
 
 
 class UserSession(SQLModel, table=True):
@@ -412,6 +414,7 @@ class LoginAttempt(SQLModel, table=True):
     address: str = Field(max_length=64)
     at: datetime = Field(sa_column=utc_column(nullable=False))
     succeeded: bool = False
+    device: str | None = Field(default=None, max_length=64)  # hash of the browser's known-device id, if any
 
 
 class PhoneReveal(SQLModel, table=True):
@@ -425,6 +428,21 @@ class PhoneReveal(SQLModel, table=True):
     order_id: int = Field(foreign_key="work_order.id", index=True)
     reason: str
     at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+
+
+class ExportLog(SQLModel, table=True):
+    """Who downloaded which export (XLSX/CSV), when, with which filter and how many rows (append-only)."""
+
+    __tablename__ = "export_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    user_name: str = Field(max_length=128)
+    at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    kind: str = Field(max_length=32)
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    row_count: int = 0
+    masked: bool = True
 
 
 class Street(SQLModel, table=True):
@@ -553,7 +571,54 @@ def append_only_statements(dialect: str) -> list[str]:
     return []
 
 
-@sa.event.listens_for(OrderEvent.__table__, "after_create")  # type: ignore[attr-defined]
-def _order_event_append_only(target: sa.Table, connection: sa.Connection, **_kw: Any) -> None:
-    for statement in append_only_statements(connection.dialect.name):
+APPEND_ONLY_TABLES = ("order_event", "phone_reveal", "export_log")
+# rows that retention may delete once they are this old (column, days); younger ones nobody can delete.
+# The phone-reveal log is kept TRACKER_REVEAL_RETENTION_DAYS (1095 by default, never below this floor).
+PURGEABLE_AFTER = {"phone_reveal": ("at", 365)}
+
+
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    """SQL that makes ``table`` refuse UPDATE, DELETE and (on PostgreSQL) TRUNCATE at the database itself.
+
+    SQLite has no TRUNCATE: its ``DELETE FROM t`` without a WHERE is refused by the DELETE trigger.
+    """
+    purge = PURGEABLE_AFTER.get(table)
+    if dialect == "sqlite":
+        young = f" WHEN OLD.{purge[0]} > datetime('now', '-{purge[1]} days')" if purge else ""
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table}"
+            f"{young if verb == 'DELETE' else ''} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        ]
+    if dialect == "postgresql":
+        refuse = "refuse_append_only_change()"
+        statements = [
+            "CREATE OR REPLACE FUNCTION refuse_append_only_change() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END $$",
+        ]
+        if purge:  # a row older than the floor may be deleted (retention); nothing may be updated
+            refuse = f"refuse_{table}_change()"
+            statements.append(
+                f"CREATE OR REPLACE FUNCTION {refuse} RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF TG_OP = 'DELETE' AND OLD.{purge[0]} < now() - interval '{purge[1]} days' THEN RETURN OLD; END IF; "
+                "RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END $$"
+            )
+        return [
+            *statements,
+            f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+            f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {refuse}",
+            f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION refuse_append_only_change()",
+        ]
+    return []
+
+
+def _append_only(target: sa.Table, connection: sa.Connection, **_kw: Any) -> None:
+    for statement in append_only_ddl(target.name, connection.dialect.name):
         connection.exec_driver_sql(statement)
+
+
+for _table in (OrderEvent.__table__, PhoneReveal.__table__, ExportLog.__table__):  # type: ignore[attr-defined]
+    sa.event.listen(_table, "after_create", _append_only)

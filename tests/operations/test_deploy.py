@@ -156,6 +156,17 @@ def test_the_units_commands_serve_sign_in_import_and_scan(database_url: str, tmp
             status, landed, _ = browser.form(
                 "/login", "/login", {"username": "chief", "password": "chief-pass-2026", "next": "/imports/"}
             )
+            assert status == 200 and landed.endswith("/account/password"), (status, landed)  # given password
+            new = {
+                "old_password": "chief-pass-2026",
+                "new_password": "own-pass-2026-x",
+                "confirm_password": "own-pass-2026-x",
+            }
+            status, landed, _ = browser.form("/account/password", "/account/password", new)
+            assert status == 200 and landed.endswith("/login"), (status, landed)
+            status, landed, _ = browser.form(
+                "/login", "/login", {"username": "chief", "password": "own-pass-2026-x", "next": "/imports/"}
+            )
             assert status == 200 and landed.endswith("/imports/"), (status, landed)
 
             status, landed, page = browser.upload("/imports/uploads", "/imports/", SAMPLE, {"profile": "城管诉件"})
@@ -187,5 +198,5 @@ def test_the_units_commands_serve_sign_in_import_and_scan(database_url: str, tmp
                     process.kill()
             engine.dispose()
     log_text = logs.read_text(encoding="utf-8", errors="replace")
-    assert "password" not in log_text and "chief-pass-2026" not in log_text
+    assert "chief-pass-2026" not in log_text and "own-pass-2026-x" not in log_text
     assert not re.search(r"\?[^ \"]*=", log_text.split("Booting worker")[-1])  # access log lines carry no query string

@@ -40,6 +40,7 @@ def create_user_command(username: str, display_name: str, role: str, street: str
                 street=street,
                 password=password,
                 now=utcnow(),
+                must_change_password=True,  # typed by the operator: the user replaces it at first sign-in
             )
     except TrackerError as exc:
         raise fail(exc) from None
@@ -58,7 +59,7 @@ def set_password_command(username: str, password: str) -> None:
             user = session.exec(select(AppUser).where(AppUser.username == username)).first()
             if user is None:
                 raise click.ClickException(f"用户“{username}”不存在")
-            users.set_password(session, user=user, password=password, now=utcnow())
+            users.set_password(session, user=user, password=password, now=utcnow(), must_change=True)
     except TrackerError as exc:
         raise fail(exc) from None
     click.echo(f"已重设 {username} 的密码，其所有会话已失效。")

@@ -53,10 +53,12 @@ def init_app(app: Flask) -> None:
         imports,
         metrics,
         orders,
+        params,
         security,
         spot_checks,
     )
 
+    params.init_app(app)  # first: the bounded <int:…> converter must be in place before any route
     security.init_app(app)
     auth.init_app(app)
     charts.init_app(app)

@@ -6,23 +6,37 @@ in ``user_session``, so ending a session is deleting that row (see services.user
 
 from __future__ import annotations
 
+import logging
+import re
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
-from tracker.db import get_session
+from tracker.db import begin_write, get_session
 from tracker.domain.errors import TrackerError
 from tracker.domain.roles import Role
 from tracker.models import AppUser, utcnow
-from tracker.services.accounts import Viewer, users
+from tracker.services.accounts import Viewer, log_refusal, users
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
 OPEN_ENDPOINTS = frozenset({"auth.login", "static", "health.healthz", "health.readyz", "metrics.metrics"})
+# what a user who must first replace a given password may still open
+FORCED_CHANGE_ENDPOINTS = frozenset(
+    {"auth.change_password", "auth.logout", "static", "charts.plotly_js", "charts.plotly_stylesheet"}
+)
+KNOWN_DEVICE_COOKIE = "tracker_known_device"
+KNOWN_DEVICE_MAX_AGE = 180 * 24 * 3600
+KNOWN_DEVICE_USERS = 5  # a shared office browser remembers the last few people who signed in on it
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,6 +71,7 @@ def requires(*roles: Role) -> Callable[[F], F]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if viewer().role not in roles:
+                log_refusal(viewer(), "role_may_not_open", endpoint=request.endpoint, path=request.path)
                 abort(403)
             return view(*args, **kwargs)
 
@@ -92,16 +107,64 @@ def init_app(app: Flask) -> None:
                 return {"error": "未登录或令牌无效"}, 401
             return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
         g.viewer = viewer()
+        if g.viewer.must_change_password and request.endpoint not in FORCED_CHANGE_ENDPOINTS:
+            if request.path.startswith("/api/"):
+                return {"error": "须先修改初始密码：请在网页上登录并设置自己的密码"}, 403
+            flash("您的密码由管理员设置（或为初始密码），请先修改密码后再使用系统。")
+            return redirect(url_for("auth.change_password"))
         return None
 
     app.register_blueprint(bp)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site (never another host) is followed after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("orders.index")
+def safe_next(target: str | None) -> str:
+    """Only a path on this site is followed after sign-in; anything else goes to the order list.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so
+    ``/\t/host`` or ``/\\host`` would leave the site: control characters are removed first, then
+    the result must start with one slash, not two, contain no backslash, and have no scheme or host.
+    """
+    fallback = url_for("orders.index")
+    if not target:
+        return fallback
+    cleaned = CONTROL_CHARACTERS.sub("", target).strip()
+    if not cleaned.startswith("/") or cleaned.startswith("//") or "\\" in cleaned:
+        return fallback
+    parts = urlsplit(cleaned)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return cleaned
+
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key or "", salt="tracker-known-device")
+
+
+def known_device() -> tuple[str | None, list[str]]:
+    """This browser's device id and the usernames that signed in successfully on it (from the signed cookie)."""
+    raw = request.cookies.get(KNOWN_DEVICE_COOKIE)
+    if not raw:
+        return None, []
+    try:
+        payload = _device_serializer().loads(raw)
+    except BadSignature:
+        return None, []
+    if not isinstance(payload, dict) or not isinstance(payload.get("d"), str) or not isinstance(payload.get("u"), list):
+        return None, []
+    return payload["d"], [n for n in payload["u"] if isinstance(n, str)]
+
+
+def _remember_device(response: Response, username: str) -> None:
+    device, names = known_device()
+    names = [username, *(n for n in names if n != username)][:KNOWN_DEVICE_USERS]
+    response.set_cookie(
+        KNOWN_DEVICE_COOKIE,
+        _device_serializer().dumps({"d": device or secrets.token_urlsafe(24), "u": names}),
+        max_age=KNOWN_DEVICE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -110,23 +173,42 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         return render_template("auth/login.html", next=request.args.get("next", ""))
     db = get_session()
-    username = request.form.get("username", "")
-    try:
-        user = users.authenticate(
-            db,
-            username=username,
-            password=request.form.get("password", ""),
-            address=client_address(),
-            now=utcnow(),
+    username = request.form.get("username", "").strip()[:64]
+    password = request.form.get("password", "")
+    address, now = client_address(), utcnow()
+    device_id, device_users = known_device()
+    device = users.token_hash(device_id) if device_id else None
+    known = device if device and username in device_users else None  # this browser signed in as this user
+    refusal: users.SignInRefused | None = None
+    try:  # reads and the slow password check, before any lock
+        user = users.check_credentials(
+            db, username=username, password=password, address=address, now=now, known_device=known
         )
     except users.SignInRefused as exc:
-        db.commit()  # the failed attempt counts towards the throttle
-        return render_template("auth/login.html", error=exc.message, username=username[:64], next=""), 401
-    token = users.start_session(db, user=user, address=client_address(), now=utcnow())
+        refusal = exc
+    if refusal is not None and refusal.throttled:
+        log.warning("sign-in refused by back-off: username=%r address=%s", username, address)
+        db.rollback()
+        return render_template("auth/login.html", error=refusal.message, username=username, next=""), 401
+    # SQLite: end the read and take the write lock up front, waiting for it (busy timeout), instead of
+    # failing when the read transaction tries to become a writer after another sign-in committed
+    begin_write(db)
+    if refusal is not None:
+        users.record_attempt(db, username=username, address=address, now=now, user=None, device=device)
+        db.commit()  # the failed attempt counts towards the back-off
+        return render_template("auth/login.html", error=refusal.message, username=username, next=""), 401
+    users.record_attempt(db, username=username, address=address, now=now, user=user, password=password, device=device)
+    token = users.start_session(db, user=user, address=address, now=now)
     db.commit()
     session.clear()  # a fresh cookie after sign-in (no fixation)
     login_user(WebUser(Viewer.of(user), token))
-    return redirect(_safe_next(request.form.get("next")))
+    if user.must_change_password:
+        flash("您的密码由管理员设置（或为初始密码），请先修改密码后再使用系统。")
+        response = redirect(url_for("auth.change_password"))
+    else:
+        response = redirect(safe_next(request.form.get("next")))
+    _remember_device(response, user.username)
+    return response
 
 
 @bp.post("/logout")
@@ -150,6 +232,7 @@ def change_password() -> str | Response | tuple[str, int]:
         return render_template("auth/password.html")
     db = get_session()
     me = viewer()
+    begin_write(db)
     user = db.get(AppUser, me.user_id)
     assert user is not None  # the session loader found this user a moment ago
     new = request.form.get("new_password", "")

@@ -49,6 +49,31 @@ def plotly_css() -> str:
     return "\n".join(rules) + "\n"
 
 
+# plotly.js also inserts the map library's stylesheet (a <style> whose id is a 64-hex digest) while it
+# registers its map traces at load, unless an element with that id is already in the page. We draw
+# no maps, so an empty placeholder with that id stops it, and the CSP stays style-src 'self'.
+_INLINE_STYLE_GUARD = re.compile(
+    r'document\.getElementById\("([0-9a-f]{64})"\)\)\{var \w+=document\.createElement\("style"\)'
+)
+
+
+@lru_cache(maxsize=1)
+def plotly_inline_style_ids() -> tuple[str, ...]:
+    """The ids of the <style> elements plotly.js would insert at load unless the page already holds them."""
+    source = (PLOTLY_DIR / "plotly.min.js").read_text(encoding="utf-8")
+    found = tuple(dict.fromkeys(_INLINE_STYLE_GUARD.findall(source)))
+    if not found:
+        log.warning("plotly.js inline style guard not found in the bundle; the map stylesheet may violate the CSP")
+    return found
+
+
+def style_placeholders() -> Markup:
+    """Empty elements that stand in for the <style> plotly.js would otherwise insert (see above)."""
+    return Markup(
+        "".join(f'<meta name="plotly-style-placeholder" id="{escape(i)}">' for i in plotly_inline_style_ids())
+    )
+
+
 @bp.get("/vendor/plotly.css")
 def plotly_stylesheet() -> Response:
     """plotly.js's style rules as a stylesheet (see STYLE_ID)."""
@@ -74,3 +99,4 @@ def init_app(app: Flask) -> None:
     """Serve plotly.js and offer ``chart()`` to templates."""
     app.register_blueprint(bp)
     app.jinja_env.globals["chart"] = chart
+    app.jinja_env.globals["plotly_style_placeholders"] = style_placeholders

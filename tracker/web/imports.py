@@ -12,8 +12,9 @@ from werkzeug.wrappers import Response
 from tracker.db import begin_write, get_session
 from tracker.domain.roles import Role
 from tracker.models import ImportUpload, utcnow
+from tracker.services.accounts import export_log
 from tracker.services.imports import Limits, uploads
-from tracker.web.auth import requires
+from tracker.web.auth import requires, viewer
 from tracker.web.orders import actor_of_viewer
 
 bp = Blueprint("imports", __name__, template_folder="templates", url_prefix="/imports")
@@ -148,8 +149,22 @@ def rejected(batch: str) -> Response:
     view = uploads.batch_view(get_session(), batch)
     if view is None:
         abort(404)
+    content = uploads.rejected_xlsx(view)
+    row_count = len(view.report.rejected) + len(view.report.conflicts) + len(view.report.skipped)
+    db = get_session()
+    begin_write(db)
+    export_log.record_export(
+        db,
+        viewer=viewer(),
+        kind=export_log.KIND_IMPORT_REPORT,
+        parameters={"batch": batch, "file": view.batch.file_name},
+        row_count=row_count,
+        masked=False,  # rejected rows are shown with their cells as the file had them
+        now=utcnow(),
+    )
+    db.commit()
     return send_file(
-        BytesIO(uploads.rejected_xlsx(view)),
+        BytesIO(content),
         as_attachment=True,
         download_name=f"导入批次_{view.batch.batch}_拒绝与冲突.xlsx",
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

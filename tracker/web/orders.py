@@ -16,7 +16,7 @@ from tracker.domain.errors import TrackerError
 from tracker.domain.roles import may_reveal_phone, may_take
 from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
 from tracker.models import utcnow
-from tracker.services.accounts import Actor, reveal_phone, street_choices, visible_order
+from tracker.services.accounts import Actor, export_log, reveal_phone, street_choices, visible_order
 from tracker.services.orders import (
     SORTS,
     Context,
@@ -125,10 +125,17 @@ def index() -> str:
 def export() -> Response | tuple[str, int]:
     """导出当前筛选结果（电话、姓名脱敏；以 = + - @ 开头的内容不会被表格软件当作公式）。"""
     db = get_session()
+    me, filters, now = viewer(), filters_from_request(), utcnow()
     try:
-        content = export_orders(db, viewer=viewer(), filters=filters_from_request())
+        content = export_orders(db, viewer=me, filters=filters)
     except ExportTooLarge as exc:
         return render_template("error.html", title="导出条数过多", message=exc.message), 422
+    _, row_count = list_orders(db, viewer=me, now=now, calendar=load_calendar(db), filters=filters, limit=1)
+    begin_write(db)
+    export_log.record_export(
+        db, viewer=me, kind=export_log.KIND_ORDERS, parameters=request.args, row_count=row_count, masked=True, now=now
+    )
+    db.commit()
     buffer = BytesIO(content)
     name = f"工单导出_{labels.format_local(utcnow())[:10]}.xlsx"
     return send_file(buffer, as_attachment=True, download_name=name, mimetype="application/vnd.ms-excel")

@@ -23,6 +23,7 @@ from tracker.domain.sampling import RISK_REASON_LABELS
 from tracker.domain.vocabulary import State
 from tracker.models import SampleItem, SamplePlan, utcnow
 from tracker.services import spot_checks as service
+from tracker.services.accounts import export_log
 from tracker.services.orders import Context, load_calendar, order_detail, rule_table
 from tracker.services.spot_checks import forms
 from tracker.services.spot_checks import results as results_service
@@ -336,6 +337,16 @@ def plan_results(plan_id: int) -> str:
     )
 
 
+def _log_export(kind: str, parameters: dict[str, Any], row_count: int) -> None:
+    """Record the download in the export log, committed before the file is sent."""
+    db = get_session()
+    begin_write(db)
+    export_log.record_export(
+        db, viewer=viewer(), kind=kind, parameters=parameters, row_count=row_count, masked=True, now=utcnow()
+    )
+    db.commit()
+
+
 @bp.get("/plans/<int:plan_id>/results.xlsx")
 def plan_export(plan_id: int) -> Response:
     """导出本计划的评查结果（XLSX，用于向街镇通报；以 = + - @ 开头的文字不会被当作公式）。"""
@@ -344,6 +355,7 @@ def plan_export(plan_id: int) -> Response:
     rows, labels = results_service.reviewed_rows(db, viewer=viewer(), plan_ids=[plan_id])
     outcome = results_service.compute_results(rows, labels, lambda **q: "")
     content = results_service.results_workbook(outcome, title=f"诉件质量抽查结果：{found.name}")
+    _log_export(export_log.KIND_SPOT_CHECK_PLAN, {"plan_id": plan_id, "plan": found.name}, len(rows))
     return send_file(
         BytesIO(content),
         as_attachment=True,
@@ -384,6 +396,7 @@ def results_export() -> Response:
     outcome = results_service.compute_results(rows, labels, lambda **q: "")
     period = f"{month_from or '最早'} 至 {month_to or '最近'}"
     content = results_service.results_workbook(outcome, title=f"诉件质量抽查结果汇总（办结月份 {period}）")
+    _log_export(export_log.KIND_SPOT_CHECK_SUMMARY, {"month_from": month_from, "month_to": month_to}, len(rows))
     return send_file(
         BytesIO(content),
         as_attachment=True,
@@ -397,7 +410,7 @@ def reviews() -> str:
     """钻取：某个合格率背后的已评查工单。"""
     db = get_session()
     plan_text = request.args.get("plan", "").strip()
-    plan_ids = [int(plan_text)] if plan_text.isdigit() else None
+    plan_ids = [int(plan_text)] if plan_text.isdigit() and len(plan_text) < 19 else None
     month_from, month_to, _ = _month_args()
     rows, _labels = results_service.reviewed_rows(
         db, viewer=viewer(), plan_ids=plan_ids, month_from=month_from, month_to=month_to

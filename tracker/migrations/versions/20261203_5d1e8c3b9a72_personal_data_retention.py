@@ -7,8 +7,11 @@ before are masked here, once: the append-only guard against UPDATE is lifted for
 statement and put back in the same transaction, and the step is recorded as a job run
 (``audit-masking``) with the number of events it changed.
 
+The log of revealed phone numbers stays append-only, but a row older than 365 days may now be
+deleted (retention keeps it TRACKER_REVEAL_RETENTION_DAYS, 1095 by default, never below 365).
+
 Revision ID: 5d1e8c3b9a72
-Revises: 3f6a2d8e1c47
+Revises: 8d4b2f6a0e19
 Create Date: 2026-12-03 09:00:00
 
 """
@@ -24,7 +27,7 @@ import tracker.models
 from tracker.domain.privacy import audit_changes, mask_phones_in_text
 
 revision: str = "5d1e8c3b9a72"
-down_revision: str | Sequence[str] | None = "3f6a2d8e1c47"
+down_revision: str | Sequence[str] | None = "8d4b2f6a0e19"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -44,7 +47,36 @@ def _restore_guard(dialect: str) -> None:
             op.execute(statement)
 
 
+REVEAL_SQLITE = (
+    "CREATE TRIGGER phone_reveal_no_delete BEFORE DELETE ON phone_reveal{when} "
+    "BEGIN SELECT RAISE(ABORT, 'phone_reveal is append-only'); END"
+)
+REVEAL_PG_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION refuse_phone_reveal_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF TG_OP = 'DELETE' AND OLD.at < now() - interval '365 days' THEN RETURN OLD; END IF; "
+    "RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END $$"
+)
+
+
+def _reveal_guard(dialect: str, *, purgeable: bool) -> None:
+    if dialect == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS phone_reveal_no_delete")
+        op.execute(REVEAL_SQLITE.format(when=" WHEN OLD.at > datetime('now', '-365 days')" if purgeable else ""))
+    elif dialect == "postgresql":
+        if purgeable:
+            op.execute(REVEAL_PG_FUNCTION)
+        function = "refuse_phone_reveal_change()" if purgeable else "refuse_append_only_change()"
+        op.execute("DROP TRIGGER IF EXISTS phone_reveal_no_change ON phone_reveal")
+        op.execute(
+            "CREATE TRIGGER phone_reveal_no_change BEFORE UPDATE OR DELETE ON phone_reveal "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}"
+        )
+        if not purgeable:
+            op.execute("DROP FUNCTION IF EXISTS refuse_phone_reveal_change()")
+
+
 def upgrade() -> None:
+    _reveal_guard(op.get_bind().dialect.name, purgeable=True)
     with op.batch_alter_table("work_order", schema=None) as batch_op:
         batch_op.add_column(sa.Column("anonymised_at", tracker.models.UTCDateTime(timezone=True), nullable=True))
 
@@ -77,5 +109,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _reveal_guard(op.get_bind().dialect.name, purgeable=False)
     with op.batch_alter_table("work_order", schema=None) as batch_op:
         batch_op.drop_column("anonymised_at")

@@ -7,7 +7,9 @@ does not exist (None, which the web turns into 404).
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import logging
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import false
@@ -19,6 +21,26 @@ from tracker.models import Order, PhoneReveal
 from tracker.services.accounts.users import UserError, Viewer
 
 Q = TypeVar("Q", bound=Any)
+
+# Refused authorisations go to the structured log (one JSON object per line), not to a table: a
+# refusal is a security signal for whoever watches the logs, and writing a row on every refused
+# request would let any signed-in user add writes (and, on SQLite, write-lock waits) at will.
+refusal_log = logging.getLogger("tracker.audit.refused")
+
+
+def log_refusal(viewer: Viewer | None, what: str, **details: Any) -> None:
+    """Record a refused authorisation: who, when, what (e.g. another street's order, a page the role may not open)."""
+    entry = {
+        "event": "authorisation_refused",
+        "at": datetime.now(UTC).isoformat(),
+        "user_id": viewer.user_id if viewer else None,
+        "username": viewer.username if viewer else None,
+        "role": viewer.role.value if viewer else None,
+        "street": viewer.street if viewer else None,
+        "what": what,
+        **details,
+    }
+    refusal_log.warning(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 def scoped(query: Q, viewer: Viewer) -> Q:
@@ -33,7 +55,12 @@ def scoped(query: Q, viewer: Viewer) -> Q:
 def visible_order(session: Session, viewer: Viewer, order_id: int, *, for_update: bool = False) -> Order | None:
     """The order if it exists and the viewer may see it; None otherwise (the same answer for both)."""
     query = scoped(select(Order).where(Order.id == order_id), viewer)
-    return session.exec(query.with_for_update() if for_update else query).first()
+    found = session.exec(query.with_for_update() if for_update else query).first()
+    if found is None and not is_district_wide(viewer.role):
+        exists = session.exec(select(Order.id).where(Order.id == order_id)).first()
+        if exists is not None:  # the answer stays "not found"; the log says it was someone else's
+            log_refusal(viewer, "order_out_of_scope", order_id=order_id)
+    return found
 
 
 def street_choices(viewer: Viewer, streets: list[str]) -> list[str]:

@@ -12,10 +12,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func
+from sqlalchemy import and_, delete, func
 from sqlmodel import Session, col, select
 
 from tracker.domain.errors import TrackerError
@@ -23,13 +24,23 @@ from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.models import AppUser, LoginAttempt, Street, UserSession
 
 SESSION_LIFETIME = timedelta(hours=12)
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_ADDRESS = 20
+# Back-off, not a lock: after FREE failures the next attempt waits BASE_DELAY, doubling with every
+# further failure up to MAX_DELAY. An account's failures count since its last success or password
+# reset (within BACKOFF_WINDOW), an address's within ADDRESS_WINDOW; attempts refused by the
+# back-off are not counted (hammering cannot push the wait further), and a browser this user
+# signed in from before (known device) is held back only by its own failures.
+FREE_FAILURES_PER_ACCOUNT = 5
+FREE_FAILURES_PER_ADDRESS = 20
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(minutes=15)
+BACKOFF_WINDOW = timedelta(hours=24)
+ADDRESS_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = FREE_FAILURES_PER_ACCOUNT  # the names the tests and docs used before
+MAX_FAILURES_PER_ADDRESS = FREE_FAILURES_PER_ADDRESS
 MIN_PASSWORD_LENGTH = 10
 
 BAD_CREDENTIALS = "用户名或密码不正确。"
-THROTTLED = "登录失败次数过多，请 15 分钟后再试。"
+THROTTLED = "登录失败次数过多"
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both answers take the same time.
@@ -43,6 +54,10 @@ class UserError(TrackerError):
 class SignInRefused(TrackerError):
     """Sign-in refused: the same sentence for an unknown user and a wrong password."""
 
+    def __init__(self, message: str, *, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.throttled = throttled
+
 
 @dataclass(frozen=True)
 class Viewer:
@@ -53,6 +68,7 @@ class Viewer:
     name: str
     role: Role
     street: str | None
+    must_change_password: bool = False
 
     @property
     def label(self) -> str:
@@ -63,7 +79,9 @@ class Viewer:
     @classmethod
     def of(cls, user: AppUser) -> Viewer:
         """The viewer for a stored user."""
-        return cls(user.id or 0, user.username, user.display_name, Role(user.role), user.street)
+        return cls(
+            user.id or 0, user.username, user.display_name, Role(user.role), user.street, user.must_change_password
+        )
 
 
 def token_hash(token: str) -> str:
@@ -88,8 +106,13 @@ def create_user(
     password: str,
     street: str | None = None,
     now: datetime,
+    must_change_password: bool = False,
 ) -> AppUser:
-    """A new user; a squad user must name a known street, other roles none."""
+    """A new user; a squad user must name a known street, other roles none.
+
+    ``must_change_password``: the password was chosen by someone else (an administrator, the demo),
+    so the user must replace it at first sign-in before using anything else.
+    """
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
         raise UserError(f"用户名“{username}”无效：不能为空、不能含空格、最多 64 个字符")
@@ -107,6 +130,7 @@ def create_user(
         password_hash=_hasher.hash(password),
         created_at=now,
         password_changed_at=now,
+        must_change_password=must_change_password,
     )
     session.add(user)
     session.flush()
@@ -151,11 +175,18 @@ def update_user(
     return user
 
 
-def set_password(session: Session, *, user: AppUser, password: str, now: datetime) -> None:
-    """Store a new password hash and end every session of the user."""
+def set_password(session: Session, *, user: AppUser, password: str, now: datetime, must_change: bool = False) -> None:
+    """Store a new password hash and end every session of the user.
+
+    Also clears the account's sign-in back-off (failures count only since the last change).
+    ``must_change``: an administrator reset it, so the user must choose their own at next sign-in.
+    """
     check_password_rules(password)
+    if must_change is False and verify_password(user, password):
+        raise UserError("新密码不能与原密码相同")
     user.password_hash = _hasher.hash(password)
     user.password_changed_at = now
+    user.must_change_password = must_change
     session.add(user)
     end_all_sessions(session, user_id=user.id or 0)
     session.flush()
@@ -169,37 +200,123 @@ def verify_password(user: AppUser, password: str) -> bool:
         return False
 
 
-def _failures(session: Session, column: str, value: str, since: datetime) -> int:
-    field = getattr(LoginAttempt, column)
-    query = select(func.count()).select_from(LoginAttempt).where(field == value, LoginAttempt.at >= since)
-    return int(session.exec(query.where(col(LoginAttempt.succeeded).is_(False))).one())
+def _backoff_until(session: Session, where: Any, since: datetime, free: int) -> datetime | None:
+    """When the next attempt may be made, given the failures in a row matching ``where`` since ``since``."""
+    failed = col(LoginAttempt.succeeded).is_(False)
+    count, last = session.exec(
+        select(func.count(), func.max(LoginAttempt.at)).where(where, failed, col(LoginAttempt.at) > since)
+    ).one()
+    if int(count) < free or last is None:
+        return None
+    delay = min(BASE_DELAY * 2 ** min(int(count) - free, 20), MAX_DELAY)
+    moment: datetime = last + delay
+    return moment
 
 
-def authenticate(session: Session, *, username: str, password: str, address: str, now: datetime) -> AppUser:
-    """The user for these credentials, or :class:`SignInRefused` (every attempt is recorded)."""
-    username = username.strip()[:64]
-    address = address[:64]
-    since = now - THROTTLE_WINDOW
-    if (
-        _failures(session, "username", username, since) >= MAX_FAILURES_PER_ACCOUNT
-        or _failures(session, "address", address, since) >= MAX_FAILURES_PER_ADDRESS
-    ):
-        session.add(LoginAttempt(username=username, address=address, at=now, succeeded=False))
-        session.flush()
-        raise SignInRefused(THROTTLED)
+def _last_success(session: Session, where: Any) -> datetime | None:
+    found: datetime | None = session.exec(
+        select(func.max(LoginAttempt.at)).where(where, col(LoginAttempt.succeeded).is_(True))
+    ).one()
+    return found
+
+
+def backoff_wait(
+    session: Session, *, username: str, address: str, now: datetime, known_device: str | None = None
+) -> timedelta | None:
+    """How long this account or address must still wait before its next attempt (None: it may try now).
+
+    Per account: failures since the last success or password change (within 24 h); per address:
+    failures in the last 15 minutes (a success does not reset it, so signing in to one's own account
+    does not buy more guesses at others). ``known_device``: the hash of this browser's device id when
+    it signed in as this user before; it is then held back only by its own failures, never by
+    anyone else's.
+    """
+    user = session.exec(select(AppUser).where(AppUser.username == username)).first()
+    by_user = col(LoginAttempt.username) == username
+    account_since = max(
+        [now - BACKOFF_WINDOW, *(t for t in (_last_success(session, by_user), user and user.password_changed_at) if t)]
+    )
+    if known_device:
+        by_device = and_(by_user, col(LoginAttempt.device) == known_device)
+        candidates = [_backoff_until(session, by_device, account_since, FREE_FAILURES_PER_ACCOUNT)]
+    else:
+        by_address = col(LoginAttempt.address) == address
+        candidates = [
+            _backoff_until(session, by_user, account_since, FREE_FAILURES_PER_ACCOUNT),
+            _backoff_until(session, by_address, now - ADDRESS_WINDOW, FREE_FAILURES_PER_ADDRESS),
+        ]
+    untils = [t for t in candidates if t is not None and t > now]
+    return max(untils) - now if untils else None
+
+
+def throttled_message(wait: timedelta) -> str:
+    """The refusal while backing off, with the wait in whole seconds or minutes."""
+    seconds = max(int(wait.total_seconds() + 0.999), 1)
+    when = f"{seconds} 秒" if seconds < 120 else f"{(seconds + 59) // 60} 分钟"
+    return f"{THROTTLED}，请 {when}后再试。"
+
+
+def check_credentials(
+    session: Session, *, username: str, password: str, address: str, now: datetime, known_device: str | None = None
+) -> AppUser:
+    """The user for these credentials, or :class:`SignInRefused`; reads only (see :func:`record_attempt`).
+
+    Reading and the slow password check happen before the write lock is taken, so sign-ins on
+    SQLite do not queue behind each other's argon2.
+    """
+    username, address = username.strip()[:64], address[:64]
+    wait = backoff_wait(session, username=username, address=address, now=now, known_device=known_device)
+    if wait is not None:
+        raise SignInRefused(throttled_message(wait), throttled=True)
     user = session.exec(select(AppUser).where(AppUser.username == username)).first()
     if user is None:
         _safe_dummy_verify(password)
-        ok = False
-    else:
-        ok = verify_password(user, password) and user.active
-    session.add(LoginAttempt(username=username, address=address, at=now, succeeded=ok))
-    session.flush()
-    if not ok or user is None:
         raise SignInRefused(BAD_CREDENTIALS)
-    if _hasher.check_needs_rehash(user.password_hash):
+    if not (verify_password(user, password) and user.active):
+        raise SignInRefused(BAD_CREDENTIALS)
+    return user
+
+
+def record_attempt(
+    session: Session,
+    *,
+    username: str,
+    address: str,
+    now: datetime,
+    user: AppUser | None,
+    password: str = "",
+    device: str | None = None,
+) -> None:
+    """Record a counted attempt (``user`` None: failed; ``device``: the browser's device-id hash, if it has one).
+
+    A successful attempt also upgrades an outdated password hash.
+    """
+    session.add(
+        LoginAttempt(
+            username=username.strip()[:64], address=address[:64], at=now, succeeded=user is not None, device=device
+        )
+    )
+    if user is not None and password and _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         session.add(user)
+    session.flush()
+
+
+def authenticate(
+    session: Session, *, username: str, password: str, address: str, now: datetime, known_device: str | None = None
+) -> AppUser:
+    """:func:`check_credentials` then :func:`record_attempt`, one transaction (a back-off refusal is not counted)."""
+    try:
+        user = check_credentials(
+            session, username=username, password=password, address=address, now=now, known_device=known_device
+        )
+    except SignInRefused as exc:
+        if not exc.throttled:
+            record_attempt(session, username=username, address=address, now=now, user=None, device=known_device)
+        raise
+    record_attempt(
+        session, username=username, address=address, now=now, user=user, password=password, device=known_device
+    )
     return user
 
 

@@ -17,6 +17,7 @@ from tracker.models import (
     CalendarYear,
     Category,
     DeadlineRuleRow,
+    ExportLog,
     JobRun,
     Order,
     OrderDeadline,
@@ -47,6 +48,7 @@ def section_counts(session: Session) -> dict[str, int]:
         "job_runs": _count(session, JobRun),
         "job_errors": _count(session, JobRun, col(JobRun.outcome) == "error"),
         "reveals": _count(session, PhoneReveal),
+        "exports": _count(session, ExportLog),
     }
 
 

@@ -161,6 +161,15 @@ def ensure_demo_users(session: Session, *, now: datetime) -> list[tuple[str, str
             continue  # an existing user keeps the password it has
         if street and session.exec(select(Street).where(Street.name == street)).first() is None:
             add_street(session, name=street)
-        create_user(session, username=username, display_name=name, role=role, street=street, password=password, now=now)
+        create_user(
+            session,
+            username=username,
+            display_name=name,
+            role=role,
+            street=street,
+            password=password,
+            now=now,
+            must_change_password=True,  # a published demo password is replaced at first sign-in
+        )
         created.append((username, password, f"{ROLE_LABELS[role]}{'（' + street + '）' if street else ''}"))
     return created

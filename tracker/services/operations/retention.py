@@ -28,7 +28,16 @@ from sqlmodel import Session, col, select
 from tracker.domain.errors import TrackerError
 from tracker.domain.privacy import mask_phones_in_text
 from tracker.domain.vocabulary import State
-from tracker.models import ImportBatch, ImportIssue, ImportUpload, LoginAttempt, Order, PhoneReveal, UserSession
+from tracker.models import (
+    PURGEABLE_AFTER,
+    ImportBatch,
+    ImportIssue,
+    ImportUpload,
+    LoginAttempt,
+    Order,
+    PhoneReveal,
+    UserSession,
+)
 from tracker.services.operations.job_runs import JobFunc, JobResult
 
 PERSONAL_FIELDS = ("complainant", "phone", "address", "address_key", "contact_person")
@@ -57,6 +66,12 @@ class RetentionPolicy:
         for name, days in vars(policy).items():
             if days < 1:
                 raise RetentionError(f"保留期限 {name} 为 {days} 天：至少应为 1 天")
+        floor = PURGEABLE_AFTER["phone_reveal"][1]
+        if policy.reveal_days < floor:
+            raise RetentionError(
+                f"TRACKER_REVEAL_RETENTION_DAYS 为 {policy.reveal_days} 天："
+                f"查看号码记录至少保留 {floor} 天（数据库拒绝更早删除）"
+            )
         return policy
 
 

@@ -11,6 +11,7 @@ from tracker.domain.roles import Role
 from tracker.domain.vocabulary import Stage, Unit
 from tracker.services.operations import admin_views
 from tracker.web.auth import requires
+from tracker.web.params import MAX_ID
 
 bp = Blueprint("admin", __name__, template_folder="../templates", url_prefix="/admin")
 
@@ -34,9 +35,12 @@ class FormError(TrackerError):
 def int_field(name: str, label: str) -> int:
     text = request.form.get(name, "").strip()
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise FormError(f"{label}「{text}」不是整数") from None
+        raise FormError(f"{label}「{text[:40]}」不是整数") from None
+    if abs(value) > MAX_ID:
+        raise FormError(f"{label}「{text[:40]}」超出范围") from None
+    return value
 
 
 # --- overview

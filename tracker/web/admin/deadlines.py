@@ -31,6 +31,7 @@ from tracker.web.admin.common import (
 )
 from tracker.web.auth import requires, viewer
 from tracker.web.orders import actor_of_viewer
+from tracker.web.params import in_id_range
 
 # --- deadline rules
 
@@ -64,6 +65,7 @@ def _rules_page(error: str | None = None, form: dict[str, str] | None = None, st
 def rules_list() -> tuple[str, int]:
     """期限规则表（越具体的规则优先）与新增、修改规则的表单。"""
     rule_id = request.args.get("edit", type=int)
+    rule_id = rule_id if rule_id is not None and in_id_range(rule_id) else None
     if rule_id is None:
         return _rules_page()
     row = admin_views.rule_by_id(get_session(), rule_id)

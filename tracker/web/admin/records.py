@@ -1,4 +1,4 @@
-"""What the administrator reads: job runs and the log of revealed phone numbers."""
+"""What the administrator reads: job runs, the log of revealed phone numbers and the export log."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask import render_template, request
 from tracker.db import get_session
 from tracker.domain.labels import JOB_TITLES
 from tracker.domain.roles import Role
+from tracker.services.accounts import export_log
 from tracker.services.operations import admin_views, job_runs
 from tracker.web.admin.common import (
     JOB_OUTCOME_LABELS,
@@ -55,6 +56,24 @@ def reveals() -> str:
     )
     return render_template(
         "admin/reveals.html",
+        lines=lines,
+        total=total,
+        page=page,
+        pages=max((total + REVEALS_PAGE_SIZE - 1) // REVEALS_PAGE_SIZE, 1),
+    )
+
+
+# --- export log
+
+
+@bp.get("/exports")
+@requires(Role.ADMIN)
+def exports() -> str:
+    """导出记录：谁、何时导出了什么（筛选条件、行数、是否脱敏），最新在前。"""
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    lines, total = export_log.export_logs(get_session(), limit=REVEALS_PAGE_SIZE, offset=(page - 1) * REVEALS_PAGE_SIZE)
+    return render_template(
+        "admin/exports.html",
         lines=lines,
         total=total,
         page=page,

@@ -63,6 +63,7 @@ def user_create() -> Response | tuple[str, int]:
             street=form["street"],
             password=request.form.get("password", ""),
             now=utcnow(),
+            must_change_password=True,  # the administrator chose it: the user replaces it at first sign-in
         )
     except TrackerError as exc:
         db.rollback()
@@ -144,7 +145,7 @@ def user_password(user_id: int) -> Any:
     if user is None:
         abort(404)
     try:
-        users.set_password(db, user=user, password=password, now=utcnow())
+        users.set_password(db, user=user, password=password, now=utcnow(), must_change=True)
     except TrackerError as exc:
         db.rollback()
         return _user_page(user_id, f"重设密码未完成：{exc.message}", None, 422)

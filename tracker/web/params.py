@@ -1,0 +1,53 @@
+"""Numbers in URLs and query strings kept within what the databases can bind.
+
+SQLite and PostgreSQL integers are 64-bit: a larger id or page number raised OverflowError (500)
+when bound. An id out of range cannot name anything, so it answers 404 like an unknown one; a
+``page`` or ``page_size`` out of range answers 400 with the allowed range.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, render_template, request
+from werkzeug.routing import IntegerConverter, Map
+
+MAX_ID = 2**63 - 1
+MAX_PAGE = 1_000_000  # with at most 200 rows a page the offset stays far inside 64 bits
+PAGE_ARGS = ("page", "page_size")
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:…>`` that matches only 0 … 2^63-1: a longer number is an unknown path (404)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def in_id_range(value: int) -> bool:
+    """Whether ``value`` can be a row id (a positive 64-bit integer)."""
+    return 0 < value <= MAX_ID
+
+
+def page_arg_problem() -> str | None:
+    """A Chinese sentence when ``page`` or ``page_size`` is a number out of range, else None."""
+    for name in PAGE_ARGS:
+        text = request.args.get(name, "").strip()
+        if text.isdigit() and (len(text) > len(str(MAX_PAGE)) or int(text) > MAX_PAGE):
+            return f"参数 {name} 的值「{text[:40]}」超出范围：应为 1 至 {MAX_PAGE} 的整数"
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Install the bounded ``int`` converter (before any route is added) and the page-argument check."""
+    app.url_map.converters["int"] = BoundedIntegerConverter
+
+    @app.before_request
+    def refuse_page_out_of_range() -> tuple[Any, int] | None:
+        problem = page_arg_problem()
+        if problem is None:
+            return None
+        if request.path.startswith("/api/"):
+            return {"error": problem}, 400
+        return render_template("error.html", title="请求有误", message=problem), 400
