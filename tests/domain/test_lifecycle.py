@@ -234,11 +234,33 @@ def test_extension_decision_needs_a_pending_request(action: Action, calendar: Wo
         (ActionInput(), "联系结果应为 已联 / 未联，实际为「空」"),
         (ActionInput(contact_result="未联"), "未联系上时须选择原因（始终关机 / 始终未接 / 其他），实际为「空」"),
         (ActionInput(contact_result="已联", contact_at=local("2026-03-04 10:00")), "联系时间不能晚于当前时间"),
-        (ActionInput(contact_result="已联", contact_at=local("2026-03-01 10:00")), "联系时间不能早于派单时间"),
+        (
+            ActionInput(contact_result="已联", contact_at=local("2026-03-01 10:00")),
+            "联系时间 2026-03-01 10:00 不能早于派单时间 2026-03-02 09:00",
+        ),
     ],
 )
 def test_first_contact_input(data: ActionInput, reason: str, calendar: WorkCalendar) -> None:
     assert f"：{reason}。" in refusal(facts(State.HANDLING), Action.FIRST_CONTACT, data, calendar)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"signed_at": local("2026-03-02 15:00")}, "联系时间 2026-03-02 14:00 不能早于签收时间 2026-03-02 15:00"),
+        (
+            {"cycle": 2, "cycle_started_at": local("2026-03-02 16:00")},
+            "联系时间 2026-03-02 14:00 不能早于本轮办理开始时间 2026-03-02 16:00（重办）",
+        ),
+    ],
+)
+def test_first_contact_cannot_be_dated_before_the_step_it_follows(
+    changes: dict[str, object], reason: str, calendar: WorkCalendar
+) -> None:
+    data = ActionInput(contact_result="已联", contact_at=local("2026-03-02 14:00"))
+    assert f"：{reason}。" in refusal(facts(State.HANDLING, **changes), Action.FIRST_CONTACT, data, calendar)
+    later = ActionInput(contact_result="已联", contact_at=local("2026-03-02 16:30"))
+    decide(facts(State.HANDLING, **changes), Action.FIRST_CONTACT, later, NOW, calendar)  # after it: accepted
 
 
 def test_no_contact_with_reason_is_a_valid_record(calendar: WorkCalendar) -> None:

@@ -115,6 +115,7 @@ class OrderFacts:
     cycle: int = 1
     cycle_started_at: datetime | None = None  # None: the cycle started at dispatch
     resume_state: State | None = None  # the state before the pending return request
+    signed_at: datetime | None = None  # when the squad signed the order in this cycle
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,10 @@ def _validate_approve_extension(
     return None
 
 
+def _local(moment: datetime) -> str:
+    return to_local(moment).strftime("%Y-%m-%d %H:%M")
+
+
 def _validate_contact(facts: OrderFacts, data: ActionInput, now: datetime, calendar: WorkCalendar) -> str | None:
     if data.contact_result not in CONTACT_RESULTS:
         return f"联系结果应为 已联 / 未联，实际为「{data.contact_result or '空'}」"
@@ -227,7 +232,12 @@ def _validate_contact(facts: OrderFacts, data: ActionInput, now: datetime, calen
         if data.contact_at > now:
             return "联系时间不能晚于当前时间"
         if data.contact_at < facts.dispatched_at:
-            return "联系时间不能早于派单时间"
+            return f"联系时间 {_local(data.contact_at)} 不能早于派单时间 {_local(facts.dispatched_at)}"
+        if facts.cycle_started_at is not None and data.contact_at < facts.cycle_started_at:
+            started = _local(facts.cycle_started_at)
+            return f"联系时间 {_local(data.contact_at)} 不能早于本轮办理开始时间 {started}（重办）"
+        if facts.signed_at is not None and data.contact_at < facts.signed_at:
+            return f"联系时间 {_local(data.contact_at)} 不能早于签收时间 {_local(facts.signed_at)}"
     return None
 
 

@@ -223,6 +223,7 @@ def facts_from(order: Any, open_rows: list[Any]) -> OrderFacts:
         cycle=order.cycle,
         cycle_started_at=order.cycle_started_at,
         resume_state=State(order.return_from_state) if order.return_from_state else None,
+        signed_at=getattr(order, "signed_at", None),
     )
 
 
