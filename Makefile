@@ -87,3 +87,10 @@ bench-dashboard: $(VENV)/.installed-dev
 .PHONY: bench-sampling
 bench-sampling: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.sampling
+
+## bench-ops: two gunicorn instances (2 workers each) and two schedulers on PostgreSQL, 10 users for BENCH_SECONDS;
+## instance A and the active scheduler are killed with SIGKILL a third of the way in. TRACKER_BENCH_PG_URL names the
+## database (its public schema is dropped), e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
+.PHONY: bench-ops
+bench-ops: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.ops --duration $(BENCH_SECONDS)
