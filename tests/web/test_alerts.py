@@ -38,7 +38,7 @@ def open_alerts_by_street(engine) -> dict[str, set[int]]:  # type: ignore[no-unt
 def listed(page: str) -> list[tuple[int, str, str]]:
     """(alert id, level, street) of each row of the alerts table, in page order."""
     rows = re.findall(
-        r'<tr class="level-(\w+)" id="alert-(\d+)">.*?<td><a href="/orders/\d+">[^<]+</a></td>\s*<td>([^<]*)</td>',
+        r'<tr class="level-(\w+)" id="alert-(\d+)">.*?<td[^>]*><a href="/orders/\d+">[^<]+</a></td>\s*<td[^>]*>([^<]*)</td>',
         page,
         re.S,
     )

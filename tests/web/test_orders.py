@@ -41,7 +41,7 @@ def first_order(engine, **where: object) -> Order:  # type: ignore[no-untyped-de
 def test_squad_list_holds_only_its_street_and_its_counts(as_role, runner, engine) -> None:  # type: ignore[no-untyped-def]
     load_demo(runner)
     client = as_role("squad")
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/?sort=dispatched_desc").get_data(as_text=True)  # the whole list, not the work queue
     with Session(engine) as session:
         own = session.exec(select(func.count()).select_from(Order).where(Order.street == "静安寺街道")).one()
         total = session.exec(select(func.count()).select_from(Order)).one()

@@ -13,7 +13,9 @@ from tracker.models import utcnow
 from tracker.services.accounts import street_choices
 from tracker.services.orders import (
     AlertFilter,
+    BulkAckRefused,
     acknowledge_alert,
+    acknowledge_alerts,
     digest_streets,
     latest_digests,
     street_choices_all,
@@ -21,6 +23,7 @@ from tracker.services.orders import (
     viewer_alerts,
 )
 from tracker.web.auth import viewer
+from tracker.web.params import in_id_range
 
 bp = Blueprint("alerts", __name__, template_folder="templates", url_prefix="/alerts")
 PAGE_SIZE = 100
@@ -83,5 +86,40 @@ def acknowledge(alert_id: int) -> Response:
         flash("该预警已解除（阶段已完成），无需确认。")
     else:
         flash(f"已确认预警（{alert.acknowledged_by}）。")
-    back = {k: v for k in FILTER_KEYS if (v := request.form.get(k, "").strip())}
+    return back_to_list()
+
+
+def back_to_list() -> Response:
+    """To the alerts page with the filters (and page) the form was posted from."""
+    back = {k: v for k in (*FILTER_KEYS, "page") if (v := request.form.get(k, "").strip())}
     return redirect(url_for("alerts.index") + (f"?{urlencode(back)}" if back else ""))
+
+
+def posted_ids(values: list[str]) -> list[int]:
+    """The alert ids of the ticked boxes; a value that is not an id refuses the post, naming it."""
+    bad = [v for v in values if not (v.strip().isdigit() and in_id_range(int(v.strip())))]
+    if bad:
+        raise BulkAckRefused(f"预警编号「{bad[0][:40]}」无效（应为正整数），本次勾选的预警均未确认")
+    return [int(v) for v in values]
+
+
+@bp.post("/ack")
+def acknowledge_many() -> Response:
+    """批量确认：勾选的预警一次确认；其中任何一条不属于本人可查看的工单，则全部不确认并说明原因。"""
+    db = get_session()
+    me = viewer()
+    begin_write(db)
+    try:
+        done = acknowledge_alerts(db, viewer=me, alert_ids=posted_ids(request.form.getlist("alert_id")), now=utcnow())
+    except BulkAckRefused as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        return back_to_list()
+    db.commit()
+    parts = [f"已确认 {len(done.acknowledged)} 条预警（{me.label}）"]
+    if done.already:
+        parts.append(f"{done.already} 条此前已确认")
+    if done.resolved:
+        parts.append(f"{done.resolved} 条已解除（阶段已完成），无需确认")
+    flash("；".join(parts) + "。")
+    return back_to_list()

@@ -37,7 +37,7 @@ from tracker.services.orders import (
 )
 from tracker.services.stats import PeriodError, PeriodRates, Rate, StreetRates, live_rates
 from tracker.web.auth import viewer
-from tracker.web.orders import filters_from_request
+from tracker.web.orders import OPEN_STATE, filters_from_request
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,7 @@ def line_json(line: OrderLine) -> dict[str, Any]:
         **order_json(line.order),
         "open_deadlines": [open_deadline_json(d) for d in line.deadlines],
         "worst_level": line.worst.value if line.worst else None,
+        "next_deadline": open_deadline_json(line.next) if line.next else None,
     }
 
 
@@ -319,7 +320,7 @@ def orders() -> Response:
     """工单列表：与列表页相同的筛选条件，分页（page、page_size，最多 200）。"""
     for name in labels.FILTER_LABELS:
         day_arg(name)
-    choice_arg("state", [s.value for s in State])
+    choice_arg("state", [s.value for s in State] + [OPEN_STATE])
     choice_arg("level", [level.value for level in AlertLevel])
     choice_arg("stage", [s.value for s in Stage])
     choice_arg("sort", list(SORTS))

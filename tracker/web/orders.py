@@ -13,11 +13,12 @@ from werkzeug.wrappers import Response
 from tracker.db import begin_write, get_session
 from tracker.domain import labels
 from tracker.domain.errors import TrackerError
-from tracker.domain.roles import may_reveal_phone, may_take
+from tracker.domain.roles import Role, may_reveal_phone, may_take
 from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
 from tracker.models import utcnow
 from tracker.services.accounts import Actor, export_log, reveal_phone, street_choices, visible_order
 from tracker.services.orders import (
+    DEADLINE_SORT,
     SORTS,
     Context,
     ExportTooLarge,
@@ -68,6 +69,11 @@ def _enum(enum: Any, name: str) -> Any:
     return enum(text) if text in enum._value2member_map_ else None
 
 
+OPEN_STATE = "open"  # the state filter's value for every state not yet closed
+QUEUE_ARGS = {"state": OPEN_STATE, "sort": DEADLINE_SORT}  # a squad's work queue, as a query string
+QUEUE_FILTER = OrderFilter(open_only=True, sort=DEADLINE_SORT)  # ... and as a filter
+
+
 def filters_from_request() -> OrderFilter:
     """The list filter from the query string; unknown values are ignored, bad dates are reported."""
     sort = request.args.get("sort", "dispatched_desc")
@@ -75,6 +81,7 @@ def filters_from_request() -> OrderFilter:
         street=request.args.get("street", "").strip() or None,
         category=request.args.get("category", "").strip() or None,
         state=_enum(State, "state"),
+        open_only=request.args.get("state") == OPEN_STATE,
         level=_enum(AlertLevel, "level"),
         stage=_enum(Stage, "stage"),
         dispatched_from=_day("dispatched_from"),
@@ -86,12 +93,18 @@ def filters_from_request() -> OrderFilter:
     )
 
 
+def is_queue_default(role: Role) -> bool:
+    """Whether the list opens as the work queue: a squad's list with nothing asked but a page number."""
+    return role is Role.SQUAD and not any(k != "page" for k in request.args)
+
+
 @bp.get("/")
 def index() -> str:
     """工单列表：筛选、排序、分页。"""
     db = get_session()
     me = viewer()
-    filters = filters_from_request()
+    queue = is_queue_default(me.role)
+    filters = QUEUE_FILTER if queue else filters_from_request()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     lines, total = list_orders(
         db,
@@ -102,9 +115,11 @@ def index() -> str:
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = dict(QUEUE_ARGS) if queue else {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "orders/list.html",
+        queue=filters == QUEUE_FILTER,
+        open_state=OPEN_STATE,
         lines=lines,
         total=total,
         page=page,
@@ -127,7 +142,7 @@ def export() -> Response | tuple[str, int]:
     db = get_session()
     me, filters, now = viewer(), filters_from_request(), utcnow()
     try:
-        content = export_orders(db, viewer=me, filters=filters)
+        content = export_orders(db, viewer=me, filters=filters, now=now, calendar=load_calendar(db))
     except ExportTooLarge as exc:
         return render_template("error.html", title="导出条数过多", message=exc.message), 422
     _, row_count = list_orders(db, viewer=me, now=now, calendar=load_calendar(db), filters=filters, limit=1)
@@ -156,6 +171,7 @@ def detail(order_id: int) -> str:
         streets=street_choices_all(db),
         may_reveal=may_reveal_phone(me.role),
         revealed=None,
+        now=utcnow(),
     )
 
 
@@ -206,5 +222,11 @@ def reveal(order_id: int) -> str | tuple[str, int]:
     found = order_detail(db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db))
     assert found is not None
     return render_template(
-        "orders/detail.html", d=found, fields=FIELDS, streets=street_choices_all(db), may_reveal=True, revealed=phone
+        "orders/detail.html",
+        d=found,
+        fields=FIELDS,
+        streets=street_choices_all(db),
+        may_reveal=True,
+        revealed=phone,
+        now=utcnow(),
     )

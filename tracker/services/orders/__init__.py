@@ -22,7 +22,9 @@ from tracker.services.orders.actions import (
 )
 from tracker.services.orders.alerts import (
     AlertFilter,
+    BulkAckRefused,
     acknowledge_alert,
+    acknowledge_alerts,
     digest_streets,
     latest_digests,
     scan,
@@ -41,6 +43,7 @@ from tracker.services.orders.directory import (
 )
 from tracker.services.orders.export import ExportTooLarge, export_orders
 from tracker.services.orders.overview import (
+    DEADLINE_SORT,
     SORTS,
     DeadlineView,
     OrderFilter,
@@ -54,9 +57,11 @@ from tracker.services.orders.overview import (
 from tracker.services.orders.rules import rule_table
 
 __all__ = [
+    "DEADLINE_SORT",
     "DETAIL_FIELDS",
     "SORTS",
     "AlertFilter",
+    "BulkAckRefused",
     "Context",
     "DeadlineView",
     "ExportTooLarge",
@@ -68,6 +73,7 @@ __all__ = [
     "SessionStore",
     "Store",
     "acknowledge_alert",
+    "acknowledge_alerts",
     "add_street",
     "address_key",
     "adopt_from_orders",

@@ -18,12 +18,12 @@ from sqlmodel import select as sqlmodel_select
 
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import ALERT_RANK, AlertThresholds, end_of_local_day, to_local
-from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.errors import CalendarNotLoaded, TrackerError
 from tracker.domain.lifecycle import OPEN_STATES
 from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage
 from tracker.models import Alert, Digest, Order, OrderDeadline
-from tracker.services.accounts import Viewer, scoped
+from tracker.services.accounts import Viewer, log_refusal, scoped
 
 
 @dataclass(frozen=True)
@@ -273,6 +273,62 @@ def acknowledge_alert(session: Session, *, viewer: Viewer, alert_id: int, now: d
     session.add(alert)
     session.flush()
     return alert
+
+
+BULK_ACK_MAX = 200  # a page holds 100 alerts; more ids than this in one post is not a page
+
+
+class BulkAckRefused(TrackerError):
+    """A bulk acknowledgement refused as a whole: nothing was acknowledged."""
+
+
+@dataclass(frozen=True)
+class BulkAck:
+    """What one bulk acknowledgement did."""
+
+    acknowledged: list[Alert]
+    already: int  # acknowledged before, by someone
+    resolved: int  # the stage has ended since the page was shown
+
+
+def acknowledge_alerts(session: Session, *, viewer: Viewer, alert_ids: list[int], now: datetime) -> BulkAck:
+    """Mark several of the viewer's alerts as seen in one go, all or none; flushes.
+
+    Every id must name an alert of the viewer's orders: one that does not (another street's, or none
+    at all; the same answer for both) refuses the whole request and nothing is acknowledged, so a
+    squad never half-confirms a page. Alerts already acknowledged or resolved are counted, not changed.
+    """
+    ids = sorted(set(alert_ids))
+    if not ids:
+        raise BulkAckRefused("请先勾选要确认的预警")
+    if len(ids) > BULK_ACK_MAX:
+        raise BulkAckRefused(f"一次最多确认 {BULK_ACK_MAX} 条预警，本次勾选了 {len(ids)} 条")
+    query = scoped(
+        sqlmodel_select(Alert).join(Order, col(Order.id) == col(Alert.order_id)).where(col(Alert.id).in_(ids)), viewer
+    )
+    found = {alert.id: alert for alert in session.exec(query.order_by(col(Alert.id)).with_for_update(of=Alert)).all()}
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        if not is_district_wide(viewer.role):
+            log_refusal(viewer, "bulk_ack_out_of_scope", alert_ids=unknown[:20])
+        shown = "、".join(str(i) for i in unknown[:10]) + ("等" if len(unknown) > 10 else "")
+        raise BulkAckRefused(
+            f"预警编号 {shown} 不存在或不属于您可查看的工单，本次勾选的 {len(ids)} 条预警均未确认；请刷新页面后重新勾选"
+        )
+    done: list[Alert] = []
+    already = resolved = 0
+    for alert in found.values():
+        if alert.resolved_at is not None:
+            resolved += 1
+        elif alert.acknowledged_at is not None:
+            already += 1
+        else:
+            alert.acknowledged_at = now
+            alert.acknowledged_by = viewer.label[:128]
+            session.add(alert)
+            done.append(alert)
+    session.flush()
+    return BulkAck(done, already, resolved)
 
 
 def digest_streets(session: Session, *, viewer: Viewer) -> list[str]:

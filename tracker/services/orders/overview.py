@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, or_
+from sqlalchemy import distinct, exists, func, or_
 from sqlmodel import Session, col, select
 
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import ALERT_RANK, alert_level, local_day_bounds
 from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.lifecycle import OPEN_STATES
 from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
 from tracker.models import Alert, Order, OrderDeadline, OrderEvent
@@ -43,6 +45,16 @@ class OrderLine:
         levels = [d.level for d in self.deadlines if d.level]
         return max(levels, key=ALERT_RANK.__getitem__) if levels else None
 
+    @property
+    def next(self) -> DeadlineView | None:
+        """The open deadline due first, with its live level; None when no open deadline has a due time.
+
+        This is the one "next deadline" of a list line: the page, the export and the API show it, and
+        :func:`next_due_times` is the same minimum in SQL, which the work-queue sort reads.
+        """
+        due = [d for d in self.deadlines if d.row.due_at is not None]
+        return min(due, key=lambda d: (d.row.due_at, d.row.id or 0)) if due else None
+
 
 def _level(row: OrderDeadline, now: datetime, calendar: WorkCalendar) -> AlertLevel | None:
     if row.completed_at is not None or row.due_at is None:
@@ -53,7 +65,10 @@ def _level(row: OrderDeadline, now: datetime, calendar: WorkCalendar) -> AlertLe
         return AlertLevel.RED if now > row.due_at else None
 
 
+DEADLINE_SORT = "deadline"  # the work queue: red, then yellow, then blue, then by the nearest open deadline
+
 SORTS: dict[str, tuple[str, Any]] = {
+    DEADLINE_SORT: ("下一期限（最紧急在前）", None),  # two passes, see ordered_orders
     "dispatched_desc": ("派单时间（新→旧）", col(Order.dispatched_at).desc()),
     "dispatched_asc": ("派单时间（旧→新）", col(Order.dispatched_at).asc()),
     "order_no": ("工单编号", col(Order.order_no).asc()),
@@ -69,6 +84,7 @@ class OrderFilter:
     street: str | None = None
     category: str | None = None
     state: State | None = None
+    open_only: bool = False  # only orders not yet closed (dispatched, handling, return requested)
     level: AlertLevel | None = None  # orders with an open alert of this level (the scheduler's)
     stage: Stage | None = None  # ... at this stage
     dispatched_from: date | None = None
@@ -90,6 +106,8 @@ class OrderFilter:
             query = query.where(Order.category == self.category)
         if self.state is not None:
             query = query.where(Order.state == self.state.value)
+        if self.open_only:
+            query = query.where(col(Order.state).in_(sorted(s.value for s in OPEN_STATES)))
         if self.dispatched_from:
             query = query.where(col(Order.dispatched_at) >= local_day_bounds(self.dispatched_from)[0])
         if self.dispatched_to:
@@ -138,9 +156,52 @@ def list_orders(
         total = session.exec(scoped(filters.where(select(func.count()).select_from(Order)), viewer)).one()
     few = total <= FEW_ALERTED
     query = scoped(filters.where(select(Order), few_alerted=few), viewer)
-    order_by = SORTS.get(filters.sort, SORTS["dispatched_desc"])[1]
-    orders = session.exec(query.order_by(order_by, col(Order.id).desc()).limit(limit).offset(offset)).all()
-    return lines_for(session, list(orders), now=now, calendar=calendar), int(total)
+    orders = list(ordered_orders(session, query, filters.sort, limit=limit, offset=offset))
+    return lines_for(session, orders, now=now, calendar=calendar), int(total)
+
+
+def next_due_times() -> Any:
+    """Per order with an open deadline that has a due time: ``(order_id, next_due)``, the earliest such due time.
+
+    Read from the few open deadlines (the open-deadline partial index), not from the orders.
+    """
+    return (
+        select(col(OrderDeadline.order_id).label("order_id"), func.min(OrderDeadline.due_at).label("next_due"))
+        .where(col(OrderDeadline.completed_at).is_(None), col(OrderDeadline.due_at).is_not(None))
+        .group_by(col(OrderDeadline.order_id))
+        .subquery("next_due")
+    )
+
+
+def ordered_orders(session: Session, query: Any, sort: str, *, limit: int, offset: int = 0) -> Iterator[Order]:
+    """The orders of ``query`` (scoped and filtered) in the list order ``sort``, ``limit`` from ``offset``.
+
+    The deadline sort (the work queue) reads in two passes so that no pass sorts every order: first the
+    orders that have an open deadline, by their next due time (an alert level only rises as the due time
+    nears, so this is red, yellow, blue, then the rest by nearest deadline; the most overdue first), then
+    the orders without one (closed ones, mostly), newest dispatch first.
+    """
+    if sort != DEADLINE_SORT:
+        order_by = SORTS.get(sort, SORTS["dispatched_desc"])[1]
+        yield from session.exec(query.order_by(order_by, col(Order.id).desc()).limit(limit).offset(offset))
+        return
+    nxt = next_due_times()
+    with_due = query.join(nxt, nxt.c.order_id == col(Order.id))
+    due_count = int(session.exec(select(func.count()).select_from(with_due.subquery())).one())
+    shown = 0
+    if offset < due_count:
+        for order in session.exec(with_due.order_by(nxt.c.next_due, col(Order.id)).limit(limit).offset(offset)):
+            shown += 1
+            yield order
+    if shown >= limit:
+        return
+    open_due = exists().where(
+        col(OrderDeadline.order_id) == col(Order.id),
+        col(OrderDeadline.completed_at).is_(None),
+        col(OrderDeadline.due_at).is_not(None),
+    )
+    rest = query.where(~open_due).order_by(col(Order.dispatched_at).desc(), col(Order.id).desc())
+    yield from session.exec(rest.limit(limit - shown).offset(max(offset - due_count, 0)))
 
 
 # Below this many alerted orders a level/stage page reads them by id and sorts them; above it,
