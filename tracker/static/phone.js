@@ -1,5 +1,5 @@
 // Phone layout and page helpers (a static file: the CSP forbids inline scripts).
-// - the 菜单 button opens and closes the navigation on narrow screens;
+// - the 菜单 button opens and closes the navigation on narrow screens, a 筛选 button its filter form;
 // - a "全选本页" box ticks every box of its group (data-check-all="name");
 // - a 打印 button prints the page (its print stylesheet hides navigation and forms).
 document.addEventListener("DOMContentLoaded", function () {
@@ -11,6 +11,14 @@ document.addEventListener("DOMContentLoaded", function () {
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
     });
   }
+  document.querySelectorAll("button[data-toggle]").forEach(function (button) {
+    var target = document.getElementById(button.dataset.toggle);
+    if (!target) { return; }
+    button.addEventListener("click", function () {
+      var open = target.classList.toggle("open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  });
   document.querySelectorAll("input[data-check-all]").forEach(function (all) {
     var boxes = function () {
       return document.querySelectorAll("input[type=checkbox][name='" + all.dataset.checkAll + "']");
