@@ -5,7 +5,8 @@ audit events, the alerts a real overdue scan raises, the calendar, the default r
 supervisor and one squad user per street) is built once per order count under instance/ and
 reused while complete. gunicorn serves ``wsgi:app`` on 127.0.0.1; simulated users (threads, each
 with its own cookie jar, standard library only) sign in through /login with the form's CSRF
-token and then request, for the length of the run, the order list (first pages and filters), an
+token and then request, for the length of the run, the order list (first pages and filters), the
+work queue (a squad's default list: open orders by next deadline; the same sort district-wide), an
 order detail in their scope, the alerts page, and the stylesheet. Squad users see their street,
 supervisors the district.
 
@@ -50,7 +51,7 @@ SUPERVISOR = "bench_supervisor"
 TARGET_P95_MS = 200.0
 CHUNK = 50_000
 # what a simulated user asks for, with weights (the stylesheet is the reference)
-MIX = (("list", 40), ("detail", 35), ("alerts", 15), ("static", 10))
+MIX = (("list", 30), ("queue", 10), ("detail", 35), ("alerts", 15), ("static", 10))
 
 
 def squad_username(index: int) -> str:
@@ -467,9 +468,13 @@ class SimUser:
             return kind, "alerts", "/alerts/"
         if kind == "static":
             return kind, "static", "/static/app.css"
+        if kind == "queue":  # a squad's default list; district-wide the same sort asked for
+            if self.rng.random() < 0.3:  # the whole list by next deadline: open orders first, then the rest
+                return kind, "queue?all", "/?sort=deadline"
+            return kind, "queue", "/" if self.street else "/?state=open&sort=deadline"
         roll = self.rng.random()
-        if roll < 0.35:
-            return kind, "list", "/"
+        if roll < 0.35:  # the whole list, newest first (a squad's "/" is its queue)
+            return kind, "list", "/?sort=dispatched_desc" if self.street else "/"
         if roll < 0.50:
             return kind, "list?page", f"/?page={self.rng.randint(2, 5)}"
         if roll < 0.70:
@@ -612,7 +617,9 @@ def main() -> None:
             "median_vs_reference_median": round(median / ref_median, 1) if ref_median else None,
         }
 
-    kinds = {kind: with_ratios(summarise(by_kind[kind])) for kind in ("list", "detail", "alerts") if by_kind[kind]}
+    kinds = {
+        kind: with_ratios(summarise(by_kind[kind])) for kind in ("list", "queue", "detail", "alerts") if by_kind[kind]
+    }
     variants = {name: summarise(group) for name, group in sorted(by_variant.items()) if name != "static"}
     solo_by_kind: dict[str, list[Sample]] = defaultdict(list)
     for s in solo:

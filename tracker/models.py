@@ -149,6 +149,14 @@ class OrderDeadline(SQLModel, table=True):
             postgresql_where=sa.text("completed_at IS NULL"),
         ),
         sa.Index("ix_order_deadline_stage_due", "stage", "due_at"),  # deadline-based rates per period
+        # open deadlines by order: the work queue's next due time per order (min over a small covering index)
+        sa.Index(
+            "ix_order_deadline_open_order",
+            "order_id",
+            "due_at",
+            sqlite_where=sa.text("completed_at IS NULL"),
+            postgresql_where=sa.text("completed_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -163,7 +163,7 @@ def list_orders(
 def next_due_times() -> Any:
     """Per order with an open deadline that has a due time: ``(order_id, next_due)``, the earliest such due time.
 
-    Read from the few open deadlines (the open-deadline partial index), not from the orders.
+    Read from the few open deadlines (the partial index ``ix_order_deadline_open_order`` covers it), not the orders.
     """
     return (
         select(col(OrderDeadline.order_id).label("order_id"), func.min(OrderDeadline.due_at).label("next_due"))
@@ -187,21 +187,23 @@ def ordered_orders(session: Session, query: Any, sort: str, *, limit: int, offse
         return
     nxt = next_due_times()
     with_due = query.join(nxt, nxt.c.order_id == col(Order.id))
-    due_count = int(session.exec(select(func.count()).select_from(with_due.subquery())).one())
     shown = 0
-    if offset < due_count:
-        for order in session.exec(with_due.order_by(nxt.c.next_due, col(Order.id)).limit(limit).offset(offset)):
-            shown += 1
-            yield order
+    for order in session.exec(with_due.order_by(nxt.c.next_due, col(Order.id)).limit(limit).offset(offset)):
+        shown += 1
+        yield order
     if shown >= limit:
         return
+    rest_offset = 0  # the first pass ended inside this page: the rest starts at its beginning
+    if not shown and offset:  # the page lies past the first pass: how far past it
+        due_ids = with_due.with_only_columns(col(Order.id)).subquery()
+        rest_offset = offset - int(session.exec(select(func.count()).select_from(due_ids)).one())
     open_due = exists().where(
         col(OrderDeadline.order_id) == col(Order.id),
         col(OrderDeadline.completed_at).is_(None),
         col(OrderDeadline.due_at).is_not(None),
     )
     rest = query.where(~open_due).order_by(col(Order.dispatched_at).desc(), col(Order.id).desc())
-    yield from session.exec(rest.limit(limit - shown).offset(max(offset - due_count, 0)))
+    yield from session.exec(rest.limit(limit - shown).offset(max(rest_offset, 0)))
 
 
 # Below this many alerted orders a level/stage page reads them by id and sorts them; above it,
