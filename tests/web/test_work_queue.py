@@ -92,7 +92,7 @@ def test_a_squads_list_opens_as_its_queue_of_open_orders_most_urgent_first(as_ro
     assert found[0][1] == "red"  # the demo has overdue orders: the most overdue one is on top
     # each row shows its address (phone numbers in it masked, as on the order page)
     assert all(o.address and o.address in page for o in mine if o.address and not re.search(r"1\d{10}", o.address))
-    assert 'href="?sort=dispatched_desc"' in page  # and a way to the whole list
+    assert 'href="?sort=dispatched_desc" id="all-orders"' in page  # and a way to the whole list
 
 
 @time_machine.travel(NOW, tick=False)
