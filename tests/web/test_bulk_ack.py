@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 
 import pytest
@@ -64,8 +66,9 @@ def test_a_squad_acknowledges_several_of_its_alerts_in_one_post(as_role, runner,
 
 @time_machine.travel(NOW, tick=False)
 @pytest.mark.parametrize("role", ["squad", "other_squad"])
-def test_another_streets_alert_in_the_list_refuses_the_whole_post(as_role, runner, engine, role) -> None:  # type: ignore[no-untyped-def]
+def test_another_streets_alert_in_the_list_refuses_the_whole_post(as_role, runner, engine, role, caplog) -> None:  # type: ignore[no-untyped-def]
     load_demo(runner)
+    caplog.set_level(logging.WARNING, logger="tracker.audit.refused")
     by_street = open_alerts_by_street(engine)
     mine = sorted(by_street[OWN[role]])[:2]
     theirs = min(by_street[OWN["other_squad" if role == "squad" else "squad"]])
@@ -74,9 +77,12 @@ def test_another_streets_alert_in_the_list_refuses_the_whole_post(as_role, runne
     message = flash(response.get_data(as_text=True))
     assert f"预警编号 {theirs} 不存在或不属于您可查看的工单" in message and "均未确认" in message
     assert set(acknowledged(engine, {*mine, theirs}).values()) == {None}  # nothing half-done
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "tracker.audit.refused"]
+    assert [(e["what"], e["alert_ids"]) for e in logged] == [("alert_out_of_scope", [theirs])]
     # a missing id gets the same answer as another street's
     missing = flash(bulk(client, [*mine, 999999]).get_data(as_text=True))
     assert "预警编号 999999 不存在或不属于您可查看的工单" in missing
+    assert len([r for r in caplog.records if r.name == "tracker.audit.refused"]) == 1  # a missing id is no refusal
     assert set(acknowledged(engine, set(mine)).values()) == {None}
 
 

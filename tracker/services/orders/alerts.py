@@ -309,8 +309,9 @@ def acknowledge_alerts(session: Session, *, viewer: Viewer, alert_ids: list[int]
     found = {alert.id: alert for alert in session.exec(query.order_by(col(Alert.id)).with_for_update(of=Alert)).all()}
     unknown = [i for i in ids if i not in found]
     if unknown:
-        if not is_district_wide(viewer.role):
-            log_refusal(viewer, "bulk_ack_out_of_scope", alert_ids=unknown[:20])
+        theirs = [] if is_district_wide(viewer.role) else _existing_alert_ids(session, unknown)
+        if theirs:  # another street's alerts: a refusal for the log (a missing id is not one)
+            log_refusal(viewer, "alert_out_of_scope", alert_ids=theirs[:20])
         shown = "、".join(str(i) for i in unknown[:10]) + ("等" if len(unknown) > 10 else "")
         raise BulkAckRefused(
             f"预警编号 {shown} 不存在或不属于您可查看的工单，本次勾选的 {len(ids)} 条预警均未确认；请刷新页面后重新勾选"
@@ -329,6 +330,11 @@ def acknowledge_alerts(session: Session, *, viewer: Viewer, alert_ids: list[int]
             done.append(alert)
     session.flush()
     return BulkAck(done, already, resolved)
+
+
+def _existing_alert_ids(session: Session, ids: list[int]) -> list[int]:
+    found = session.exec(sqlmodel_select(Alert.id).where(col(Alert.id).in_(ids)).order_by(col(Alert.id))).all()
+    return [int(i) for i in found if i is not None]
 
 
 def digest_streets(session: Session, *, viewer: Viewer) -> list[str]:
