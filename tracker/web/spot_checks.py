@@ -28,6 +28,7 @@ from tracker.services.orders import Context, load_calendar, order_detail, rule_t
 from tracker.services.spot_checks import forms
 from tracker.services.spot_checks import results as results_service
 from tracker.services.spot_checks import reviews as review_service
+from tracker.web import attachments
 from tracker.web.auth import viewer
 from tracker.web.orders import actor_of_viewer
 
@@ -249,6 +250,7 @@ def _review_page(
             error=error,
             form=form,
             mark_labels=MARK_LABELS,
+            **attachments.evidence(detail.order),
         ),
         status,
     )
