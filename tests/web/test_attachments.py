@@ -328,3 +328,36 @@ def test_the_spot_check_review_shows_the_orders_photos_beside_the_checklist(app,
     section = page.split('id="checklist"')[1]
     assert 'id="review-photos"' in section and "核查 · 核查.jpg" in section
     assert re.search(rf'src="/orders/{item.order_id}/attachments/\d+/thumbnail"', section)
+
+
+def test_a_review_saves_its_verification_photos_or_with_a_bad_one_nothing(app, scene, engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.web.test_spot_checks import ALL_PASS
+    from tracker.models import SampleItem, SamplePlan
+
+    supervisor = app.test_client()
+    with time_machine.travel(NOW, tick=False):
+        sign_in(supervisor, PEOPLE["supervisor"])
+        plan = {"closed_from": "2026-01-01", "closed_to": "2026-11-30", "stratify_by": "none"}
+        plan |= {"allocation": "proportional", "minimum_per_stratum": "0", "size_kind": "fixed", "size_fixed": "3"}
+        assert post(supervisor, "/spot-checks/plans", {**plan, "seed": "verify"}).status_code == 302
+        with Session(engine) as session:
+            plan_id = session.exec(select(SamplePlan.id)).one()
+            item = session.exec(select(SampleItem).where(SampleItem.plan_id == plan_id)).first()
+            assert item is not None
+        url = f"/spot-checks/plans/{plan_id}/items/{item.id}/review"
+        bad = {**ALL_PASS, "files": [(BytesIO(PHP), "核查.jpg")]}
+        refused = post(supervisor, url, bad, content_type="multipart/form-data")
+        assert refused.status_code == 400 and "未保存：附件「核查.jpg」不是可识别的照片" in refused.get_data(
+            as_text=True
+        )
+        with Session(engine) as session:
+            stored = session.get(SampleItem, item.id)
+            assert stored is not None and stored.reviewed_at is None
+        assert attachments_of(engine, item.order_id) == []
+        good = {**ALL_PASS, "files": [(BytesIO(photo()), "核查.jpg")]}
+        assert post(supervisor, url, good, content_type="multipart/form-data").status_code == 302
+    (row,) = attachments_of(engine, item.order_id)
+    assert row.purpose == "verification" and row.uploaded_by_name.endswith("duchao")
+    with Session(engine) as session:
+        stored = session.get(SampleItem, item.id)
+        assert stored is not None and stored.reviewed_at is not None

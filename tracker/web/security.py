@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 
 csrf = CSRFProtect()
 UPLOAD_ENDPOINTS = frozenset({"imports.upload"})  # the only routes that take an export file
-ATTACHMENT_ENDPOINTS = frozenset({"orders.act", "attachments.add"})  # routes that take photos and PDFs
+# routes that take photos and PDFs: an action, the attachment form, a spot-check review (核查)
+ATTACHMENT_ENDPOINTS = frozenset({"orders.act", "attachments.add", "spot_checks.save_review"})
 CACHEABLE = frozenset({"static", "charts.plotly_js", "charts.plotly_stylesheet"})  # files without personal data
 
 # No inline script anywhere: scripts and styles come from our own static files only.
