@@ -93,6 +93,8 @@ def test_png_and_heic_are_read_by_content_and_heic_is_stored_as_jpeg(
     order = new_order()
     rows, _ = add(session, order, folder, make_ctx, ("plan.png", photo(fmt="PNG")), ("IMG_7.HEIC", heic_photo()))
     assert [r.content_type for r in rows] == ["image/png", "image/jpeg"]
+    png = Image.open(attachment_file(folder, rows[0]))  # type: ignore[arg-type]
+    assert dict(png.getexif()) == {} and rows[0].captured_at == local("2026-11-25 14:30:05")
     assert all(attachment_file(folder, r, thumbnail=True) for r in rows)
     assert Image.open(attachment_file(folder, rows[1])).format == "JPEG"  # type: ignore[arg-type]
 

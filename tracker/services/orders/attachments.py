@@ -196,17 +196,24 @@ def _image(name: str, content: bytes, limits: AttachmentLimits) -> Checked:
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise AttachmentRefused(f"{refused}已损坏或不完整，无法读取图片内容，未保存") from None
     content_type = FORMATS[fmt]
-    if upright.mode not in ("RGB", "RGBA", "L", "LA", "P", "1", "I;16"):
-        upright = upright.convert("RGBA" if content_type == PNG else "RGB")
-    clean = upright.copy()
-    clean.info = {}  # nothing of the original's metadata is carried into the stored file
-    thumb = clean.convert("RGB") if clean.mode != "RGB" else clean.copy()
-    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    try:
+        if upright.mode not in ("RGB", "RGBA", "L", "LA", "P", "1", "I;16"):
+            upright = upright.convert("RGBA" if content_type == PNG else "RGB")
+        clean = upright.copy()
+        # nothing of the original's metadata reaches the stored file (a palette's transparency is not metadata)
+        clean.info = {"transparency": upright.info["transparency"]} if "transparency" in upright.info else {}
+        thumb = clean.convert("RGB") if clean.mode != "RGB" else clean.copy()
+        thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        content, thumbnail = _encode(clean, content_type), _encode(thumb, JPEG, quality=80)
+    except (OSError, ValueError) as exc:
+        raise AttachmentRefused(
+            f"{refused}的颜色格式（{upright.mode}）无法处理：{exc}；请另存为普通 JPEG 后再上传"
+        ) from None
     return Checked(
         original_name=name,
         content_type=content_type,
-        content=_encode(clean, content_type),
-        thumbnail=_encode(thumb, JPEG, quality=80),
+        content=content,
+        thumbnail=thumbnail,
         width=clean.width,
         height=clean.height,
         captured_at=captured_at,
