@@ -23,7 +23,7 @@ from tests.helpers_attachments import (
 )
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action
-from tracker.models import OrderAttachment, OrderEvent, OrderNote
+from tracker.models import OrderAttachment, OrderEvent, OrderNote, SampleItem, SamplePlan
 from tracker.services.accounts import Actor
 from tracker.services.operations import RetentionPolicy, run_retention
 from tracker.services.orders import (
@@ -231,7 +231,7 @@ def test_bad_notes_are_refused(session: Session, new_order, make_ctx, text: str,
     assert order_notes(session, order) == [] and events(session, Action.NOTE) == []
 
 
-def test_retention_deletes_the_files_of_anonymised_orders_and_of_long_withdrawn_attachments(
+def test_retention_deletes_the_files_of_anonymised_orders_unless_a_review_needs_them_and_of_long_withdrawn_ones(
     session: Session, new_order, make_ctx, folder: Path
 ) -> None:  # type: ignore[no-untyped-def]
     old = new_order("2024-01-08 09:00", order_no="OLD1")
@@ -262,9 +262,25 @@ def test_retention_deletes_the_files_of_anonymised_orders_and_of_long_withdrawn_
     assert dry.attachments == 0 and len(stored_files(folder)) == 5  # the order is not anonymised yet
     session.rollback()
 
+    plan = SamplePlan(
+        name="抽查", created_by="user:2", created_by_name="督察", created_at=local("2026-11-30 09:00"), seed="s"
+    )
+    session.add(plan)
+    session.flush()
+    item = SampleItem(plan_id=plan.id, order_id=old.id, reason="manual")  # type: ignore[arg-type]
+    session.add(item)
+    session.commit()
+
     first = run_retention(session, now=local("2026-12-01 03:00"), policy=policy, folders=[], attachment_dir=folder)
     session.commit()
-    assert first.orders == 1 and first.attachments == 1 and first.notes == 1
+    assert first.orders == 1 and first.attachments == 0 and first.notes == 1  # the pending review holds the photo
+    assert attachment_file(folder, old_photo) is not None
+
+    item.reviewed_at = local("2026-12-01 09:00")
+    session.commit()
+    reviewed = run_retention(session, now=local("2026-12-02 03:00"), policy=policy, folders=[], attachment_dir=folder)
+    session.commit()
+    assert reviewed.attachments == 1
     assert old_photo.purged_at is not None and old_photo.original_name == f"附件{old_photo.id}"
     assert attachment_file(folder, old_photo) is None and not (folder / old_photo.stored_name).exists()
     assert attachment_file(folder, withdrawn) is not None  # withdrawn 5 days ago: kept

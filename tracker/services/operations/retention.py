@@ -10,11 +10,13 @@
 - Sign-in attempts and ended sessions older than ``login_days`` (90) are deleted; the log of revealed
   phone numbers is kept ``reveal_days`` (3 years).
 
-- Attachments (photos and PDFs on an order, domain rule of issue 14): a site photo can show the
-  complainant, their door or their car, so an attachment counts as personal data of its order. When
-  the order is anonymised, every one of its attachment files and thumbnails is deleted and the row keeps
-  only what is not personal (type, size, SHA-256, purpose, dates; the original name becomes 附件<id>);
-  ``purged_at`` marks it. A withdrawn attachment's file is kept ``file_days`` after its withdrawal (in
+- Attachments (photos and PDFs on an order, domain.md §7): a site photo can show faces, plates and
+  house numbers, so an attachment counts as personal data of its order. When the order is anonymised,
+  its attachment files and thumbnails are deleted and the row keeps only what is not personal (type,
+  size, SHA-256, purpose, dates; the original name becomes 附件<id>); ``purged_at`` marks it. A spot
+  check that still needs them holds them: while the order is in a sample and its review is not yet
+  saved, they stay, and the first run after the review deletes them (there is no 通报 record yet to
+  hold them the same way). A withdrawn attachment's file is kept ``file_days`` after its withdrawal (in
   case the withdrawal is disputed) and then deleted the same way, whatever the order's age.
   Notes (备注) of an anonymised order keep their text with every mobile number masked.
 
@@ -46,6 +48,7 @@ from tracker.models import (
     OrderAttachment,
     OrderNote,
     PhoneReveal,
+    SampleItem,
     UserSession,
 )
 from tracker.services.operations.job_runs import JobFunc, JobResult
@@ -170,8 +173,12 @@ def _old_files(folder: Path, cutoff: datetime) -> list[Path]:
 
 
 def _attachments_due(session: Session, file_cutoff: datetime) -> list[OrderAttachment]:
-    """Attachments whose files go now: those of anonymised orders, and those withdrawn before ``file_cutoff``."""
-    anonymised = select(Order.id).where(col(Order.anonymised_at).is_not(None))
+    """Attachments whose files go now: those of anonymised orders that no pending spot-check review still
+    needs, and those withdrawn before ``file_cutoff``."""
+    under_review = select(SampleItem.order_id).where(
+        col(SampleItem.reviewed_at).is_(None), col(SampleItem.removed_at).is_(None)
+    )
+    anonymised = select(Order.id).where(col(Order.anonymised_at).is_not(None), col(Order.id).not_in(under_review))
     query = select(OrderAttachment).where(
         col(OrderAttachment.purged_at).is_(None),
         col(OrderAttachment.order_id).in_(anonymised) | (col(OrderAttachment.removed_at) < file_cutoff),
