@@ -295,3 +295,57 @@ def test_retention_deletes_the_files_of_anonymised_orders_unless_a_review_needs_
     assert again.attachments == again.notes == 0
     remaining = session.exec(select(OrderAttachment).order_by(col(OrderAttachment.id))).all()
     assert len(remaining) == 3  # rows stay for the audit trail
+
+
+def test_the_migration_lets_the_trail_take_notes_and_attachments_and_keeps_it_append_only(
+    tmp_path: Path, calendar, folder: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from alembic import command
+    from sqlalchemy import exc, text
+
+    from tests.conftest import PG_URL, seed
+    from tracker.cli.common import alembic_config
+    from tracker.db import make_engine
+    from tracker.domain.deadlines import RuleTable
+    from tracker.services.orders.actions import Context, NewOrder, create_order
+
+    engine = make_engine(PG_URL or f"sqlite:///{tmp_path / 'migrated.db'}")
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    config = alembic_config()
+    for step in ("head", "5d1e8c3b9a72", "head"):  # up, down past this revision, up again
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.upgrade if step == "head" else command.downgrade)(config, step)
+    with Session(engine, expire_on_commit=False) as session:
+        seed(session)
+        ctx = Context(actor=ADMIN, now=local("2026-11-26 10:00"), calendar=calendar, rules=RuleTable())
+        data = NewOrder(source="12345", order_no="M1", dispatched_at=local("2026-11-26 09:00"))
+        order = create_order(session, data=data, ctx=ctx)
+        add_note(session, order=order, text="迁移后的备注", ctx=ctx)
+        add_attachments(
+            session,
+            order=order,
+            uploads=[Upload("a.jpg", io.BytesIO(photo()))],
+            purpose="other",
+            folder=folder,
+            limits=LIMITS,
+            ctx=ctx,
+        )
+        session.commit()
+        assert session.exec(select(OrderEvent.action).order_by(col(OrderEvent.id))).all() == [
+            "dispatch",
+            "note",
+            "attach",
+        ]
+    with engine.connect() as conn, pytest.raises(exc.DBAPIError, match="append-only"):
+        conn.execute(text("UPDATE order_event SET note = 'x'"))
+    with engine.connect() as conn, pytest.raises(exc.IntegrityError):
+        conn.execute(
+            text(
+                "INSERT INTO order_event (order_id, cycle, action, state_after, actor, actor_name, source, at, note, "
+                "changes) VALUES (1, 1, 'bogus', 'dispatched', 'a', 'a', 'web', '2026-11-26 10:00:00+00', '', '{}')"
+            )
+        )
+    engine.dispose()
