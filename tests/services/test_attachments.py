@@ -108,6 +108,7 @@ def test_png_and_heic_are_read_by_content_and_heic_is_stored_as_jpeg(
         ("empty.jpg", b"", "空文件"),
         ("half.jpg", photo()[:2000], "已损坏或不完整"),
         ("anim.gif", b"GIF89a" + b"\0" * 64, "不是可识别的照片"),
+        ("IMG_1.HEIC", b"\0\0\0\x18ftypheic" + b"\0" * 64, "HEIC 照片，本系统无法读取"),
     ],
 )
 def test_bad_files_are_refused_by_name_and_nothing_is_written(
