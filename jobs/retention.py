@@ -12,7 +12,8 @@ from tracker.services.operations import JobResult, RetentionPolicy, retention_jo
 
 
 def run(session: Session, *, now: datetime) -> JobResult:
-    """Anonymise orders closed longer than the period, delete old export files, sign-in and reveal records."""
+    """Anonymise orders closed longer than the period (their attachments too), delete old files and records."""
     config = current_app.config
     folders = [Path(config["UPLOAD_DIR"]), Path(config["INBOX_DIR"]) / "done", Path(config["INBOX_DIR"]) / "failed"]
-    return retention_job(RetentionPolicy.from_config(config), folders)(session, now=now)
+    attachments = Path(config.get("ATTACHMENT_DIR") or Path(current_app.instance_path) / "attachments")
+    return retention_job(RetentionPolicy.from_config(config), folders, attachments)(session, now=now)

@@ -104,12 +104,13 @@ def new_order(session: Session, make_ctx):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def app(database_url: str, engine: Engine):  # type: ignore[no-untyped-def]
-    """The app on the test database (schema built, calendar and rules seeded)."""
+def app(database_url: str, engine: Engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The app on the test database (schema built, calendar and rules seeded); attachments under tmp_path."""
     with Session(engine) as s:
         seed(s)
         s.commit()
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test"})
+    config = {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test"}
+    app = create_app({**config, "ATTACHMENT_DIR": str(tmp_path / "attachments")})
     jobs.cli.init_app(app)  # as wsgi.py does: the scheduler's run-job command
     yield app
     app.extensions["tracker_engine"].dispose() if "tracker_engine" in app.extensions else None

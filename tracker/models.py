@@ -196,6 +196,57 @@ class OrderEvent(SQLModel, table=True):
     changes: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
 
 
+class OrderAttachment(SQLModel, table=True):
+    """A photo or PDF on an order, stored under a generated name; withdrawn rows keep their file until retention.
+
+    ``original_name`` is the sanitised name for display only; nothing on disk carries it.
+    ``purged_at`` marks the file (and thumbnail) deleted by retention; the row stays for the audit trail.
+    """
+
+    __tablename__ = "order_attachment"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "content_type IN ('image/jpeg', 'image/png', 'application/pdf')", name="ck_order_attachment_type"
+        ),
+        sa.CheckConstraint(
+            "purpose IN ('first_contact', 'close', 'verification', 'other')", name="ck_order_attachment_purpose"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    stored_name: str = Field(max_length=128, unique=True)
+    thumbnail_name: str | None = Field(default=None, max_length=128)
+    original_name: str = Field(max_length=255)
+    content_type: str = Field(max_length=64)
+    size: int
+    sha256: str = Field(max_length=64)
+    width: int | None = None
+    height: int | None = None
+    purpose: str = Field(default="other", max_length=16)
+    captured_at: datetime | None = Field(default=None, sa_column=utc_column())
+    uploaded_by: str = Field(max_length=128)
+    uploaded_by_name: str = Field(max_length=128)
+    uploaded_at: datetime = Field(sa_column=utc_column(nullable=False))
+    removed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    removed_by: str | None = Field(default=None, max_length=128)
+    removed_reason: str | None = None
+    purged_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class OrderNote(SQLModel, table=True):
+    """A 备注 on an order (no state change), stored as written; its audit event carries a masked copy."""
+
+    __tablename__ = "order_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    text: str
+    author: str = Field(max_length=128)
+    author_name: str = Field(max_length=128)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
 class ImportBatch(SQLModel, table=True):
     """One imported file: what it was, who imported it, what it did."""
 

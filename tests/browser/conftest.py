@@ -80,7 +80,8 @@ def live_server(database_url: str, engine: Engine, tmp_path: Path) -> Iterator[L
     with Session(engine) as s:
         seed(s)
         s.commit()
-    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test", "UPLOAD_DIR": str(tmp_path / "uploads")})
+    config = {"DATABASE_URL": database_url, "SECRET_KEY": "test", "UPLOAD_DIR": str(tmp_path / "uploads")}
+    app = create_app({**config, "ATTACHMENT_DIR": str(tmp_path / "attachments")})
     now = datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
     result = app.test_cli_runner().invoke(args=["demo-load", "--now", now])
     assert result.exit_code == 0, result.output

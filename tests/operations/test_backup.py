@@ -1,4 +1,4 @@
-"""Backup and restore as a round trip: orders, events, samples and uploads identical after restore."""
+"""Backup and restore as a round trip: orders, events, samples, uploads and attachments identical after restore."""
 
 from __future__ import annotations
 
@@ -10,22 +10,34 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from tests.conftest import PG_URL
 from tracker import create_app
 from tracker.db import get_engine, make_engine
+from tracker.domain.deadlines import RuleTable
 from tracker.domain.roles import Role
 from tracker.domain.sampling import SamplingPlan, SizeKind, SizeRule
-from tracker.models import utcnow
+from tracker.models import Order, utcnow
 from tracker.services.accounts import Actor, Viewer
 from tracker.services.imports import Limits, uploads
+from tracker.services.orders import AttachmentLimits, Context, Upload, add_attachments, load_calendar
 from tracker.services.spot_checks import PlanInput, Population, draw_plan, load_checklist
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = ("work_order", "order_deadline", "order_event", "alert", "sample_plan", "sample_item", "import_upload")
+TABLES = (
+    "work_order",
+    "order_deadline",
+    "order_event",
+    "alert",
+    "sample_plan",
+    "sample_item",
+    "import_upload",
+    "order_attachment",
+)
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -51,7 +63,8 @@ def deployed(tmp_path: Path):  # type: ignore[no-untyped-def]
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     folder = tmp_path / "instance" / "uploads"
     config = {"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "t", "UPLOAD_DIR": str(folder)}
-    app = create_app({**config, "INBOX_DIR": str(tmp_path / "inbox")})
+    attachments = tmp_path / "instance" / "attachments"
+    app = create_app({**config, "INBOX_DIR": str(tmp_path / "inbox"), "ATTACHMENT_DIR": str(attachments)})
     runner = app.test_cli_runner()
     for args in (["init-db"], ["demo-load", "--now", "2026-11-26T10:00"]):
         result = runner.invoke(args=args)
@@ -79,6 +92,21 @@ def deployed(tmp_path: Path):  # type: ignore[no-untyped-def]
             folder=folder,
             settings=settings,
         )
+        order = session.exec(select(Order).order_by(col(Order.id))).first()
+        assert order is not None
+        photo = io.BytesIO()
+        Image.new("RGB", (64, 48), "red").save(photo, format="JPEG")
+        photo.seek(0)
+        ctx = Context(Actor.cli("测试"), utcnow(), load_calendar(session), RuleTable())
+        add_attachments(
+            session,
+            order=order,
+            uploads=[Upload("现场.jpg", photo)],
+            purpose="other",
+            folder=attachments,
+            limits=AttachmentLimits(),
+            ctx=ctx,
+        )
         session.commit()
     yield app, folder, tmp_path
     get_engine(app).dispose()
@@ -90,6 +118,8 @@ def test_backup_then_restore_gives_back_the_same_rows_and_files(deployed) -> Non
     with app.app_context():
         engine = get_engine()
         before, files_before = snapshot(engine), folder_digest(folder)
+        photos_before = folder_digest(tmp_path / "instance" / "attachments")
+    assert len(photos_before) == 2, "the photo and its thumbnail"
     assert all(before[t] for t in ("work_order", "order_event", "sample_item", "import_upload")), "nothing to back up"
     assert files_before
 
@@ -107,7 +137,7 @@ def test_backup_then_restore_gives_back_the_same_rows_and_files(deployed) -> Non
         if engine.dialect.name == "sqlite":
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{engine.url.database}{suffix}").unlink(missing_ok=True)
-    for path in folder.rglob("*"):
+    for path in [*folder.rglob("*"), *(tmp_path / "instance" / "attachments").rglob("*")]:
         if path.is_file():
             path.unlink()
 
@@ -117,6 +147,7 @@ def test_backup_then_restore_gives_back_the_same_rows_and_files(deployed) -> Non
     with app.app_context():
         assert snapshot(get_engine()) == before
     assert folder_digest(folder) == files_before
+    assert folder_digest(tmp_path / "instance" / "attachments") == photos_before
 
 
 def rewrite_manifest(archive: Path, target: Path, **changes: object) -> Path:

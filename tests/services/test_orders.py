@@ -268,6 +268,9 @@ EXPECTED_EFFECTS = {
         {"extension_decision", "return_decision"},
     ),
     Action.UPDATE: (set(), set(), set(), set()),
+    Action.NOTE: (set(), set(), set(), set()),
+    Action.ATTACH: (set(), set(), set(), set()),
+    Action.DETACH: (set(), set(), set(), set()),
 }
 
 

@@ -12,12 +12,13 @@ from io import BytesIO
 
 import pytest
 import time_machine
+from PIL import Image
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from tests.helpers import local
 from tests.web.conftest import PEOPLE, csrf_token, sign_in
-from tracker.models import Alert, AppUser, ImportBatch, ImportUpload, Order, SampleItem, SamplePlan
+from tracker.models import Alert, AppUser, ImportBatch, ImportUpload, Order, OrderAttachment, SampleItem, SamplePlan
 from tracker.services.operations.demo import SAMPLES
 
 NOW = local("2026-11-26 10:00")
@@ -36,6 +37,12 @@ def _first(engine: Engine, query) -> object:  # type: ignore[no-untyped-def]
     return value if value is not None else 999999
 
 
+def _attachment_of_first_order(engine: Engine, street: str) -> object:
+    """An attachment of the street's first order (the order PARAMS / FOREIGN name)."""
+    first = select(Order.id).where(Order.street == street).order_by(col(Order.id)).limit(1).scalar_subquery()
+    return _first(engine, select(OrderAttachment.id).where(OrderAttachment.order_id == first))
+
+
 # How to fill each URL parameter with a value that exists in the squad's scope (where scope applies).
 PARAMS: dict[str, Callable[[Engine], object]] = {
     "order_id": lambda e: _first(e, select(Order.id).where(Order.street == "静安寺街道").order_by(col(Order.id))),
@@ -49,6 +56,7 @@ PARAMS: dict[str, Callable[[Engine], object]] = {
     "filename": lambda e: "app.css",
     "plan_id": lambda e: _first(e, select(SamplePlan.id).order_by(col(SamplePlan.id))),
     "item_id": lambda e: _first(e, select(SampleItem.id).order_by(col(SampleItem.id))),
+    "attachment_id": lambda e: _attachment_of_first_order(e, "静安寺街道"),
 }
 # Parameters that name an order of 曹家渡街道, to prove a squad of 静安寺街道 cannot reach it.
 FOREIGN: dict[str, Callable[[Engine], object]] = {
@@ -56,6 +64,7 @@ FOREIGN: dict[str, Callable[[Engine], object]] = {
     "alert_id": lambda e: _first(
         e, select(Alert.id).join(Order, col(Order.id) == col(Alert.order_id)).where(Order.street == "曹家渡街道")
     ),
+    "attachment_id": lambda e: _attachment_of_first_order(e, "曹家渡街道"),
 }
 
 
@@ -84,8 +93,8 @@ def fill(
 
 
 @pytest.fixture
-def world(app, people, runner, tmp_path):  # type: ignore[no-untyped-def]
-    """The demo orders with alerts, and one uploaded export waiting for its commit."""
+def world(app, people, runner, tmp_path, engine):  # type: ignore[no-untyped-def]
+    """The demo orders with alerts, one uploaded export waiting for its commit, a photo on each street's first order."""
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     with time_machine.travel(NOW, tick=False):
         result = runner.invoke(args=["demo-load", "--now", "2026-11-26T10:00"])
@@ -106,6 +115,14 @@ def world(app, people, runner, tmp_path):  # type: ignore[no-untyped-def]
         plan |= {"minimum_per_stratum": "0", "size_kind": "fixed", "size_fixed": "5", "risk_unsatisfied": "1"}
         plan |= {"seed": "walker", "csrf_token": csrf_token(supervisor)}
         assert supervisor.post("/spot-checks/plans", data=plan).status_code == 302
+        for street in ("静安寺街道", "曹家渡街道"):  # a photo on the first order of each street
+            order_id = PARAMS["order_id"](engine) if street == "静安寺街道" else FOREIGN["order_id"](engine)
+            photo = BytesIO()
+            Image.new("RGB", (40, 30), "green").save(photo, format="JPEG")
+            photo.seek(0)
+            data = {"files": (photo, "现场.jpg"), "purpose": "other", "csrf_token": csrf_token(admin)}
+            sent = admin.post(f"/orders/{order_id}/attachments", data=data, content_type="multipart/form-data")
+            assert sent.status_code == 302
         yield app
 
 

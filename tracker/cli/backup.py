@@ -1,4 +1,5 @@
-"""`backup create DIR` and `backup restore FILE`: the database and instance/'s uploads and inbox in one archive."""
+"""`backup create DIR` and `backup restore FILE`: the database and instance/'s uploads, inbox and attachments in one
+archive."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ def _file_folders() -> dict[str, Path]:
     return {
         "uploads": Path(current_app.config.get("UPLOAD_DIR") or instance / "uploads"),
         "inbox": Path(current_app.config["INBOX_DIR"]),
+        "attachments": Path(current_app.config.get("ATTACHMENT_DIR") or instance / "attachments"),
     }
 
 
 @click.group("backup")
 def backup_group() -> None:
-    """备份与恢复：数据库（SQLite 在线备份 / PostgreSQL pg_dump）以及上传文件和收件箱，打包为一个文件。"""
+    """备份与恢复：数据库（SQLite 在线备份 / PostgreSQL pg_dump）以及上传文件、收件箱和工单附件，打包为一个文件。"""
 
 
 @backup_group.command("create")

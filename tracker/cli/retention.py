@@ -21,6 +21,11 @@ def retention_folders() -> list[Path]:
     return [Path(current_app.config["UPLOAD_DIR"]), inbox / "done", inbox / "failed"]
 
 
+def attachment_folder() -> Path:
+    """Where order attachments are kept."""
+    return Path(current_app.config.get("ATTACHMENT_DIR") or Path(current_app.instance_path) / "attachments")
+
+
 @click.group("retention")
 def retention_group() -> None:
     """个人信息保留期限：匿名化办结超过期限的工单，删除过期的原始导出文件、登录记录和查看号码记录。"""
@@ -35,15 +40,21 @@ def retention_run_command(dry_run: bool) -> None:
         policy = RetentionPolicy.from_config(current_app.config)
         if dry_run:
             with unit_of_work() as session:
-                result = run_retention(session, now=utcnow(), policy=policy, folders=retention_folders(), dry_run=True)
+                result = run_retention(
+                    session,
+                    now=utcnow(),
+                    policy=policy,
+                    folders=retention_folders(),
+                    dry_run=True,
+                    attachment_dir=attachment_folder(),
+                )
                 session.rollback()
             click.echo(result.summary())
             return
     except TrackerError as exc:
         raise fail(exc) from None
-    run = run_recorded(
-        get_engine(), "retention", retention_job(policy, retention_folders()), now=utcnow(), runner="命令行"
-    )
+    job = retention_job(policy, retention_folders(), attachment_folder())
+    run = run_recorded(get_engine(), "retention", job, now=utcnow(), runner="命令行")
     click.echo(run.summary)
     if run.outcome == "error":
         raise SystemExit(1)

@@ -38,6 +38,9 @@ ACTION_LABELS: Mapping[Action, str] = {
     Action.REDISPATCH: "重新派单",
     Action.PLATFORM_CLOSE: "平台办结",
     Action.UPDATE: "信息更新",
+    Action.NOTE: "备注",
+    Action.ATTACH: "添加附件",
+    Action.DETACH: "移除附件",
 }
 
 STAGE_LABELS: Mapping[Stage, str] = {
@@ -97,6 +100,14 @@ FILTER_LABELS: Mapping[str, str] = {
     "closed_from": "办结日期自",
     "closed_to": "办结日期至",
 }
+
+ATTACHMENT_PURPOSES: Mapping[str, str] = {
+    "first_contact": "先行联系",
+    "close": "办结",
+    "verification": "核查",
+    "other": "其他",
+}
+"""Why a photo or file was added to an order (stored value → label)."""
 
 FIELD_LABELS: Mapping[str, str] = {
     "state": "状态",

@@ -46,6 +46,9 @@ TRANSITIONS: Mapping[tuple[State, Action], State] = {
 PLATFORM_CLOSE is the platform's closure arriving by import: the platform is the authority on
 what it reports, so it closes an open order without the squad's intermediate steps."""
 
+NO_STATE_CHANGE: frozenset[Action] = frozenset({A.NOTE, A.ATTACH, A.DETACH})
+"""Events that record something about an order without moving it: a note, an attachment added or withdrawn."""
+
 PLATFORM_ONLY: frozenset[Action] = frozenset({A.PLATFORM_CLOSE})
 """Actions that only an import applies; people are never offered them."""
 
@@ -99,6 +102,9 @@ STAGE_EFFECTS: Mapping[Action, StageEffect] = {
         cancels=(Stage.EXTENSION_DECISION, Stage.RETURN_DECISION),
     ),
     A.UPDATE: StageEffect(),
+    A.NOTE: StageEffect(),
+    A.ATTACH: StageEffect(),
+    A.DETACH: StageEffect(),
 }
 
 
@@ -300,6 +306,8 @@ def decide(facts: OrderFacts, action: Action, data: ActionInput, now: datetime, 
         reason = "派单只在工单建立时发生"
     elif action is Action.UPDATE:
         reason = "信息更新不改变状态，请使用 update_details"
+    elif action in NO_STATE_CHANGE:
+        reason = "备注和附件不改变工单状态"
     elif (facts.state, action) not in TRANSITIONS:
         reason = "该状态下不允许此操作"
     else:

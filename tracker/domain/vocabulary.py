@@ -33,6 +33,9 @@ class Action(StrEnum):
     REDISPATCH = "redispatch"
     PLATFORM_CLOSE = "platform_close"  # the platform reports the order closed (import)
     UPDATE = "update"  # the platform reports changed details (import); no state change
+    NOTE = "note"  # a person writes a 备注 on the order; no state change
+    ATTACH = "attach"  # a photo or PDF is added to the order; no state change
+    DETACH = "detach"  # an attachment is withdrawn (kept until retention); no state change
 
 
 class ExtensionStatus(StrEnum):

@@ -45,6 +45,7 @@ def init_app(app: Flask) -> None:
         admin,
         alerts,
         api,
+        attachments,
         auth,
         charts,
         dashboard,
@@ -63,7 +64,7 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     charts.init_app(app)
     metrics.init_app(app)
-    for module in (orders, alerts, dashboard, spot_checks, imports, admin, api, health):
+    for module in (orders, attachments, alerts, dashboard, spot_checks, imports, admin, api, health):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local

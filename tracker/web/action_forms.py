@@ -78,6 +78,10 @@ FIELDS: Mapping[Action, tuple[FormField, ...]] = {
 }
 
 
+ATTACHABLE: Mapping[Action, str] = {Action.FIRST_CONTACT: "first_contact", Action.CLOSE: "close"}
+"""Actions whose form takes photos or PDFs too (action → the attachments' purpose)."""
+
+
 def _datetime(field: FormField, text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)

@@ -11,7 +11,7 @@ from tracker.db import get_session
 from tracker.domain.errors import TrackerError
 from tracker.domain.sizes import format_size
 from tracker.services.operations import schema_problem
-from tracker.web.security import UPLOAD_ENDPOINTS, body_limit
+from tracker.web.security import ATTACHMENT_ENDPOINTS, UPLOAD_ENDPOINTS, body_limit
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,12 @@ def _too_large() -> str:
     limit = body_limit(request.endpoint, current_app.config)
     if request.endpoint in UPLOAD_ENDPOINTS:
         return f"上传的内容超过大小上限 {format_size(limit)}，未保存任何内容；请拆分文件后再上传。"
+    if request.endpoint in ATTACHMENT_ENDPOINTS:
+        each = format_size(int(current_app.config.get("ATTACHMENT_MAX_BYTES", 15 << 20)))
+        return (
+            f"提交的附件合计超过大小上限 {format_size(limit)}（每个文件最多 {each}），未处理，也未保存任何内容；"
+            "请压缩照片或分几次上传。"
+        )
     return f"请求内容超过此页面的大小上限 {format_size(limit)}，未处理，也未保存任何内容。"
 
 

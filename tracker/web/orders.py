@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,7 +35,8 @@ from tracker.services.orders import (
     state_counts,
     street_choices_all,
 )
-from tracker.web.action_forms import FIELDS, FormError, parse_action_form
+from tracker.web import attachments
+from tracker.web.action_forms import ATTACHABLE, FIELDS, FormError, parse_action_form
 from tracker.web.auth import viewer
 
 bp = Blueprint("orders", __name__, template_folder="templates")
@@ -172,6 +174,8 @@ def detail(order_id: int) -> str:
         may_reveal=may_reveal_phone(me.role),
         revealed=None,
         now=utcnow(),
+        attachable=ATTACHABLE,
+        **attachments.evidence(found.order),
     )
 
 
@@ -187,16 +191,25 @@ def act(order_id: int, action_name: str) -> Response | tuple[str, int]:
     order = visible_order(db, me, order_id, for_update=True)
     if order is None:
         abort(404)
+    written: list[Path] = []
+    added = 0
     try:
         data = parse_action_form(action, request.form, streets=street_choices_all(db))
         ctx = Context(actor_of_viewer(), utcnow(), load_calendar(db), rule_table(db))
         apply_action(db, order=order, action=action, data=data, ctx=ctx)
+        if action in ATTACHABLE:  # photos taken with the action: stored with it, or neither is
+            added, written = attachments.store_with_action(order, ATTACHABLE[action], ctx)
+        db.commit()
     except (FormError, TrackerError) as exc:
         db.rollback()
+        attachments.discard_files(written)
         flash(f"{labels.ACTION_LABELS[action]}未完成：{exc.message}", "error")
         return redirect(url_for("orders.detail", order_id=order_id))
-    db.commit()
-    flash(f"已{labels.ACTION_LABELS[action]}。")
+    except BaseException:
+        db.rollback()
+        attachments.discard_files(written)
+        raise
+    flash(f"已{labels.ACTION_LABELS[action]}" + (f"，并添加 {added} 个附件。" if added else "。"))
     return redirect(url_for("orders.detail", order_id=order_id))
 
 
@@ -229,4 +242,6 @@ def reveal(order_id: int) -> str | tuple[str, int]:
         may_reveal=True,
         revealed=phone,
         now=utcnow(),
+        attachable=ATTACHABLE,
+        **attachments.evidence(found.order),
     )

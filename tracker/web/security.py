@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response
 
 csrf = CSRFProtect()
 UPLOAD_ENDPOINTS = frozenset({"imports.upload"})  # the only routes that take an export file
+# routes that take photos and PDFs: an action, the attachment form, a spot-check review (核查)
+ATTACHMENT_ENDPOINTS = frozenset({"orders.act", "attachments.add", "spot_checks.save_review"})
 CACHEABLE = frozenset({"static", "charts.plotly_js", "charts.plotly_stylesheet"})  # files without personal data
 
 # No inline script anywhere: scripts and styles come from our own static files only.
@@ -49,6 +51,11 @@ def body_limit(endpoint: str | None, config: Mapping[str, Any]) -> int:
     largest = int(config["MAX_CONTENT_LENGTH"])
     if endpoint in UPLOAD_ENDPOINTS:
         return largest
+    if endpoint in ATTACHMENT_ENDPOINTS:
+        # room for every allowed file at its limit and the form around them: a file over its own limit is
+        # then refused by name (attachments.check_upload) rather than by the size of the whole post
+        files = int(config.get("ATTACHMENT_MAX_FILES", 4)) * int(config.get("ATTACHMENT_MAX_BYTES", 15 << 20))
+        return min(largest, files + int(config["REQUEST_MAX_BYTES"]))
     return min(largest, int(config["REQUEST_MAX_BYTES"]))
 
 

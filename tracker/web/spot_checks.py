@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -23,11 +24,12 @@ from tracker.domain.sampling import RISK_REASON_LABELS
 from tracker.domain.vocabulary import State
 from tracker.models import SampleItem, SamplePlan, utcnow
 from tracker.services import spot_checks as service
-from tracker.services.accounts import export_log
+from tracker.services.accounts import export_log, visible_order
 from tracker.services.orders import Context, load_calendar, order_detail, rule_table
 from tracker.services.spot_checks import forms
 from tracker.services.spot_checks import results as results_service
 from tracker.services.spot_checks import reviews as review_service
+from tracker.web import attachments
 from tracker.web.auth import viewer
 from tracker.web.orders import actor_of_viewer
 
@@ -249,6 +251,7 @@ def _review_page(
             error=error,
             form=form,
             mark_labels=MARK_LABELS,
+            **attachments.evidence(detail.order),
         ),
         status,
     )
@@ -270,13 +273,24 @@ def save_review(plan_id: int, item_id: int) -> Any:
     item = _item_or_404(found, item_id)
     checklist = service.plan_checklist(found)
     data = review_service.review_input(request.form.to_dict(), request.form.getlist("hard_fail"), checklist)
+    written: list[Path] = []
+    added = 0
     try:
         scored = review_service.review_item(db, actor=actor_of_viewer(), now=utcnow(), plan=found, item=item, data=data)
+        order = visible_order(db, viewer(), item.order_id, for_update=True)
+        if order is not None:  # photos of the 核查 are kept on the order, in the same transaction as the review
+            ctx = Context(actor_of_viewer(), utcnow(), load_calendar(db), rule_table(db))
+            added, written = attachments.store_with_action(order, "verification", ctx)
+        db.commit()
     except TrackerError as exc:
         db.rollback()
+        attachments.discard_files(written)
         return _review_page(found, _item_or_404(found, item_id), error=f"未保存：{exc.message}", form=data, status=400)
-    db.commit()
-    flash(f"已保存评查：{scored.score:g} 分，{scored.grade}。")
+    except BaseException:
+        db.rollback()
+        attachments.discard_files(written)
+        raise
+    flash(f"已保存评查：{scored.score:g} 分，{scored.grade}。" + (f"已添加 {added} 个核查附件。" if added else ""))
     return redirect(url_for("spot_checks.review", plan_id=plan_id, item_id=item_id))
 
 

@@ -1,5 +1,6 @@
 """Backup and restore: the database (SQLite through its online backup API, PostgreSQL through ``pg_dump``'s
-custom format) and the files under ``instance/`` that the database refers to (uploads, inbox), in one archive.
+custom format) and the files under ``instance/`` that the database refers to (uploads, inbox, order attachments),
+in one archive.
 
 An archive is a ``.tar.gz`` holding ``manifest.json`` (format, when, which database kind, the schema
 revision, every file's SHA-256), the database and the file folders. Restore checks every digest, refuses an

@@ -10,6 +10,16 @@
 - Sign-in attempts and ended sessions older than ``login_days`` (90) are deleted; the log of revealed
   phone numbers is kept ``reveal_days`` (3 years).
 
+- Attachments (photos and PDFs on an order, domain.md §7): a site photo can show faces, plates and
+  house numbers, so an attachment counts as personal data of its order. When the order is anonymised,
+  its attachment files and thumbnails are deleted and the row keeps only what is not personal (type,
+  size, SHA-256, purpose, dates; the original name becomes 附件<id>); ``purged_at`` marks it. A spot
+  check that still needs them holds them: while the order is in a sample and its review is not yet
+  saved, they stay, and the first run after the review deletes them (there is no 通报 record yet to
+  hold them the same way). A withdrawn attachment's file is kept ``file_days`` after its withdrawal (in
+  case the withdrawal is disputed) and then deleted the same way, whatever the order's age.
+  Notes (备注) of an anonymised order keep their text with every mobile number masked.
+
 The audit trail (``order_event``) is never touched: it records personal fields masked from the start.
 Every run derives its work from the data and the clock, so a second run the same day changes nothing.
 """
@@ -35,7 +45,10 @@ from tracker.models import (
     ImportUpload,
     LoginAttempt,
     Order,
+    OrderAttachment,
+    OrderNote,
     PhoneReveal,
+    SampleItem,
     UserSession,
 )
 from tracker.services.operations.job_runs import JobFunc, JobResult
@@ -91,6 +104,8 @@ class RetentionResult:
     login_attempts: int = 0
     sessions: int = 0
     phone_reveals: int = 0
+    attachments: int = 0
+    notes: int = 0
     removed_files: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -103,6 +118,8 @@ class RetentionResult:
             "login_attempts": self.login_attempts,
             "sessions": self.sessions,
             "phone_reveals": self.phone_reveals,
+            "attachments": self.attachments,
+            "notes": self.notes,
         }
 
     def summary(self) -> str:
@@ -112,7 +129,8 @@ class RetentionResult:
             f"个人信息保留期限：{verb}匿名化工单 {self.orders} 件，{verb}删除原始导出文件 {self.files} 个、"
             f"清除导入问题行原值 {self.issue_values} 条和试导入报告 {self.upload_reports} 份，"
             f"{verb}删除登录记录 {self.login_attempts} 条、过期会话 {self.sessions} 个、"
-            f"查看号码记录 {self.phone_reveals} 条"
+            f"查看号码记录 {self.phone_reveals} 条，{verb}删除附件文件 {self.attachments} 个、"
+            f"脱敏备注 {self.notes} 条"
         )
 
 
@@ -154,10 +172,39 @@ def _old_files(folder: Path, cutoff: datetime) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime < limit)
 
 
+def _attachments_due(session: Session, file_cutoff: datetime) -> list[OrderAttachment]:
+    """Attachments whose files go now: those of anonymised orders that no pending spot-check review still
+    needs, and those withdrawn before ``file_cutoff``."""
+    under_review = select(SampleItem.order_id).where(
+        col(SampleItem.reviewed_at).is_(None), col(SampleItem.removed_at).is_(None)
+    )
+    anonymised = select(Order.id).where(col(Order.anonymised_at).is_not(None), col(Order.id).not_in(under_review))
+    query = select(OrderAttachment).where(
+        col(OrderAttachment.purged_at).is_(None),
+        col(OrderAttachment.order_id).in_(anonymised) | (col(OrderAttachment.removed_at) < file_cutoff),
+    )
+    return list(session.exec(query.order_by(col(OrderAttachment.id))).all())
+
+
+def _notes_due(session: Session) -> list[OrderNote]:
+    anonymised = select(Order.id).where(col(Order.anonymised_at).is_not(None))
+    notes = session.exec(select(OrderNote).where(col(OrderNote.order_id).in_(anonymised))).all()
+    return [note for note in notes if mask_phones_in_text(note.text) != note.text]
+
+
 def run_retention(
-    session: Session, *, now: datetime, policy: RetentionPolicy, folders: list[Path], dry_run: bool = False
+    session: Session,
+    *,
+    now: datetime,
+    policy: RetentionPolicy,
+    folders: list[Path],
+    dry_run: bool = False,
+    attachment_dir: Path | None = None,
 ) -> RetentionResult:
-    """Apply ``policy`` as of ``now``; with ``dry_run`` count only. Flushes, never commits; files go last."""
+    """Apply ``policy`` as of ``now``; with ``dry_run`` count only. Flushes, never commits; files go last.
+
+    ``attachment_dir`` is where order attachments are kept (their rule is in the module docstring).
+    """
     result = RetentionResult(dry_run=dry_run)
     pii_cutoff = now - timedelta(days=policy.pii_days)
     for rows in _due_orders(session, pii_cutoff):
@@ -207,20 +254,43 @@ def run_retention(
             session.execute(delete(model).where(condition))
     session.flush()
 
+    attachment_files: list[Path] = []
+    if not dry_run:
+        session.flush()  # the orders anonymised above count for their attachments and notes
+    due = _attachments_due(session, file_cutoff)
+    for attachment in due:
+        # a dry run counts the attachments of orders it would anonymise only from the next real run on
+        if attachment_dir is not None:
+            names = (attachment.stored_name, attachment.thumbnail_name)
+            attachment_files.extend(attachment_dir / name for name in names if name)
+        if not dry_run:
+            attachment.purged_at = now
+            attachment.original_name = f"附件{attachment.id}"
+    result.attachments = len(due)
+    notes = _notes_due(session)
+    result.notes = len(notes)
+    if not dry_run:
+        for note in notes:
+            note.text = mask_phones_in_text(note.text)
+    session.flush()
+
     old = [p for folder in folders for p in _old_files(folder, file_cutoff)]
     result.files = len(old)
     result.removed_files = [str(p) for p in old]
+    result.removed_files += [str(p) for p in attachment_files]
     if not dry_run:
         for path in old:  # last: a raw file is only a copy, and a rerun finds what a failed run left
+            path.unlink(missing_ok=True)
+        for path in attachment_files:  # the rows say purged; a file that cannot be removed is retried by no one
             path.unlink(missing_ok=True)
     return result
 
 
-def retention_job(policy: RetentionPolicy, folders: list[Path]) -> JobFunc:
+def retention_job(policy: RetentionPolicy, folders: list[Path], attachment_dir: Path | None = None) -> JobFunc:
     """The scheduler's (and ``retention run``'s) job: apply ``policy``, recorded as a job run."""
 
     def run(session: Session, *, now: datetime) -> JobResult:
-        result = run_retention(session, now=now, policy=policy, folders=folders)
+        result = run_retention(session, now=now, policy=policy, folders=folders, attachment_dir=attachment_dir)
         return JobResult(result.summary(), result.counts())
 
     return run

@@ -1,5 +1,6 @@
 """Orders: the one door for an order's state (``actions``), its stage deadlines, alerts and digests, the
-holiday calendar and deadline rules as stored, streets and categories, and the order lists and export.
+holiday calendar and deadline rules as stored, streets and categories, the order lists and export, and what
+is kept beside an order without moving it: its attachments (photos, PDF; ``attachments``) and notes (``notes``).
 
 Only ``actions`` assigns an order's state and writes its audit event (tests/test_architecture.py).
 May import: ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
@@ -31,6 +32,19 @@ from tracker.services.orders.alerts import (
     viewer_alert_counts,
     viewer_alerts,
 )
+from tracker.services.orders.attachments import (
+    HEIC_SUPPORTED,
+    AttachmentLimits,
+    AttachmentRefused,
+    Upload,
+    add_attachments,
+    attachment_file,
+    discard_files,
+    find_attachment,
+    may_withdraw,
+    order_attachments,
+    remove_attachment,
+)
 from tracker.services.orders.calendar import load_calendar
 from tracker.services.orders.digests import MailSettings, build_digests, load_recipients, send_digests
 from tracker.services.orders.directory import (
@@ -42,6 +56,7 @@ from tracker.services.orders.directory import (
     street_choices_all,
 )
 from tracker.services.orders.export import ExportTooLarge, export_orders
+from tracker.services.orders.notes import NOTE_MAX_CHARS, NoteRefused, add_note, order_notes
 from tracker.services.orders.overview import (
     DEADLINE_SORT,
     SORTS,
@@ -59,8 +74,12 @@ from tracker.services.orders.rules import rule_table
 __all__ = [
     "DEADLINE_SORT",
     "DETAIL_FIELDS",
+    "HEIC_SUPPORTED",
+    "NOTE_MAX_CHARS",
     "SORTS",
     "AlertFilter",
+    "AttachmentLimits",
+    "AttachmentRefused",
     "BulkAckRefused",
     "Context",
     "DeadlineView",
@@ -68,31 +87,42 @@ __all__ = [
     "MailSettings",
     "MemoryStore",
     "NewOrder",
+    "NoteRefused",
     "OrderFilter",
     "OrderLine",
     "SessionStore",
     "Store",
+    "Upload",
     "acknowledge_alert",
     "acknowledge_alerts",
+    "add_attachments",
+    "add_note",
     "add_street",
     "address_key",
     "adopt_from_orders",
     "all_streets",
     "apply_action",
+    "attachment_file",
     "available_actions",
     "build_digests",
     "calendar",
     "category_names",
     "digest_streets",
     "directory",
+    "discard_files",
     "export_orders",
+    "find_attachment",
     "latest_digests",
     "list_orders",
     "load_calendar",
     "load_recipients",
+    "may_withdraw",
     "open_alert_counts",
     "open_order",
+    "order_attachments",
     "order_detail",
+    "order_notes",
+    "remove_attachment",
     "rule_table",
     "rules",
     "scan",

@@ -16,7 +16,15 @@ from sqlmodel import Session, col, select
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable, end_of_local_day
 from tracker.domain.labels import format_local
-from tracker.domain.lifecycle import INITIAL_STATE, STAGE_EFFECTS, ActionInput, OrderFacts, allowed_actions, decide
+from tracker.domain.lifecycle import (
+    INITIAL_STATE,
+    NO_STATE_CHANGE,
+    STAGE_EFFECTS,
+    ActionInput,
+    OrderFacts,
+    allowed_actions,
+    decide,
+)
 from tracker.domain.privacy import audit_changes, mask_phones_in_text
 from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State, Unit
 from tracker.models import Order, OrderDeadline, OrderEvent
@@ -375,6 +383,17 @@ def update_details(
         )
         session.flush()
     return changes
+
+
+def record_event(session: Session, *, order: Order, action: Action, ctx: Context, note: str) -> None:
+    """The audit event of something that does not move the order (a note, an attachment added or withdrawn); flushes.
+
+    The order itself is left as it is (not even ``updated_at``): the event is the whole record.
+    """
+    if action not in NO_STATE_CHANGE:
+        raise ValueError(f"{action} changes an order: use apply_action")
+    SessionStore(session).add_event(order, _event_values(order, action, State(order.state), {}, ctx, note))
+    session.flush()
 
 
 def address_key(address: str | None) -> str | None:
