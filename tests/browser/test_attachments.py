@@ -65,7 +65,8 @@ def test_squad_records_first_contact_with_a_photo_on_a_phone(
     thumbnail = page.locator("ul.thumbnails li img").first
     thumbnail.scroll_into_view_if_needed()
     expect(thumbnail).to_be_visible()
-    assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 320  # our thumbnail, loaded
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    assert thumbnail.evaluate("img => img.naturalWidth") == 320  # our thumbnail, loaded
     box = thumbnail.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     expect(page.locator("ul.thumbnails")).to_contain_text("IMG_20261126_101500.jpg")
