@@ -30,8 +30,8 @@ if os.environ.get("TRACKER_LOG_FORMAT", "json") != "text":  # one JSON object pe
         "formatters": {
             "json": {
                 "()": "tracker.logs.MaskedJsonFormatter",
-                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
             }
         },
         "filters": {"request": {"()": "tracker.logs.RequestContext"}},  # request id, user and route
