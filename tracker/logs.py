@@ -54,7 +54,9 @@ def formatter(kind: str) -> logging.Formatter:
     if kind == "text":
         return MaskedTextFormatter("%(asctime)s %(name)s %(levelname)s %(message)s")
     return MaskedJsonFormatter(
-        FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"}
+        FIELDS,
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        json_ensure_ascii=False,  # Chinese messages readable in journalctl and grep
     )
 
 

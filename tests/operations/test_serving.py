@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -133,7 +134,14 @@ def gunicorn_settings() -> ModuleType:
     spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    before = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    try:
+        spec.loader.exec_module(module)
+    finally:  # the file points prometheus-client at a folder for gunicorn's workers; not this test process
+        if before is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = before
     return module
 
 
@@ -153,3 +161,15 @@ def test_gunicorn_logs_paths_without_query_strings() -> None:
     assert "%(U)s" in settings.access_log_format
     assert not any(part in settings.access_log_format for part in ("%(r)s", "%(q)s", "%(f)s"))
     assert 2 <= settings.workers <= 8
+
+
+def test_gunicorn_control_socket_only_where_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found following the README: the default $HOME/.gunicorn is not writable by the service account."""
+    monkeypatch.delenv("TRACKER_CONTROL_SOCKET", raising=False)
+    assert gunicorn_settings().control_socket_disable is True
+    monkeypatch.setenv("TRACKER_CONTROL_SOCKET", "/run/tracker-web/gunicorn.ctl")
+    settings = gunicorn_settings()
+    assert settings.control_socket == "/run/tracker-web/gunicorn.ctl"
+    assert not getattr(settings, "control_socket_disable", False)
+    unit = (ROOT / "deploy" / "tracker-web.service").read_text(encoding="utf-8")
+    assert "RuntimeDirectory=tracker-web" in unit and "TRACKER_CONTROL_SOCKET=/run/tracker-web/" in unit

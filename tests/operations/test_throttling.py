@@ -183,6 +183,9 @@ def test_four_workers_behind_a_proxy_hold_the_budgets_and_the_real_user_gets_in(
         "TRACKER_LOG_FORMAT": "json",
     }
     env.pop("TRACKER_SECRET_KEY", None)
+    env.pop("TRACKER_CONTROL_SOCKET", None)
+    (tmp_path / "home").write_text("", encoding="utf-8")  # a home no one can create .gunicorn in, as /opt/tracker
+    env["HOME"] = str(tmp_path / "home")
     log = tmp_path / "web.log"
     with log.open("wb") as out:
         web = subprocess.Popen(exec_start("tracker-web.service"), cwd=ROOT, env=env, stdout=out, stderr=out)
@@ -261,6 +264,7 @@ def test_four_workers_behind_a_proxy_hold_the_budgets_and_the_real_user_gets_in(
             # wangwu, left alone, gets in once the wait he was told has passed
             time.sleep(max(0.0, wangwu_told_at + wait_seconds + 0.5 - time.monotonic()))
             assert outcome(desk.sign_in("wangwu", "wangwu-pass-2026")) == "ok"
+            assert "Control server error" not in log.read_text(encoding="utf-8", errors="replace")
         finally:
             web.terminate()
             try:
