@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import text
@@ -191,3 +193,20 @@ def test_restore_refuses_a_newer_schema_a_damaged_file_and_another_database_kind
     with app.app_context():
         assert snapshot(get_engine()) == before  # every refusal left the database untouched
     assert not list(folder.parent.glob("uploads.before-restore-*"))
+
+
+def test_pg_dump_reaches_the_database_over_the_local_socket_as_the_readme_configures_it() -> None:
+    """deploy/tracker.env.example's URL (peer authentication over the socket) as pg_dump's connection string."""
+    from tracker.services.operations.backup import _libpq
+
+    line = next(
+        line
+        for line in (ROOT / "deploy" / "tracker.env.example").read_text(encoding="utf-8").splitlines()
+        if line.startswith("TRACKER_DATABASE_URL=")
+    )
+    dsn, env = _libpq(make_engine(line.removeprefix("TRACKER_DATABASE_URL=")))
+    assert unquote(dsn) == "postgresql://tracker@/tracker?host=/var/run/postgresql"  # libpq reads %2F too
+    assert "PGPASSWORD" not in env or env["PGPASSWORD"] == os.environ.get("PGPASSWORD")
+    dsn, env = _libpq(make_engine("postgresql+psycopg://tracker:s3cret@db.example:5432/tracker"))
+    # a password goes to pg_dump in the environment, not on its command line where ps shows it
+    assert dsn == "postgresql://tracker@db.example:5432/tracker" and env["PGPASSWORD"] == "s3cret"

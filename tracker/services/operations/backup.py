@@ -25,7 +25,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from tracker.domain.deadlines import to_local
 from tracker.domain.errors import TrackerError
@@ -77,7 +77,10 @@ def _libpq(engine: Engine) -> tuple[str, dict[str, str]]:
     env = {**os.environ}
     if url.password:
         env["PGPASSWORD"] = str(url.password)
-    dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    # built afresh: URL.set(password=None) would leave the password in place, on pg_dump's command line (ps)
+    dsn = URL.create(
+        "postgresql", username=url.username, host=url.host, port=url.port, database=url.database, query=url.query
+    ).render_as_string(hide_password=False)
     return dsn, env
 
 
