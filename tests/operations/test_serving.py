@@ -173,3 +173,15 @@ def test_gunicorn_control_socket_only_where_named(monkeypatch: pytest.MonkeyPatc
     assert not getattr(settings, "control_socket_disable", False)
     unit = (ROOT / "deploy" / "tracker-web.service").read_text(encoding="utf-8")
     assert "RuntimeDirectory=tracker-web" in unit and "TRACKER_CONTROL_SOCKET=/run/tracker-web/" in unit
+
+
+def test_the_nginx_site_loads_in_debian_12s_nginx() -> None:
+    """Found running deploy/nginx-tracker.conf with Debian 12's nginx 1.22 (``nginx -t``, see
+    docs/production-walkthrough.md): ``http2 on;`` needs 1.25.1, ``log_format`` is refused inside ``server``."""
+    site = (ROOT / "deploy" / "nginx-tracker.conf").read_text(encoding="utf-8")
+    lines = [line.split("#", 1)[0].strip() for line in site.splitlines()]
+    assert "http2 on;" not in lines and "listen 443 ssl http2;" in lines
+    first_server = lines.index("server {")
+    assert any(line.startswith("log_format tracker ") for line in lines[:first_server])
+    assert not any(line.startswith("log_format") for line in lines[first_server:])
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in lines  # the hop the app trusts
