@@ -121,13 +121,14 @@ def test_secrets_come_from_the_variable_or_its_file(monkeypatch: pytest.MonkeyPa
         secret("TRACKER_SECRET_KEY")
 
 
-def test_every_worker_gets_the_same_key_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_every_worker_gets_the_same_key_from_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
     key_file = tmp_path / "key"
     key_file.write_text("shared-key", encoding="utf-8")
     monkeypatch.delenv("TRACKER_SECRET_KEY", raising=False)
     monkeypatch.setenv("TRACKER_SECRET_KEY_FILE", str(key_file))
-    url = f"sqlite:///{tmp_path / 'k.db'}"
-    assert {create_app({"DATABASE_URL": url}).secret_key for _ in range(3)} == {"shared-key"}
+    assert {create_app({"DATABASE_URL": database_url}).secret_key for _ in range(3)} == {"shared-key"}
 
 
 def gunicorn_settings() -> ModuleType:
