@@ -186,3 +186,21 @@ def test_the_nginx_site_loads_in_debian_12s_nginx() -> None:
     assert any(line.startswith("log_format tracker ") for line in lines[:first_server])
     assert not any(line.startswith("log_format") for line in lines[first_server:])
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in lines  # the hop the app trusts
+
+
+@pytest.mark.parametrize("command", [["-c", "import wsgi"], ["-m", "jobs"]])
+def test_an_unreadable_secret_file_stops_the_web_and_the_scheduler_with_its_chinese_message(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Found following the README: a key file the service account cannot read gave a 25-line traceback."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TRACKER_SECRET_KEY_FILE": str(tmp_path / "missing" / "secret_key")}
+    env.pop("TRACKER_SECRET_KEY", None)
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == (3 if command[0] == "-c" else 2)  # 3: gunicorn stops instead of respawning workers
+    assert (
+        f"配置错误：TRACKER_SECRET_KEY_FILE 指向的文件「{tmp_path / 'missing' / 'secret_key'}」无法读取" in done.stderr
+    )
+    assert "Traceback" not in done.stderr
