@@ -18,6 +18,13 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 2000  # a worker is replaced now and then, so memory a large import took is given back
 max_requests_jitter = 200
+# gunicorn's control socket (for gunicornc) would default to $HOME/.gunicorn/gunicorn.ctl: the service account
+# cannot write its home (/opt/tracker, owned by root), and two instances on one host would share it. Only where
+# TRACKER_CONTROL_SOCKET names a path (deploy/tracker-web.service: /run/tracker-web/gunicorn.ctl).
+if os.environ.get("TRACKER_CONTROL_SOCKET"):
+    control_socket = os.environ["TRACKER_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 forwarded_allow_ips = os.environ.get("TRACKER_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("TRACKER_ACCESS_LOG", "-")
 errorlog = "-"
@@ -30,8 +37,9 @@ if os.environ.get("TRACKER_LOG_FORMAT", "json") != "text":  # one JSON object pe
         "formatters": {
             "json": {
                 "()": "tracker.logs.MaskedJsonFormatter",
-                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+                "json_ensure_ascii": False,  # Chinese messages readable in journalctl and grep
             }
         },
         "filters": {"request": {"()": "tracker.logs.RequestContext"}},  # request id, user and route

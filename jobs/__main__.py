@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.registry import JOBS, TIMEZONE
 from jobs.runner import HOLDER, app, renew_lease, take_lease
+from tracker.config import ConfigError
 from tracker.db import get_engine
 
 log = logging.getLogger("jobs")
@@ -50,7 +51,11 @@ def main() -> None:
         "同一数据库上的第二个进程待命，在第一个停止后接管。数据库由 TRACKER_DATABASE_URL 指定。",
     )
     parser.parse_args()
-    flask_app = app()  # create_app configures logging: JSON lines, phone numbers masked
+    try:
+        flask_app = app()  # create_app configures logging: JSON lines, phone numbers masked
+    except ConfigError as exc:  # a setting that cannot be used: its Chinese message alone, not a traceback
+        sys.stderr.write(f"配置错误：{exc}\n")
+        raise SystemExit(2) from None
     config = flask_app.config
     ttl = timedelta(seconds=config["SCHEDULER_LEASE_SECONDS"])
     with flask_app.app_context():

@@ -40,6 +40,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": secret("TRACKER_SECRET_KEY") or secrets.token_hex(32),
         "SECRET_KEY_GIVEN": bool(secret("TRACKER_SECRET_KEY")),
         "TRUSTED_PROXIES": int(os.environ.get("TRACKER_TRUSTED_PROXIES", "0")),
+        # the first wait of the sign-in back-off (doubling up to 15 minutes); see README "Sign-in"
+        "SIGNIN_BACKOFF_SECONDS": float(os.environ.get("TRACKER_SIGNIN_BACKOFF_SECONDS", "30")),
         "LOG_FORMAT": "text" if os.environ.get("TRACKER_LOG_FORMAT", "json") == "text" else "json",
         "METRICS_ALLOW": os.environ.get("TRACKER_METRICS_ALLOW", "127.0.0.1,::1"),
         "DATABASE_URL": database_url(instance_path),

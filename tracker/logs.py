@@ -19,7 +19,7 @@ from pythonjsonlogger.json import JsonFormatter
 from tracker.domain.privacy import mask_phones_in_text
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
 _configured: list[str] = []
 
 
@@ -53,7 +53,11 @@ def formatter(kind: str) -> logging.Formatter:
     """The formatter for ``json`` or ``text``."""
     if kind == "text":
         return MaskedTextFormatter("%(asctime)s %(name)s %(levelname)s %(message)s")
-    return MaskedJsonFormatter(FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+    return MaskedJsonFormatter(
+        FIELDS,
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        json_ensure_ascii=False,  # Chinese messages readable in journalctl and grep
+    )
 
 
 def configure(kind: str = "json", level: int = logging.INFO) -> None:

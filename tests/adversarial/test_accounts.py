@@ -8,17 +8,15 @@ import logging
 import re
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
 from sqlmodel import Session, select
 
-from tests.conftest import PG_URL, seed
+from tests.conftest import seed
 from tests.web import conftest as web_fixtures
 from tests.web.conftest import Person, csrf_token, post, sign_in
 from tracker import create_app
-from tracker.db import make_engine
 from tracker.domain.roles import Role
 from tracker.models import AppUser, LoginAttempt, Order
 from tracker.services.accounts import users
@@ -247,14 +245,12 @@ THREADS = 12
 ROUNDS = 3
 
 
-@pytest.mark.skipif(bool(PG_URL), reason="the SQLite write lock; PostgreSQL has row locks")
-def test_simultaneous_sign_ins_on_sqlite_all_succeed(tmp_path: Path) -> None:
-    """12 browsers sign in at the same moment, 3 times over, against a file database: no 5xx, every one signed in."""
-    from sqlmodel import SQLModel
+def test_simultaneous_sign_ins_all_succeed(database_url: str, engine) -> None:  # type: ignore[no-untyped-def]
+    """12 browsers sign in from one address at the same moment, 3 times over: no 5xx, every one signed in.
 
-    url = f"sqlite:///{tmp_path / 'busy.db'}"
-    engine = make_engine(url)
-    SQLModel.metadata.create_all(engine)
+    On SQLite they queue for the write lock; on PostgreSQL for the sign-in's advisory lock on the address.
+    """
+    url = database_url
     with Session(engine) as s:
         seed(s)
         for n in range(THREADS):
@@ -300,3 +296,44 @@ def users_now():  # type: ignore[no-untyped-def]
     from tests.helpers import local
 
     return local("2026-11-01 09:00")
+
+
+def test_two_workers_recording_at_once_cannot_both_slip_under_the_budget(engine) -> None:  # type: ignore[no-untyped-def]
+    """Worker A records the account's last free failure; worker B, which checked the account at the same
+    moment and found it free, must wait for A (SQLite write lock, PostgreSQL advisory lock) and then be
+    refused by the back-off, not record a sixth guess."""
+    from tracker.db import begin_write
+
+    now = users_now()
+    with Session(engine) as s:
+        users.create_user(
+            s, username="racer", display_name="用户", role=Role.SUPERVISOR, password="racer-2026x", now=now
+        )
+        for n in range(FREE_FAILURES_PER_ACCOUNT - 1):
+            at = now + timedelta(seconds=1 + n)  # after the password was set
+            users.record_attempt(s, username="racer", address=f"198.51.100.{n}", now=at, user=None)
+        s.commit()
+    attempt_at = now + timedelta(seconds=5)
+    worker_a = Session(engine)
+    begin_write(worker_a)
+    users.claim_attempt(worker_a, username="racer", address="203.0.113.1", now=attempt_at)
+    users.record_attempt(worker_a, username="racer", address="203.0.113.1", now=attempt_at, user=None)
+    outcome: list[str] = []
+
+    def worker_b() -> None:
+        with Session(engine) as s:
+            begin_write(s)
+            try:
+                users.claim_attempt(s, username="racer", address="203.0.113.2", now=attempt_at)
+                outcome.append("recorded")
+            except users.SignInRefused as exc:
+                outcome.append("throttled" if exc.throttled else "refused")
+            s.rollback()
+
+    thread = threading.Thread(target=worker_b)
+    thread.start()
+    thread.join(0.5)  # B is now waiting for A's lock (without the lock it would already have recorded)
+    worker_a.commit()
+    worker_a.close()
+    thread.join(10)
+    assert outcome == ["throttled"]

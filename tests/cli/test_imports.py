@@ -77,6 +77,18 @@ def test_import_orders_reports_and_exit_codes(runner, engine: Engine, tmp_path: 
     assert orders(engine) == 1
 
 
+def test_a_report_path_that_cannot_be_written_is_refused_before_importing(
+    runner, engine: Engine, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Found following the README: the import was saved, then a traceback instead of the report."""
+    missing = tmp_path / "no-such-folder" / "r.json"
+    result = runner.invoke(args=["import-orders", str(CSV), "--profile", "城管诉件", "--report-json", str(missing)])
+    assert result.exit_code != 0
+    assert f"--report-json {missing}：所在目录不存在。未导入任何文件" in result.output
+    assert "Traceback" not in result.output
+    assert orders(engine) == 0 and batches(engine) == 0
+
+
 def test_report_xlsx_is_formula_safe(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     export = tmp_path / "evil.csv"
     export.write_text(

@@ -88,6 +88,7 @@ def test_log_lines_are_json_with_every_mobile_number_masked() -> None:
     data = json.loads(line)
     assert data["level"] == "ERROR" and data["logger"] == "tracker.test"
     assert "139****5678" in data["message"] and "138****5678" in data["exc_info"]
+    assert "联系电话" in line  # Chinese as written, not \u escapes, for journalctl and grep
     assert not MOBILE_IN_TEXT.search(line)
 
 
@@ -124,7 +125,7 @@ def test_a_request_logs_its_id_user_and_route_and_echoes_the_id(app) -> None:  #
     assert re.fullmatch(r"[0-9a-f]{32}", replaced)  # an unusable id is replaced by a fresh one
 
 
-def test_logging_is_configured_outside_tests_as_json(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_logging_is_configured_outside_tests_as_json(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     import tracker.logs as logs
 
     monkeypatch.setattr(logs, "_configured", [])
@@ -132,12 +133,12 @@ def test_logging_is_configured_outside_tests_as_json(monkeypatch: pytest.MonkeyP
     saved = root.handlers[:], root.level
     try:
         root.handlers[:] = []
-        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "k"})
+        app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "k"})
         assert app.config["LOG_FORMAT"] == "json"
         (handler,) = root.handlers
         assert isinstance(handler.formatter, logs.MaskedJsonFormatter)
         monkeypatch.setattr(logs, "_configured", [])
-        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SECRET_KEY": "k"})
+        create_app({"DATABASE_URL": database_url, "SECRET_KEY": "k"})
         assert len(root.handlers) == 1  # a masked handler already there (gunicorn's) is not doubled
     finally:
         root.handlers[:], _ = saved

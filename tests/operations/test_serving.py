@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -120,20 +121,28 @@ def test_secrets_come_from_the_variable_or_its_file(monkeypatch: pytest.MonkeyPa
         secret("TRACKER_SECRET_KEY")
 
 
-def test_every_worker_gets_the_same_key_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_every_worker_gets_the_same_key_from_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str
+) -> None:
     key_file = tmp_path / "key"
     key_file.write_text("shared-key", encoding="utf-8")
     monkeypatch.delenv("TRACKER_SECRET_KEY", raising=False)
     monkeypatch.setenv("TRACKER_SECRET_KEY_FILE", str(key_file))
-    url = f"sqlite:///{tmp_path / 'k.db'}"
-    assert {create_app({"DATABASE_URL": url}).secret_key for _ in range(3)} == {"shared-key"}
+    assert {create_app({"DATABASE_URL": database_url}).secret_key for _ in range(3)} == {"shared-key"}
 
 
 def gunicorn_settings() -> ModuleType:
     spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    before = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    try:
+        spec.loader.exec_module(module)
+    finally:  # the file points prometheus-client at a folder for gunicorn's workers; not this test process
+        if before is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = before
     return module
 
 
@@ -153,3 +162,45 @@ def test_gunicorn_logs_paths_without_query_strings() -> None:
     assert "%(U)s" in settings.access_log_format
     assert not any(part in settings.access_log_format for part in ("%(r)s", "%(q)s", "%(f)s"))
     assert 2 <= settings.workers <= 8
+
+
+def test_gunicorn_control_socket_only_where_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found following the README: the default $HOME/.gunicorn is not writable by the service account."""
+    monkeypatch.delenv("TRACKER_CONTROL_SOCKET", raising=False)
+    assert gunicorn_settings().control_socket_disable is True
+    monkeypatch.setenv("TRACKER_CONTROL_SOCKET", "/run/tracker-web/gunicorn.ctl")
+    settings = gunicorn_settings()
+    assert settings.control_socket == "/run/tracker-web/gunicorn.ctl"
+    assert not getattr(settings, "control_socket_disable", False)
+    unit = (ROOT / "deploy" / "tracker-web.service").read_text(encoding="utf-8")
+    assert "RuntimeDirectory=tracker-web" in unit and "TRACKER_CONTROL_SOCKET=/run/tracker-web/" in unit
+
+
+def test_the_nginx_site_loads_in_debian_12s_nginx() -> None:
+    """Found running deploy/nginx-tracker.conf with Debian 12's nginx 1.22 (``nginx -t``, see
+    docs/production-walkthrough.md): ``http2 on;`` needs 1.25.1, ``log_format`` is refused inside ``server``."""
+    site = (ROOT / "deploy" / "nginx-tracker.conf").read_text(encoding="utf-8")
+    lines = [line.split("#", 1)[0].strip() for line in site.splitlines()]
+    assert "http2 on;" not in lines and "listen 443 ssl http2;" in lines
+    first_server = lines.index("server {")
+    assert any(line.startswith("log_format tracker ") for line in lines[:first_server])
+    assert not any(line.startswith("log_format") for line in lines[first_server:])
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in lines  # the hop the app trusts
+
+
+@pytest.mark.parametrize("command", [["-c", "import wsgi"], ["-m", "jobs"]])
+def test_an_unreadable_secret_file_stops_the_web_and_the_scheduler_with_its_chinese_message(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Found following the README: a key file the service account cannot read gave a 25-line traceback."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TRACKER_SECRET_KEY_FILE": str(tmp_path / "missing" / "secret_key")}
+    env.pop("TRACKER_SECRET_KEY", None)
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == (3 if command[0] == "-c" else 2)  # 3: gunicorn stops instead of respawning workers
+    assert (
+        f"配置错误：TRACKER_SECRET_KEY_FILE 指向的文件「{tmp_path / 'missing' / 'secret_key'}」无法读取" in done.stderr
+    )
+    assert "Traceback" not in done.stderr

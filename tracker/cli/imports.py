@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,9 @@ def import_orders_command(
         profile = load_profile(profile_name) if profile_name else None
     except TrackerError as exc:
         raise fail(exc) from None
+    for option, report_path in (("--report-json", report_json), ("--report-xlsx", report_xlsx)):
+        if report_path is not None:
+            _check_writable(option, report_path)
     reports: list[ImportReport] = []
     refused: list[dict[str, str]] = []
     for path in paths:
@@ -88,6 +92,19 @@ def import_orders_command(
         report_xlsx.write_bytes(reports_to_xlsx(reports))
     if refused:
         raise SystemExit(1)
+
+
+def _check_writable(option: str, path: Path) -> None:
+    """Refuse before importing anything when a report could not be written afterwards."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.exists():
+        problem = None if os.access(path, os.W_OK) else "文件不可写"
+    elif not folder.is_dir():
+        problem = "所在目录不存在"
+    else:
+        problem = None if os.access(folder, os.W_OK | os.X_OK) else "所在目录不可写（当前用户无写权限）"
+    if problem:
+        raise click.ClickException(f"{option} {path}：{problem}。未导入任何文件，请换一个可写的路径。")
 
 
 def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: bool, user: str) -> ImportReport:

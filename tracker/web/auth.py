@@ -10,6 +10,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -179,24 +180,40 @@ def login() -> str | Response | tuple[str, int]:
     device_id, device_users = known_device()
     device = users.token_hash(device_id) if device_id else None
     known = device if device and username in device_users else None  # this browser signed in as this user
+    base_delay = timedelta(seconds=current_app.config["SIGNIN_BACKOFF_SECONDS"])
     refusal: users.SignInRefused | None = None
+    user: AppUser | None = None
     try:  # reads and the slow password check, before any lock
         user = users.check_credentials(
-            db, username=username, password=password, address=address, now=now, known_device=known
+            db,
+            username=username,
+            password=password,
+            address=address,
+            now=now,
+            known_device=known,
+            base_delay=base_delay,
         )
     except users.SignInRefused as exc:
         refusal = exc
+    if refusal is None or not refusal.throttled:
+        # SQLite: end the read and take the write lock up front, waiting for it (busy timeout), instead of
+        # failing when the read transaction tries to become a writer after another sign-in committed
+        begin_write(db)
+        try:  # another worker may have recorded an attempt for this account or address meanwhile
+            users.claim_attempt(
+                db, username=username, address=address, now=now, known_device=known, base_delay=base_delay
+            )
+        except users.SignInRefused as exc:
+            refusal = exc
     if refusal is not None and refusal.throttled:
         log.warning("sign-in refused by back-off: username=%r address=%s", username, address)
         db.rollback()
         return render_template("auth/login.html", error=refusal.message, username=username, next=""), 401
-    # SQLite: end the read and take the write lock up front, waiting for it (busy timeout), instead of
-    # failing when the read transaction tries to become a writer after another sign-in committed
-    begin_write(db)
     if refusal is not None:
         users.record_attempt(db, username=username, address=address, now=now, user=None, device=device)
         db.commit()  # the failed attempt counts towards the back-off
         return render_template("auth/login.html", error=refusal.message, username=username, next=""), 401
+    assert user is not None
     users.record_attempt(db, username=username, address=address, now=now, user=user, password=password, device=device)
     token = users.start_session(db, user=user, address=address, now=now)
     db.commit()

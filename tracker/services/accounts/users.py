@@ -16,7 +16,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, delete, func
+from sqlalchemy import and_, delete, func, text
 from sqlmodel import Session, col, select
 
 from tracker.domain.errors import TrackerError
@@ -35,6 +35,10 @@ BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(minutes=15)
 BACKOFF_WINDOW = timedelta(hours=24)
 ADDRESS_WINDOW = timedelta(minutes=15)
+# PostgreSQL advisory locks (two-key form, so no clash with the scheduler's one-key lock): one sign-in at a
+# time per account and per address records its attempt, so simultaneous guesses in several workers cannot
+# all slip in under the same budget.
+SIGN_IN_LOCK_ACCOUNT, SIGN_IN_LOCK_ADDRESS = 20_200_001, 20_200_002
 MAX_FAILURES_PER_ACCOUNT = FREE_FAILURES_PER_ACCOUNT  # the names the tests and docs used before
 MAX_FAILURES_PER_ADDRESS = FREE_FAILURES_PER_ADDRESS
 MIN_PASSWORD_LENGTH = 10
@@ -200,7 +204,9 @@ def verify_password(user: AppUser, password: str) -> bool:
         return False
 
 
-def _backoff_until(session: Session, where: Any, since: datetime, free: int) -> datetime | None:
+def _backoff_until(
+    session: Session, where: Any, since: datetime, free: int, base_delay: timedelta = BASE_DELAY
+) -> datetime | None:
     """When the next attempt may be made, given the failures in a row matching ``where`` since ``since``."""
     failed = col(LoginAttempt.succeeded).is_(False)
     count, last = session.exec(
@@ -208,7 +214,7 @@ def _backoff_until(session: Session, where: Any, since: datetime, free: int) -> 
     ).one()
     if int(count) < free or last is None:
         return None
-    delay = min(BASE_DELAY * 2 ** min(int(count) - free, 20), MAX_DELAY)
+    delay = min(base_delay * 2 ** min(int(count) - free, 20), max(MAX_DELAY, base_delay))
     moment: datetime = last + delay
     return moment
 
@@ -221,7 +227,13 @@ def _last_success(session: Session, where: Any) -> datetime | None:
 
 
 def backoff_wait(
-    session: Session, *, username: str, address: str, now: datetime, known_device: str | None = None
+    session: Session,
+    *,
+    username: str,
+    address: str,
+    now: datetime,
+    known_device: str | None = None,
+    base_delay: timedelta = BASE_DELAY,
 ) -> timedelta | None:
     """How long this account or address must still wait before its next attempt (None: it may try now).
 
@@ -229,7 +241,7 @@ def backoff_wait(
     failures in the last 15 minutes (a success does not reset it, so signing in to one's own account
     does not buy more guesses at others). ``known_device``: the hash of this browser's device id when
     it signed in as this user before; it is then held back only by its own failures, never by
-    anyone else's.
+    anyone else's. ``base_delay``: the first wait (``TRACKER_SIGNIN_BACKOFF_SECONDS``, 30 s by default).
     """
     user = session.exec(select(AppUser).where(AppUser.username == username)).first()
     by_user = col(LoginAttempt.username) == username
@@ -238,12 +250,12 @@ def backoff_wait(
     )
     if known_device:
         by_device = and_(by_user, col(LoginAttempt.device) == known_device)
-        candidates = [_backoff_until(session, by_device, account_since, FREE_FAILURES_PER_ACCOUNT)]
+        candidates = [_backoff_until(session, by_device, account_since, FREE_FAILURES_PER_ACCOUNT, base_delay)]
     else:
         by_address = col(LoginAttempt.address) == address
         candidates = [
-            _backoff_until(session, by_user, account_since, FREE_FAILURES_PER_ACCOUNT),
-            _backoff_until(session, by_address, now - ADDRESS_WINDOW, FREE_FAILURES_PER_ADDRESS),
+            _backoff_until(session, by_user, account_since, FREE_FAILURES_PER_ACCOUNT, base_delay),
+            _backoff_until(session, by_address, now - ADDRESS_WINDOW, FREE_FAILURES_PER_ADDRESS, base_delay),
         ]
     untils = [t for t in candidates if t is not None and t > now]
     return max(untils) - now if untils else None
@@ -257,15 +269,25 @@ def throttled_message(wait: timedelta) -> str:
 
 
 def check_credentials(
-    session: Session, *, username: str, password: str, address: str, now: datetime, known_device: str | None = None
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+    known_device: str | None = None,
+    base_delay: timedelta = BASE_DELAY,
 ) -> AppUser:
     """The user for these credentials, or :class:`SignInRefused`; reads only (see :func:`record_attempt`).
 
     Reading and the slow password check happen before the write lock is taken, so sign-ins on
-    SQLite do not queue behind each other's argon2.
+    SQLite do not queue behind each other's argon2; :func:`claim_attempt` checks the back-off again
+    under the lock before the attempt is recorded.
     """
     username, address = username.strip()[:64], address[:64]
-    wait = backoff_wait(session, username=username, address=address, now=now, known_device=known_device)
+    wait = backoff_wait(
+        session, username=username, address=address, now=now, known_device=known_device, base_delay=base_delay
+    )
     if wait is not None:
         raise SignInRefused(throttled_message(wait), throttled=True)
     user = session.exec(select(AppUser).where(AppUser.username == username)).first()
@@ -275,6 +297,33 @@ def check_credentials(
     if not (verify_password(user, password) and user.active):
         raise SignInRefused(BAD_CREDENTIALS)
     return user
+
+
+def claim_attempt(
+    session: Session,
+    *,
+    username: str,
+    address: str,
+    now: datetime,
+    known_device: str | None = None,
+    base_delay: timedelta = BASE_DELAY,
+) -> None:
+    """Inside the write transaction, before :func:`record_attempt`: the back-off checked again, under a lock.
+
+    Several workers may have checked the same account at the same moment and found it free; only one
+    at a time gets here (SQLite: the write lock the caller took; PostgreSQL: transaction-level advisory
+    locks on the account and the address, always in that order), and the others now see its attempt
+    and are refused by the back-off, uncounted. Raises :class:`SignInRefused` (throttled).
+    """
+    username, address = username.strip()[:64], address[:64]
+    if session.get_bind().dialect.name == "postgresql":
+        for key, name in ((SIGN_IN_LOCK_ACCOUNT, username), (SIGN_IN_LOCK_ADDRESS, address)):
+            session.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(:name))"), {"key": key, "name": name})
+    wait = backoff_wait(
+        session, username=username, address=address, now=now, known_device=known_device, base_delay=base_delay
+    )
+    if wait is not None:
+        raise SignInRefused(throttled_message(wait), throttled=True)
 
 
 def record_attempt(
@@ -305,15 +354,20 @@ def record_attempt(
 def authenticate(
     session: Session, *, username: str, password: str, address: str, now: datetime, known_device: str | None = None
 ) -> AppUser:
-    """:func:`check_credentials` then :func:`record_attempt`, one transaction (a back-off refusal is not counted)."""
+    """:func:`check_credentials`, :func:`claim_attempt`, :func:`record_attempt`, one transaction.
+
+    A back-off refusal is not counted.
+    """
     try:
         user = check_credentials(
             session, username=username, password=password, address=address, now=now, known_device=known_device
         )
     except SignInRefused as exc:
         if not exc.throttled:
+            claim_attempt(session, username=username, address=address, now=now, known_device=known_device)
             record_attempt(session, username=username, address=address, now=now, user=None, device=known_device)
         raise
+    claim_attempt(session, username=username, address=address, now=now, known_device=known_device)
     record_attempt(
         session, username=username, address=address, now=now, user=user, password=password, device=known_device
     )

@@ -26,7 +26,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from tracker.domain.deadlines import to_local
 from tracker.domain.errors import TrackerError
@@ -78,7 +78,10 @@ def _libpq(engine: Engine) -> tuple[str, dict[str, str]]:
     env = {**os.environ}
     if url.password:
         env["PGPASSWORD"] = str(url.password)
-    dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    # built afresh: URL.set(password=None) would leave the password in place, on pg_dump's command line (ps)
+    dsn = URL.create(
+        "postgresql", username=url.username, host=url.host, port=url.port, database=url.database, query=url.query
+    ).render_as_string(hide_password=False)
     return dsn, env
 
 
@@ -135,7 +138,11 @@ def create_backup(engine: Engine, *, folder: Path, file_folders: dict[str, Path]
         (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         name = f"tracker-backup-{to_local(now).strftime('%Y%m%d-%H%M%S')}.tar.gz"
         partial = folder / (name + ".part")
-        with tarfile.open(partial, "w:gz") as archive:
+        # personal data inside: readable by the service account only, whatever the umask
+        with (
+            os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out,
+            tarfile.open(fileobj=out, mode="w:gz") as archive,
+        ):
             for path in sorted(staging.iterdir()):
                 archive.add(path, arcname=path.name)
         final = folder / name
@@ -167,6 +174,29 @@ class RestoreResult:
     kept: list[Path]
 
 
+def _extract(tar: tarfile.TarFile, staging: Path) -> None:
+    """Unpack into ``staging`` only regular files and folders that stay inside it.
+
+    Python's ``filter="data"`` does this where it exists (3.11.4 and later); Debian 12's Python 3.11.2
+    lacks it, so there every member is checked first: no absolute path, no "..", no link or device.
+    """
+    if hasattr(tarfile, "data_filter"):
+        try:
+            tar.extractall(staging, filter="data")
+        except tarfile.FilterError as exc:
+            raise BackupError(_UNSAFE.format(name=exc.tarinfo.name)) from None
+        return
+    for member in tar.getmembers():
+        parts = Path(member.name).parts
+        if member.name.startswith(("/", "\\")) or ".." in parts or not (member.isfile() or member.isdir()):
+            raise BackupError(_UNSAFE.format(name=member.name))
+        member.mode = 0o700 if member.isdir() else 0o600
+    tar.extractall(staging)  # every member checked above
+
+
+_UNSAFE = "备份文件含不安全的条目「{name}」（绝对路径、上级目录、链接或设备），未作任何恢复"
+
+
 def restore_backup(engine: Engine, *, archive: Path, file_folders: dict[str, Path], now: datetime) -> RestoreResult:
     """Replace the database and the file folders with the archive's; checked before anything is touched."""
     manifest = read_manifest(archive)
@@ -181,7 +211,7 @@ def restore_backup(engine: Engine, *, archive: Path, file_folders: dict[str, Pat
     with tempfile.TemporaryDirectory(prefix="tracker-restore-") as tmp:
         staging = Path(tmp)
         with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(staging, filter="data")  # no absolute paths, links or devices out of the archive
+            _extract(tar, staging)
         for name, expected in manifest["files"].items():
             path = staging / name
             if not path.is_file() or _sha256(path) != expected:
