@@ -7,8 +7,10 @@ reused while complete. gunicorn serves ``wsgi:app`` on 127.0.0.1; simulated user
 with its own cookie jar, standard library only) sign in through /login with the form's CSRF
 token and then request, for the length of the run, the order list (first pages and filters), the
 work queue (a squad's default list: open orders by next deadline; the same sort district-wide), an
-order detail in their scope, the alerts page, and the stylesheet. Squad users see their street,
-supervisors the district.
+order detail in their scope, the alerts page, a photo's thumbnail on an order in their scope (a
+squad's evidence: ``PHOTOS_PER_STREET`` real JPEG thumbnails per street under ``bench-web-attachments/``
+beside the database, added once), and the stylesheet. Squad users see their street, supervisors
+the district.
 
 Reference, measured in the same run under the same load: ``/static/app.css`` served by the
 same gunicorn (no session, no database). Figures per page type and overall: count, median,
@@ -51,7 +53,8 @@ SUPERVISOR = "bench_supervisor"
 TARGET_P95_MS = 200.0
 CHUNK = 50_000
 # what a simulated user asks for, with weights (the stylesheet is the reference)
-MIX = (("list", 30), ("queue", 10), ("detail", 35), ("alerts", 15), ("static", 10))
+MIX = (("list", 30), ("queue", 10), ("detail", 30), ("alerts", 15), ("thumbnail", 5), ("static", 10))
+PHOTOS_PER_STREET = 40
 
 
 def squad_username(index: int) -> str:
@@ -330,6 +333,62 @@ def database(folder: Path, orders: int, open_share: float, rebuild: bool) -> tup
     return db, build_database(db, orders, open_share), False
 
 
+def attachment_folder(db: Path) -> Path:
+    """Where the benchmark's attachment files are (TRACKER_ATTACHMENT_DIR of its gunicorn)."""
+    return db.parent / "bench-web-attachments"
+
+
+def ensure_photos(db: Path, per_street: int = PHOTOS_PER_STREET) -> dict[str, list[tuple[int, int]]]:
+    """(order id, attachment id) of photos per street: rows in order_attachment and thumbnails on disk.
+
+    Added once (a database from before this benchmark knew thumbnails gets them on its next run): a
+    320-pixel JPEG thumbnail as the upload makes it, one file per attachment, on open orders of each street.
+    """
+    from PIL import Image
+
+    folder = attachment_folder(db)
+    folder.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db)
+    now = _stamp(_naive_utc(datetime.now(UTC)))
+    result: dict[str, list[tuple[int, int]]] = {}
+    for index, street in enumerate(STREETS):
+        have = conn.execute(
+            "SELECT a.order_id, a.id, a.thumbnail_name FROM order_attachment a JOIN work_order o ON o.id = a.order_id"
+            " WHERE o.street = ? AND a.uploaded_by = 'bench-web'",
+            (street,),
+        ).fetchall()
+        if len(have) < per_street:
+            orders = conn.execute(
+                "SELECT id FROM work_order WHERE street = ? AND state <> 'closed' ORDER BY id LIMIT ?",
+                (street, per_street - len(have)),
+            ).fetchall()
+            for (order_id,) in orders:
+                stored = f"bench-{order_id}.jpg"
+                thumb = f"bench-{order_id}.thumb.jpg"
+                conn.execute(
+                    "INSERT INTO order_attachment (order_id, stored_name, thumbnail_name, original_name, content_type,"
+                    " size, sha256, width, height, purpose, uploaded_by, uploaded_by_name, uploaded_at)"
+                    " VALUES (?, ?, ?, ?, 'image/jpeg', 0, '', 1600, 1200, 'first_contact', 'bench-web', ?, ?)",
+                    (order_id, stored, thumb, f"现场照片-{order_id}.jpg", squad_username(index), now),
+                )
+            conn.commit()
+            have = conn.execute(
+                "SELECT a.order_id, a.id, a.thumbnail_name FROM order_attachment a"
+                " JOIN work_order o ON o.id = a.order_id WHERE o.street = ? AND a.uploaded_by = 'bench-web'",
+                (street,),
+            ).fetchall()
+        for _order_id, _attachment_id, thumb in have:
+            path = folder / thumb
+            if not path.exists():
+                image = Image.new("RGB", (320, 240), (40 + index * 10, 120, 200))
+                for x in range(0, 320, 8):
+                    image.putpixel((x, 120), (255, 255, 0))
+                image.save(path, "JPEG", quality=80)
+        result[street] = [(order_id, attachment_id) for order_id, attachment_id, _ in have]
+    conn.close()
+    return result
+
+
 def sample_ids(db: Path, per_street: int = 400) -> dict[str, list[int]]:
     """Order ids to open, per street: mostly open orders (what squads work on), some closed ones."""
     conn = sqlite3.connect(db)
@@ -361,10 +420,11 @@ def free_port() -> int:
 
 
 def start_gunicorn(db: Path, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    """gunicorn serving wsgi:app on 127.0.0.1:port with the benchmark database."""
+    """gunicorn serving wsgi:app on 127.0.0.1:port with the benchmark database and its attachment files."""
     env = dict(os.environ)
     env.update(
         TRACKER_DATABASE_URL=f"sqlite:///{db}",
+        TRACKER_ATTACHMENT_DIR=str(attachment_folder(db)),
         TRACKER_SECRET_KEY="bench-web-secret-key-for-this-run-only",
         PYTHONDONTWRITEBYTECODE="1",
     )
@@ -429,6 +489,7 @@ class SimUser:
     street: str | None  # None for a supervisor
     ids: list[int]
     rng: random.Random
+    photos: list[tuple[int, int]] = field(default_factory=list)  # (order id, attachment id) in scope
     samples: list[Sample] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -468,6 +529,9 @@ class SimUser:
             return kind, "alerts", "/alerts/"
         if kind == "static":
             return kind, "static", "/static/app.css"
+        if kind == "thumbnail":
+            order_id, attachment_id = self.rng.choice(self.photos)
+            return kind, "thumbnail", f"/orders/{order_id}/attachments/{attachment_id}/thumbnail"
         if kind == "queue":  # a squad's default list; district-wide the same sort asked for
             if self.rng.random() < 0.3:  # the whole list by next deadline: open orders first, then the rest
                 return kind, "queue?all", "/?sort=deadline"
@@ -557,16 +621,20 @@ def main() -> None:
     build_s = time.perf_counter() - started
     print(f"数据库 {db}：{'沿用' if reused else '新建'}（{build_s:.1f} 秒）；{json.dumps(info, ensure_ascii=False)}")
     ids = sample_ids(db)
+    photos = ensure_photos(db)
     everywhere = [i for street_ids in ids.values() for i in street_ids]
+    all_photos = [p for street_photos in photos.values() for p in street_photos]
     rng = random.Random(7)
     users = []
     for n in range(args.users):
         if n < args.supervisors:
-            users.append(SimUser("", SUPERVISOR, None, everywhere, random.Random(rng.random())))
+            users.append(SimUser("", SUPERVISOR, None, everywhere, random.Random(rng.random()), all_photos))
         else:
             index = (n - args.supervisors) % len(STREETS)
             street = STREETS[index]
-            users.append(SimUser("", squad_username(index), street, ids[street], random.Random(rng.random())))
+            users.append(
+                SimUser("", squad_username(index), street, ids[street], random.Random(rng.random()), photos[street])
+            )
 
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
@@ -618,7 +686,9 @@ def main() -> None:
         }
 
     kinds = {
-        kind: with_ratios(summarise(by_kind[kind])) for kind in ("list", "queue", "detail", "alerts") if by_kind[kind]
+        kind: with_ratios(summarise(by_kind[kind]))
+        for kind in ("list", "queue", "detail", "alerts", "thumbnail")
+        if by_kind[kind]
     }
     variants = {name: summarise(group) for name, group in sorted(by_variant.items()) if name != "static"}
     solo_by_kind: dict[str, list[Sample]] = defaultdict(list)

@@ -1,5 +1,6 @@
 """A squad's day on a 390×844 phone in Debian's Chromium: every squad page fits the width, controls are
-touch-sized, the queue leads to the most urgent order, which is contacted and closed; bulk acknowledge;
+touch-sized, the queue leads to the most urgent order, which is contacted (with a photo chosen in the file
+input, as from the phone's gallery) and closed; bulk acknowledge;
 the order's print view. Screenshots of each page (phone and 1280×800 desktop) are kept as test artifacts.
 
 Artifacts: ``$TRACKER_BROWSER_ARTIFACTS`` if set, else ``<pytest basetemp>/artifacts/phone`` (printed at the end
@@ -17,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.browser.conftest import TIMEOUT_MS, LiveServer, sign_in
+from tests.helpers_attachments import photo
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
@@ -179,7 +181,7 @@ def test_desktop_pages_keep_their_table_layout(desktop: Page, live_server: LiveS
 
 
 def test_a_squad_member_opens_the_most_urgent_order_contacts_and_closes_it(
-    phone: Page, live_server: LiveServer, artifacts: Path
+    phone: Page, live_server: LiveServer, artifacts: Path, tmp_path: Path
 ) -> None:
     page = phone
     sign_in(page, live_server, "jingansi")
@@ -211,10 +213,17 @@ def test_a_squad_member_opens_the_most_urgent_order_contacts_and_closes_it(
     contact.locator("select[name=contact_result]").select_option("已联")
     contact.locator("input[name=contact_person]").fill("张三")
     contact.locator("textarea[name=note]").fill("电话联系诉求人，约定今日下午到场")
+    picture = tmp_path / "IMG_20261126_0930.jpg"  # a photo of the site, chosen from the phone's gallery
+    picture.write_bytes(photo(1600, 1200))
+    contact.locator("input[type=file]:not([capture])").set_input_files(str(picture))
     contact.locator("button[type=submit]").tap()
-    expect(page.locator("p.flash")).to_have_text("已先行联系。")
+    expect(page.locator("p.flash")).to_have_text("已先行联系，并添加 1 个附件。")
     assert page.url == detail
     expect(page.locator("#order-fields")).to_contain_text("已联")
+    thumbnail = page.locator("ul.thumbnails li img").first
+    thumbnail.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    expect(page.locator("ul.thumbnails")).to_contain_text("IMG_20261126_0930.jpg")
     check_phone_page(page, artifacts, "order-contacted")
 
     close = page.locator("form#action-close")
