@@ -56,6 +56,10 @@ def load(instance_path: str) -> dict[str, Any]:
         "REPEAT_WINDOW_DAYS": int(os.environ.get("TRACKER_REPEAT_WINDOW_DAYS", "30")),
         "INBOX_DIR": os.environ.get("TRACKER_INBOX_DIR") or str(Path(instance_path) / "inbox"),
         "UPLOAD_DIR": os.environ.get("TRACKER_UPLOAD_DIR") or str(Path(instance_path) / "uploads"),
+        # the profile the upload form starts with when the clerk has not imported before (12345 and 城管诉件
+        # exports share their headers, so detection alone cannot tell them apart)
+        "DEFAULT_PROFILE": os.environ.get("TRACKER_DEFAULT_PROFILE", "").strip(),
+        "UPLOAD_STALE_HOURS": float(os.environ.get("TRACKER_UPLOAD_STALE_HOURS", "24")),
         "ATTACHMENT_DIR": os.environ.get("TRACKER_ATTACHMENT_DIR") or str(Path(instance_path) / "attachments"),
         "ATTACHMENT_MAX_BYTES": int(os.environ.get("TRACKER_ATTACHMENT_MAX_BYTES", str(15 * 1024 * 1024))),
         "ATTACHMENT_MAX_PIXELS": int(os.environ.get("TRACKER_ATTACHMENT_MAX_PIXELS", "50000000")),

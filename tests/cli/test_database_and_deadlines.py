@@ -34,9 +34,11 @@ def test_init_db_migrates_seeds_and_can_run_again(empty_app) -> None:  # type: i
     runner = empty_app.test_cli_runner()
     first = runner.invoke(args=["init-db"])
     assert first.exit_code == 0, first.output
-    assert "数据库已是最新结构" in first.output and "2026" in first.output and "11 条" in first.output
+    assert "已建立新数据库（结构版本 " in first.output and "2026" in first.output and "11 条" in first.output
+    assert "已是最新结构" not in first.output
     second = runner.invoke(args=["init-db"])
     assert second.exit_code == 0 and "无（已全部载入）" in second.output and "0 条" in second.output
+    assert "数据库已是最新结构（版本 " in second.output
     engine = make_engine(empty_app.config["DATABASE_URL"])
     with Session(engine) as session:
         assert len(session.exec(select(CalendarYear)).all()) == 23

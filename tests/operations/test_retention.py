@@ -19,6 +19,7 @@ from tracker.domain.vocabulary import Action, State
 from tracker.models import (
     ImportBatch,
     ImportIssue,
+    ImportUpload,
     JobRun,
     LoginAttempt,
     Order,
@@ -194,3 +195,42 @@ def test_a_bad_retention_setting_is_refused_in_chinese(runner, app) -> None:  # 
     app.config["PII_RETENTION_DAYS"] = 0
     result = runner.invoke(args=["retention", "run"])
     assert result.exit_code != 0 and "至少应为 1 天" in result.output
+
+
+def test_the_nightly_run_discards_uploads_left_unconfirmed_for_a_day(
+    runner, app, engine: Engine, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    app.config["UPLOAD_DIR"] = str(folder)
+    with Session(engine) as session:
+        for n, (status, hours_ago) in enumerate((("checked", 30), ("checked", 2), ("committed", 30))):
+            name = f"{n:032x}.csv"
+            (folder / name).write_bytes(b"x")
+            session.add(
+                ImportUpload(
+                    stored_name=name,
+                    original_name=f"导出{n}.csv",
+                    size=1,
+                    sha256="0" * 64,
+                    uploaded_by="王敏",
+                    uploaded_at=local("2026-11-26 10:00") - timedelta(hours=hours_ago),
+                    status=status,
+                    batch="b" if status == "committed" else None,
+                )
+            )
+        session.commit()
+    dry = runner.invoke(args=["retention", "run", "--dry-run"], env={})
+    assert "将放弃超时未确认的上传" in dry.output
+    result = runner.invoke(args=["run-job", "retention", "--now", "2026-11-26T10:00"])
+    assert result.exit_code == 0 and "已放弃超时未确认的上传 1 个" in result.output, result.output
+    with Session(engine) as session:
+        statuses = [u.status for u in session.exec(select(ImportUpload).order_by(col(ImportUpload.id)))]
+    assert statuses == ["discarded", "checked", "committed"]
+    assert sorted(p.name for p in folder.iterdir()) == [f"{1:032x}.csv", f"{2:032x}.csv"]
+
+
+def test_a_bad_stale_upload_setting_is_refused_in_chinese(runner, app) -> None:  # type: ignore[no-untyped-def]
+    app.config["UPLOAD_STALE_HOURS"] = 0
+    result = runner.invoke(args=["retention", "run"])
+    assert result.exit_code != 0 and "TRACKER_UPLOAD_STALE_HOURS 为 0 小时：应大于 0" in result.output

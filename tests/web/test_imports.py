@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -278,3 +279,111 @@ def test_other_roles_get_403_everywhere(as_role, role, app, engine) -> None:  # 
         assert post(client, url).status_code == 403, url
     assert [u.status for u in uploads_of(engine)] == ["committed", "checked"]
     assert "/imports/" in admin.get("/").get_data(as_text=True)
+
+
+# --- the import page (issue 15 item 4): the profile choice, stale uploads, batches named for people ----------
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_refused_detection_keeps_the_file_and_offers_the_profile_for_the_same_upload(
+    as_role, engine, uploads_dir
+) -> None:  # type: ignore[no-untyped-def]
+    client = as_role("admin")
+    number = upload_id(upload(client, SAMPLE.read_bytes(), SAMPLE.name, profile=""))
+    (record,) = uploads_of(engine)
+    assert record.status == "failed" and record.dry_run["choose_profile"] == ["12345", "城管诉件"]
+    assert [p.name for p in uploads_dir.iterdir()] == [record.stored_name]  # kept for the choice
+    page = client.get(f"/imports/uploads/{number}").get_data(as_text=True)
+    assert "无法判断来源" in page and 'id="profile-form"' in page and "无需再次上传" in page
+    assert "12345（12345 市民服务热线工单导出） · 表头相符" in page and 'id="commit-form"' not in page
+    assert "可选择导入配置重试" in client.get("/imports/").get_data(as_text=True)
+
+    # bad choices: nothing changes
+    for chosen, message in (("", "请选择导入配置"), ("nosuch", "导入配置「nosuch」不存在")):
+        refused = post(client, f"/imports/uploads/{number}/profile", {"profile": chosen})
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True)
+        assert uploads_of(engine)[0].status == "failed"
+
+    chosen = post(client, f"/imports/uploads/{number}/profile", {"profile": "12345"})
+    assert chosen.status_code == 303 and chosen.headers["Location"].endswith(f"/imports/uploads/{number}")
+    (record,) = uploads_of(engine)
+    assert (record.status, record.profile) == ("checked", "12345"), record.dry_run
+    assert record.dry_run["created"] > 100
+    assert tally(engine, Order) == 0  # still a dry run
+    page = client.get(f"/imports/uploads/{number}").get_data(as_text=True)
+    assert 'id="commit-form"' in page and "将新建" in page
+    assert post(client, f"/imports/uploads/{number}/commit").status_code == 303
+    assert tally(engine, Order) == record.dry_run["created"]
+    late = post(client, f"/imports/uploads/{number}/profile", {"profile": "城管诉件"})
+    assert late.status_code == 422 and "已导入" in late.get_data(as_text=True)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_stored_file_changed_since_upload_is_not_dry_run_again(as_role, engine, uploads_dir) -> None:  # type: ignore[no-untyped-def]
+    client = as_role("admin")
+    number = upload_id(upload(client, SAMPLE.read_bytes(), SAMPLE.name, profile=""))
+    (record,) = uploads_of(engine)
+    (uploads_dir / record.stored_name).write_bytes(b"tampered")
+    refused = post(client, f"/imports/uploads/{number}/profile", {"profile": "12345"})
+    assert refused.status_code == 422 and "已被改动或丢失" in refused.get_data(as_text=True)
+    assert uploads_of(engine)[0].status == "failed"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_form_starts_with_the_clerks_last_profile_else_the_configured_default(as_role, app, engine) -> None:  # type: ignore[no-untyped-def]
+    client = as_role("admin")
+    selected = re.compile(r'<option value="([^"]*)" selected>')
+    assert selected.findall(client.get("/imports/").get_data(as_text=True)) == []  # detection, no default
+
+    app.config["DEFAULT_PROFILE"] = "城管诉件"
+    page = client.get("/imports/").get_data(as_text=True)
+    assert selected.findall(page) == ["城管诉件"] and "系统设置的默认导入配置" in page
+
+    app.config["DEFAULT_PROFILE"] = "12345x"
+    page = client.get("/imports/").get_data(as_text=True)
+    assert selected.findall(page) == [] and "TRACKER_DEFAULT_PROFILE=「12345x」不是已有的导入配置" in page
+
+    app.config["DEFAULT_PROFILE"] = "城管诉件"
+    number = upload_id(upload(client, SAMPLE.read_bytes(), SAMPLE.name, profile="12345"))
+    assert post(client, f"/imports/uploads/{number}/commit").status_code == 303
+    page = client.get("/imports/").get_data(as_text=True)
+    assert selected.findall(page) == ["12345"] and "您上次导入时使用的配置" in page
+
+
+def test_uploads_left_unconfirmed_for_a_day_are_discarded_with_their_files(as_role, engine, uploads_dir) -> None:  # type: ignore[no-untyped-def]
+    with time_machine.travel(NOW, tick=False):
+        client = as_role("admin")
+        old = upload_id(upload(client, SAMPLE.read_bytes(), SAMPLE.name))
+        ambiguous = upload_id(upload(client, SAMPLE.read_bytes(), "再传一次.xlsx", profile=""))
+    kept = {u.id: u.stored_name for u in uploads_of(engine)}
+    with time_machine.travel(NOW + timedelta(hours=23), tick=False):  # not yet a day: nothing is discarded
+        client = as_role("admin")
+        upload_id(upload(client, EVIL, "每日.csv"))
+        assert {u.id: u.status for u in uploads_of(engine)}[old] == "checked"
+    with time_machine.travel(NOW + timedelta(hours=25), tick=False):
+        client = as_role("admin")
+        upload_id(upload(client, EVIL, "每日2.csv"))
+        statuses = {u.id: u.status for u in uploads_of(engine)}
+        assert statuses[old] == statuses[ambiguous] == "discarded"
+        assert not (uploads_dir / kept[old]).exists() and not (uploads_dir / kept[ambiguous]).exists()
+        page = client.get(f"/imports/uploads/{old}").get_data(as_text=True)
+        assert "因长时间未确认而自动放弃" in page and 'id="commit-form"' not in page
+        refused = post(client, f"/imports/uploads/{old}/commit")
+        assert refused.status_code == 422 and "已放弃" in refused.get_data(as_text=True)
+        index = client.get("/imports/").get_data(as_text=True)
+        assert f'/imports/uploads/{old}"' not in index and "超过 24 小时未确认的上传会被自动放弃" in index
+
+
+@time_machine.travel(NOW, tick=False)
+def test_batches_are_named_for_people_on_the_pages_and_in_the_audit_trail(as_role, engine) -> None:  # type: ignore[no-untyped-def]
+    client = as_role("admin")
+    number = upload_id(upload(client, SAMPLE.read_bytes(), SAMPLE.name))
+    batch = post(client, f"/imports/uploads/{number}/commit").headers["Location"].rsplit("/", 1)[-1]
+    name = f"2026-11-26 10:00 · {SAMPLE.name} · 管理员 测试admin"
+    assert name in client.get("/imports/").get_data(as_text=True)
+    page = client.get(f"/imports/batches/{batch}").get_data(as_text=True)
+    assert f"<h1>导入批次：{name}</h1>" in page and f"批次编号 {batch}" in page
+    with Session(engine) as session:
+        order_id = session.exec(select(Order.id).where(Order.street == "静安寺街道")).first()
+    trail = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert f"导入：{name}" in trail and f"导入批次 {batch}" not in trail

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from sqlmodel import Session
 
 from tracker.db import get_engine, get_session
@@ -26,12 +27,15 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
-def upgrade_database() -> None:
-    """Bring the configured database to the newest schema (safe to run again)."""
+def upgrade_database() -> tuple[str | None, str | None]:
+    """Bring the configured database to the newest schema (safe to run again): (revision before, after)."""
     cfg = alembic_config()
     with get_engine().begin() as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
         cfg.attributes["connection"] = connection
         alembic_command.upgrade(cfg, "head")
+        after = MigrationContext.configure(connection).get_current_revision()
+    return before, after
 
 
 @contextmanager

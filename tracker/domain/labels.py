@@ -94,6 +94,11 @@ def format_local(moment: datetime | None) -> str:
     return moment.astimezone(_LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+def batch_label(started_at: datetime | None, file_name: str, actor_name: str) -> str:
+    """An import batch as people name it: '2026-12-03 08:05 · 12345导出.xlsx · 王敏' (when, which file, who)."""
+    return " · ".join(part for part in (format_local(started_at), file_name, actor_name) if part)
+
+
 FILTER_LABELS: Mapping[str, str] = {
     "dispatched_from": "派单日期自",
     "dispatched_to": "派单日期至",

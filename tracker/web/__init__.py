@@ -72,6 +72,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["mask_name"] = mask_name
     app.jinja_env.filters["mask_text"] = mask_phones_in_text
     app.jinja_env.globals.update(
+        batch_name=lambda b: labels.batch_label(b.started_at, b.file_name, b.actor_name),
         state_label=lambda v: labels.STATE_LABELS[State(v)],
         action_label=lambda v: labels.ACTION_LABELS[Action(v)],
         stage_label=lambda v: labels.STAGE_LABELS[Stage(v)],

@@ -35,16 +35,40 @@ def settings() -> uploads.ImportSettings:
     )
 
 
-def _index(error: str | None = None, profile: str = "") -> str:
+def stale_after() -> timedelta:
+    """How long an upload may wait for 确认导入 before it is discarded (TRACKER_UPLOAD_STALE_HOURS).
+
+    The clerk's next upload discards older ones; the nightly retention job catches the days without one.
+    """
+    return timedelta(hours=float(current_app.config["UPLOAD_STALE_HOURS"]))
+
+
+def _index(error: str | None = None, profile: str | None = None) -> str:
     db = get_session()
+    default = uploads.default_profile(
+        db, actor_id=actor_of_viewer().id, configured=str(current_app.config.get("DEFAULT_PROFILE") or "")
+    )
     return render_template(
         "imports/index.html",
         profiles=uploads.profile_choices(),
         pending=uploads.pending_uploads(db),
         batches=uploads.recent_batches(db),
         error=error,
-        chosen=profile,
+        chosen=default.name if profile is None else profile,
+        default=default,
+        stale_hours=stale_after().total_seconds() / 3600,
         max_mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024),
+    )
+
+
+def _upload_page(record: ImportUpload, *, error: str | None = None) -> str:
+    return render_template(
+        "imports/upload.html",
+        u=record,
+        listed=uploads.LISTED_ISSUES,
+        error=error,
+        profiles=uploads.profile_choices(),
+        may_choose=uploads.may_choose_profile(record),
     )
 
 
@@ -70,6 +94,7 @@ def upload() -> Response | tuple[str, int]:
     file = request.files.get("file")
     profile = request.form.get("profile", "").strip()
     begin_write(db)
+    _, stale = uploads.discard_stale_uploads(db, now=utcnow(), older_than=stale_after())
     try:
         record = uploads.receive_upload(
             db,
@@ -83,14 +108,38 @@ def upload() -> Response | tuple[str, int]:
         db.rollback()
         return _index(error=exc.message, profile=profile), 422
     db.commit()
+    for name in stale:
+        uploads.delete_stored(upload_folder(), name)
     return redirect(url_for("imports.upload_page", upload_id=record.id), code=303)
+
+
+@bp.post("/uploads/<int:upload_id>/profile")
+@requires(Role.ADMIN)
+def choose_profile(upload_id: int) -> Response | tuple[str, int]:
+    """用选定的导入配置对同一个已上传的文件重新试导入（无需再次上传）。"""
+    db = get_session()
+    begin_write(db)
+    record = _upload_or_404(upload_id, for_update=True)
+    try:
+        uploads.retry_upload(
+            db,
+            upload=record,
+            profile=request.form.get("profile", "").strip(),
+            folder=upload_folder(),
+            settings=settings(),
+        )
+    except uploads.UploadRefused as exc:
+        db.rollback()
+        return _upload_page(_upload_or_404(upload_id), error=exc.message), 422
+    db.commit()
+    return redirect(url_for("imports.upload_page", upload_id=upload_id), code=303)
 
 
 @bp.get("/uploads/<int:upload_id>")
 @requires(Role.ADMIN)
 def upload_page(upload_id: int) -> str:
     """一次上传的试导入报告。"""
-    return render_template("imports/upload.html", u=_upload_or_404(upload_id), listed=uploads.LISTED_ISSUES)
+    return _upload_page(_upload_or_404(upload_id))
 
 
 @bp.post("/uploads/<int:upload_id>/commit")
@@ -104,9 +153,7 @@ def commit(upload_id: int) -> Response | tuple[str, int]:
         report = uploads.commit_upload(db, upload=record, folder=upload_folder(), settings=settings())
     except uploads.UploadRefused as exc:
         db.rollback()
-        record = _upload_or_404(upload_id)
-        page = render_template("imports/upload.html", u=record, listed=uploads.LISTED_ISSUES, error=exc.message)
-        return page, 422
+        return _upload_page(_upload_or_404(upload_id), error=exc.message), 422
     db.commit()
     flash(f"已导入。{report.summary()}")
     return redirect(url_for("imports.batch_page", batch=report.batch), code=303)
@@ -123,9 +170,7 @@ def discard(upload_id: int) -> Response | tuple[str, int]:
         stored = uploads.discard_upload(db, upload=record)
     except uploads.UploadRefused as exc:
         db.rollback()
-        record = _upload_or_404(upload_id)
-        page = render_template("imports/upload.html", u=record, listed=uploads.LISTED_ISSUES, error=exc.message)
-        return page, 422
+        return _upload_page(_upload_or_404(upload_id), error=exc.message), 422
     db.commit()
     uploads.delete_stored(upload_folder(), stored)
     flash(f"已放弃上传的文件「{record.original_name}」，服务器上保存的文件已删除。")

@@ -47,6 +47,11 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 class ExportFileError(TrackerError):
     """The file as a whole cannot be imported; nothing from it is stored."""
 
+    def __init__(self, message: str, *, profiles: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        # profiles that may read this file when chosen by hand (the header fits several, or not the chosen one)
+        self.profiles = profiles
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -389,11 +394,17 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
     tied = [entry for entry in scored if entry[0] == top]
     if len({entry[2].source for entry in tied}) > 1:
         names = "、".join(entry[2].name for entry in tied)
-        raise ExportFileError(f"文件「{path.name}」的表头同时符合导入配置 {names}，无法判断来源；请用 --profile 指定")
+        raise ExportFileError(
+            f"文件「{path.name}」的表头同时符合导入配置 {names}，无法判断来源；请用 --profile 指定",
+            profiles=tuple(entry[2].name for entry in tied),
+        )
     best = tied[0] if tied else None
     if best is None:
         expected = "、".join(list((profile or builtin_profiles()[0]).headers)[:4])
-        raise ExportFileError(f"文件「{path.name}」前 {HEADER_SCAN_ROWS} 行中找不到表头（应含「{expected}」等列名）")
+        others = tuple(p.name for p in builtin_profiles() if profile and p.name != profile.name)
+        raise ExportFileError(
+            f"文件「{path.name}」前 {HEADER_SCAN_ROWS} 行中找不到表头（应含「{expected}」等列名）", profiles=others
+        )
     _, header_index, chosen = best
     header = [name.replace("\x00", NUL_SIGN) for name in head[header_index]]  # a header names extras: storable
     columns: list[tuple[int, str]] = []

@@ -62,6 +62,39 @@ def profile_choices() -> list[tuple[str, str]]:
     return [(p.name, p.title) for p in builtin_profiles()]
 
 
+@dataclass(frozen=True)
+class ProfileDefault:
+    """The profile the upload form starts with, and why (told to the clerk beside the choice)."""
+
+    name: str
+    reason: str
+    problem: str = ""  # a configured default that names no profile
+
+
+def default_profile(session: Session, *, actor_id: str, configured: str) -> ProfileDefault:
+    """This clerk's last profile (their last import batch), else ``TRACKER_DEFAULT_PROFILE``, else detection.
+
+    12345 and 城管诉件 exports share their headers, so detection alone refuses both: a clerk who
+    imports the same export every morning should not have to choose it every morning.
+    """
+    known = {p.name for p in builtin_profiles()}
+    problem = ""
+    if configured and configured not in known:
+        choices = "、".join(sorted(known))
+        problem = f"设置 TRACKER_DEFAULT_PROFILE=「{configured}」不是已有的导入配置（可选：{choices}），已忽略"
+    last = session.exec(
+        select(ImportBatch.profile)
+        .where(ImportBatch.actor == actor_id, col(ImportBatch.profile).in_(sorted(known)))
+        .order_by(col(ImportBatch.started_at).desc(), col(ImportBatch.id).desc())
+        .limit(1)
+    ).first()
+    if last:
+        return ProfileDefault(last, "您上次导入时使用的配置", problem)
+    if configured in known:
+        return ProfileDefault(configured, "系统设置的默认导入配置（TRACKER_DEFAULT_PROFILE）", problem)
+    return ProfileDefault("", "", problem)
+
+
 def display_name(raw: str | None) -> str:
     """The uploaded file's own name as text: last path component, no control characters, bounded length."""
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
@@ -169,24 +202,99 @@ def receive_upload(
         uploaded_at=settings.now,
         status="checked",
     )
+    _dry_run(session, upload, path, chosen, settings)
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def _dry_run(
+    session: Session, upload: ImportUpload, path: Path, chosen: Profile | None, settings: ImportSettings
+) -> None:
+    """Import the stored file inside a savepoint that is rolled back; the record says checked or failed.
+
+    A file no profile reads is not kept. One that another profile may read (the header fits several,
+    or not the chosen one) is kept, so the clerk can choose the profile for the same stored file.
+    """
+    # the outcome is set on the record after the rollback: a savepoint's rollback expires what changed inside it
+    record: dict[str, Any]
     savepoint = session.begin_nested()
     try:
         report = import_file(session, path, options=_options(session, settings, chosen))
     except TrackerError as exc:
-        upload.status = "failed"
-        upload.dry_run = {"error": _for_people(exc.message, upload)}
+        status, record = "failed", {"error": _for_people(exc.message, upload)}
+        choices = [name for name in getattr(exc, "profiles", ()) if name]
+        if choices:
+            record["choose_profile"] = choices
     except BaseException:
-        path.unlink(missing_ok=True)
+        savepoint.rollback()
+        if upload.id is None:
+            path.unlink(missing_ok=True)
         raise
     else:
-        upload.dry_run = _record(_renamed(report, upload))
-    finally:
+        status, record = "checked", _record(_renamed(report, upload))
         savepoint.rollback()
-    if upload.status == "failed":  # a file that cannot be imported is not kept
-        path.unlink(missing_ok=True)
+    if savepoint.is_active:
+        savepoint.rollback()
+    upload.status, upload.dry_run = status, record
+    if upload.status == "failed" and not upload.dry_run.get("choose_profile"):
+        path.unlink(missing_ok=True)  # a file that cannot be imported is not kept
+
+
+def may_choose_profile(upload: ImportUpload) -> bool:
+    """Whether the clerk may dry-run the same stored file again with another profile."""
+    return upload.status == "checked" or (upload.status == "failed" and bool(upload.dry_run.get("choose_profile")))
+
+
+def retry_upload(
+    session: Session, *, upload: ImportUpload, profile: str, folder: Path, settings: ImportSettings
+) -> ImportUpload:
+    """Dry-run the same stored upload again with the profile the clerk chose (after a refusal, or to change it)."""
+    if not may_choose_profile(upload):
+        raise UploadRefused(
+            f"文件「{upload.original_name}」的上传状态为「{UPLOAD_STATES.get(upload.status, upload.status)}」，"
+            "不能换导入配置重新试导入"
+        )
+    if not profile:
+        raise UploadRefused("请选择导入配置")
+    chosen = _profile(profile)
+    path = folder / upload.stored_name
+    if not path.is_file() or file_sha256(path) != upload.sha256:
+        raise UploadRefused(
+            f"服务器上保存的文件「{upload.original_name}」已被改动或丢失（SHA-256 与上传时不符），"
+            "请放弃本次上传后重新上传"
+        )
+    _dry_run(session, upload, path, chosen, settings)
+    upload.profile = profile  # after the dry run: its savepoint's rollback expires the record's attributes
     session.add(upload)
     session.flush()
     return upload
+
+
+UPLOAD_STATES = {"checked": "待确认", "committed": "已导入", "failed": "未通过试导入", "discarded": "已放弃"}
+
+
+def discard_stale_uploads(
+    session: Session, *, now: datetime, older_than: timedelta, dry_run: bool = False
+) -> tuple[int, list[str]]:
+    """Uploads left unconfirmed longer than ``older_than`` marked discarded: (how many, stored names to delete).
+
+    An upload holds a whole export (names, phone numbers, addresses), and after a day nobody will confirm
+    it. The caller deletes the files once the transaction is committed; ``dry_run`` only counts.
+    """
+    stale = session.exec(
+        select(ImportUpload).where(
+            col(ImportUpload.status).in_(("checked", "failed")), col(ImportUpload.uploaded_at) < now - older_than
+        )
+    ).all()
+    names = [u.stored_name for u in stale if u.status == "checked" or u.dry_run.get("choose_profile")]
+    if not dry_run:
+        for upload in stale:
+            upload.status = "discarded"
+            upload.dry_run = {**upload.dry_run, "discarded_stale": True}
+            session.add(upload)
+        session.flush()
+    return len(stale), names
 
 
 def get_upload(session: Session, upload_id: int, *, for_update: bool = False) -> ImportUpload | None:
@@ -195,14 +303,14 @@ def get_upload(session: Session, upload_id: int, *, for_update: bool = False) ->
 
 
 def pending_uploads(session: Session, *, limit: int = 50) -> list[ImportUpload]:
-    """Uploads dry-run and waiting for 确认导入, newest first."""
+    """Uploads waiting for the clerk, newest first: dry-run and waiting for 确认导入, or for a profile choice."""
     query = (
         select(ImportUpload)
-        .where(ImportUpload.status == "checked")
+        .where(col(ImportUpload.status).in_(("checked", "failed")))
         .order_by(col(ImportUpload.uploaded_at).desc(), col(ImportUpload.id).desc())
         .limit(limit)
     )
-    return list(session.exec(query))
+    return [u for u in session.exec(query) if u.status == "checked" or may_choose_profile(u)]
 
 
 def recent_batches(session: Session, *, limit: int = 50) -> list[ImportBatch]:

@@ -7,6 +7,8 @@
   states, deadlines and outcome stay, so statistics do not change. ``anonymised_at`` marks it done.
 - Raw export files (uploads and the inbox's ``done/`` and ``failed/``) older than ``file_days`` (90) are
   deleted, and the rejected rows' cell values of imports that old are blanked (their counts stay).
+  An upload left unconfirmed longer than ``upload_stale_hours`` (24) is discarded and its file deleted
+  (the clerk's next upload does the same; this run catches the days without one).
 - Sign-in attempts and ended sessions older than ``login_days`` (90) are deleted; the log of revealed
   phone numbers is kept ``reveal_days`` (3 years).
 
@@ -51,6 +53,7 @@ from tracker.models import (
     SampleItem,
     UserSession,
 )
+from tracker.services.imports import uploads as import_uploads
 from tracker.services.operations.job_runs import JobFunc, JobResult
 
 PERSONAL_FIELDS = ("complainant", "phone", "address", "address_key", "contact_person")
@@ -66,6 +69,7 @@ class RetentionPolicy:
     file_days: int = 90
     login_days: int = 90
     reveal_days: int = 1095
+    upload_stale_hours: float = 24
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> RetentionPolicy:
@@ -75,8 +79,13 @@ class RetentionPolicy:
             int(config["FILE_RETENTION_DAYS"]),
             int(config["LOGIN_RETENTION_DAYS"]),
             int(config["REVEAL_RETENTION_DAYS"]),
+            float(config.get("UPLOAD_STALE_HOURS", 24)),
         )
         for name, days in vars(policy).items():
+            if name == "upload_stale_hours":
+                if days <= 0:
+                    raise RetentionError(f"TRACKER_UPLOAD_STALE_HOURS 为 {days:g} 小时：应大于 0")
+                continue
             if days < 1:
                 raise RetentionError(f"保留期限 {name} 为 {days} 天：至少应为 1 天")
         floor = PURGEABLE_AFTER["phone_reveal"][1]
@@ -106,6 +115,7 @@ class RetentionResult:
     phone_reveals: int = 0
     attachments: int = 0
     notes: int = 0
+    stale_uploads: int = 0
     removed_files: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -120,6 +130,7 @@ class RetentionResult:
             "phone_reveals": self.phone_reveals,
             "attachments": self.attachments,
             "notes": self.notes,
+            "stale_uploads": self.stale_uploads,
         }
 
     def summary(self) -> str:
@@ -130,7 +141,7 @@ class RetentionResult:
             f"清除导入问题行原值 {self.issue_values} 条和试导入报告 {self.upload_reports} 份，"
             f"{verb}删除登录记录 {self.login_attempts} 条、过期会话 {self.sessions} 个、"
             f"查看号码记录 {self.phone_reveals} 条，{verb}删除附件文件 {self.attachments} 个、"
-            f"脱敏备注 {self.notes} 条"
+            f"脱敏备注 {self.notes} 条；{verb}放弃超时未确认的上传 {self.stale_uploads} 个"
         )
 
 
@@ -222,6 +233,11 @@ def run_retention(
             order.anonymised_at = now
         session.flush()
 
+    result.stale_uploads, stale_names = import_uploads.discard_stale_uploads(
+        session, now=now, older_than=timedelta(hours=policy.upload_stale_hours), dry_run=dry_run
+    )
+    stale_files = [folder / name for folder in folders for name in stale_names if (folder / name).is_file()]
+
     file_cutoff = now - timedelta(days=policy.file_days)
     old_batches = select(ImportBatch.id).where(col(ImportBatch.started_at) < file_cutoff)
     issues = session.exec(
@@ -275,6 +291,7 @@ def run_retention(
     session.flush()
 
     old = [p for folder in folders for p in _old_files(folder, file_cutoff)]
+    old += [p for p in stale_files if p not in old]
     result.files = len(old)
     result.removed_files = [str(p) for p in old]
     result.removed_files += [str(p) for p in attachment_files]

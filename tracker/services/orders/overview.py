@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -14,10 +14,11 @@ from sqlmodel import Session, col, select
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import ALERT_RANK, alert_level, local_day_bounds
 from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.labels import batch_label
 from tracker.domain.lifecycle import OPEN_STATES
 from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
-from tracker.models import Alert, Order, OrderDeadline, OrderEvent
+from tracker.models import Alert, ImportBatch, Order, OrderDeadline, OrderEvent
 from tracker.services.accounts import Viewer, actions_for, scoped, visible_order
 from tracker.services.orders import deadlines as deadline_rows
 from tracker.services.orders.actions import available_actions, events_of
@@ -298,6 +299,27 @@ class OrderDetail:
     events: list[OrderEvent]
     actions: list[Action]
     repeat_of: str | None = None  # withheld when it names an order the viewer may not see
+    actor_names: dict[str, str] = field(default_factory=dict)  # event actor id -> name as people read it now
+
+    def actor_name(self, event: OrderEvent) -> str:
+        """Who did it, as people name them: an import batch by when, which file and who imported it."""
+        return self.actor_names.get(event.actor, event.actor_name)
+
+
+IMPORT_ACTOR = "import:"
+
+
+def import_actor_names(session: Session, events: list[OrderEvent]) -> dict[str, str]:
+    """'导入：2026-12-03 08:05 · 12345导出.xlsx · 王敏' for each import batch that acted in ``events``.
+
+    The trail stores the batch's id as the actor (append-only, as it was); the batch row has what people
+    recognise (the file name is the uploaded one, not the stored copy's generated name).
+    """
+    ids = {e.actor[len(IMPORT_ACTOR) :] for e in events if e.actor.startswith(IMPORT_ACTOR)}
+    if not ids:
+        return {}
+    batches = session.exec(select(ImportBatch).where(col(ImportBatch.batch).in_(sorted(ids))))
+    return {IMPORT_ACTOR + b.batch: "导入：" + batch_label(b.started_at, b.file_name, b.actor_name) for b in batches}
 
 
 def order_detail(
@@ -313,7 +335,8 @@ def order_detail(
     ]
     actions = actions_for(viewer, available_actions(session, order, now=now))
     repeat_of = visible_repeat_of(session, viewer=viewer, order=order)
-    return OrderDetail(order, deadlines, events_of(session, order), actions, repeat_of)
+    events = events_of(session, order)
+    return OrderDetail(order, deadlines, events, actions, repeat_of, import_actor_names(session, events))
 
 
 def visible_repeat_of(session: Session, *, viewer: Viewer, order: Order) -> str | None:
