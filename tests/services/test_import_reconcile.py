@@ -140,11 +140,41 @@ def test_a_layout_without_status_closes_by_closure_time_and_a_lost_closure_confl
 def test_closed_without_a_closure_time_is_closed_but_not_judged(session: Session, tmp_path: Path) -> None:
     report = run_import(session, write_csv(tmp_path, FULL, row(工单状态="已办结"), name="a.csv"))
     assert [w.reason for w in report.warnings] == [
-        "工单状态为已办结，但导出没有办结时间：按导入时间记为办结，是否按时无法判定"
+        "工单状态为已办结，但导出没有办结时间：办结时间按导出中最近的已知时间推定，是否按时无法判定"
     ]
     order = find_order(session, source="12345", order_no="G1")
     closure = next(r for r in deadline_rows.all_deadlines(session, order) if r.stage == "closure")  # type: ignore[arg-type]
-    assert closure.completed_at == local("2026-11-26 09:00") and closure.outcome is None
+    # the best time the export gives (its 签收时间, the last recorded step), never the import time (11-26)
+    assert closure.completed_at == local("2026-11-16 09:30") and closure.outcome is None
+    assert order.closed_at == local("2026-11-16 09:30")  # type: ignore[union-attr]
+    (closing,) = [e for e in events_of(session, order) if e.action == "platform_close"]  # type: ignore[arg-type]
+    assert (
+        closing.note.startswith("时间为推定：导出显示工单为「已办结」，但没有给出办结时间")
+        and "（签收时间）" in closing.note
+    )
+
+
+def test_a_state_shown_without_its_time_takes_the_best_time_of_the_export_never_the_import_time(
+    session: Session, tmp_path: Path
+) -> None:
+    # 处理中 with no 签收时间 (as NYC 311's 2013 orders, "signed" on the day of import before)
+    run_import(session, write_csv(tmp_path, FULL, row("S1", 签收时间=""), name="a.csv"), now="2026-11-26 09:00")
+    order = find_order(session, source="12345", order_no="S1")
+    assert order is not None and (order.state, order.signed_at) == ("handling", local("2026-11-16 09:00"))
+    (sign,) = [e for e in events_of(session, order) if e.action == "sign"]
+    assert sign.at == local("2026-11-16 09:00") and "没有给出签收时间" in sign.note and "（派单时间）" in sign.note
+
+    # the same step with its time in the export is recorded as given and judged
+    run_import(session, write_csv(tmp_path, FULL, row("S2"), name="b.csv"), now="2026-11-26 09:00")
+    given = find_order(session, source="12345", order_no="S2")
+    assert given is not None and given.signed_at == local("2026-11-16 09:30")
+    assert all("推定" not in e.note for e in events_of(session, given))
+
+    # an order already known, dispatched in the tracker, shown 处理中 later: after its last known moment
+    run_import(session, write_csv(tmp_path, FULL, row("S3", 工单状态="待签收", 签收时间=""), name="c.csv"))
+    run_import(session, write_csv(tmp_path, FULL, row("S3", 签收时间=""), name="d.csv"), now="2026-11-27 09:00")
+    later = find_order(session, source="12345", order_no="S3")
+    assert later is not None and later.state == "handling" and later.signed_at == local("2026-11-16 09:00")
 
 
 def test_the_repeat_window_is_configurable(session: Session, tmp_path: Path) -> None:

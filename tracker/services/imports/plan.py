@@ -34,26 +34,63 @@ def apply_step(
         raise RowProblem(RowError(None, column, value, exc.message, order.order_no)) from None
 
 
+INFERRED = (
+    "时间为推定：导出显示工单为「{state}」，但没有给出{column}；"
+    "按导出中该工单最近的已知时间（{basis}）记录，是否按时无法判定"
+)
+
+
+def inferred_time(order: Any, parsed: ParsedRow, ctx: Context) -> tuple[datetime, str]:
+    """The best time the export gives for a state it shows without its time, and what it is.
+
+    The order's latest known moment: its dispatch, or the last step recorded (in this row or before);
+    never later than the import itself, and never the import time for want of a better one.
+    """
+    moments = [(parsed.order.dispatched_at, "派单时间")]
+    moments += [(step.at, step.column) for step in parsed.steps]
+    for name, label in (("cycle_started_at", "派单时间"), ("signed_at", "签收时间"), ("contact_at", "联系时间")):
+        value = getattr(order, name, None)
+        if value is not None:
+            moments.append((value, label))
+    at, basis = max(moments, key=lambda moment: moment[0])
+    return min(at, ctx.now), basis
+
+
 def reach_status(store: Store, order: Any, parsed: ParsedRow, ctx: Context) -> None:
-    """After the recorded steps, follow the export's status where it is ahead; refuse a contradiction."""
+    """After the recorded steps, follow the export's status where it is ahead; refuse a contradiction.
+
+    A step the status implies but whose time the export does not give (处理中 with no 签收时间, 已办结
+    with no 办结时间, 退单 with no 退单申请时间) is recorded at :func:`inferred_time`, with a note saying
+    so, and the stage it completes is left unjudged (outcome none): neither met nor late is known.
+    """
     target = parsed.status
     if target is None or order.state == target:
         return
     state = State(order.state)
     label = STATE_LABELS[target]
+    at, basis = inferred_time(order, parsed, ctx)
+
+    def implied(action: Action, column: str, data: ActionInput | None = None) -> None:
+        note = INFERRED.format(state=label, column=column, basis=basis)
+        step = replace(data or ActionInput(), note=note)
+        apply_step(store, order, action, step, ctx, at, "工单状态", label)
+        _stage_not_judged(store, order, at)
+
     if target is State.CLOSED and state is not State.RETURNED:
-        apply_step(store, order, Action.PLATFORM_CLOSE, ActionInput(), ctx, ctx.now, "工单状态", label)
-        _closure_time_unknown(store, order, ctx)
+        implied(Action.PLATFORM_CLOSE, "办结时间")
         return
     if target is State.HANDLING and state is State.DISPATCHED:
-        apply_step(store, order, Action.SIGN, ActionInput(), ctx, ctx.now, "工单状态", label)
+        implied(Action.SIGN, "签收时间")
         return
     if target in (State.RETURN_REQUESTED, State.RETURNED) and state in (State.DISPATCHED, State.HANDLING):
-        data = ActionInput(reason_code="其他", basis="平台导出状态为退单（导出未含退单原因）")
-        apply_step(store, order, Action.REQUEST_RETURN, data, ctx, ctx.now, "工单状态", label)
+        implied(
+            Action.REQUEST_RETURN,
+            "退单申请时间",
+            ActionInput(reason_code="其他", basis="平台导出状态为退单（导出未含退单原因）"),
+        )
         state = State.RETURN_REQUESTED
     if target is State.RETURNED and state is State.RETURN_REQUESTED:
-        apply_step(store, order, Action.APPROVE_RETURN, ActionInput(), ctx, ctx.now, "工单状态", label)
+        implied(Action.APPROVE_RETURN, "退单审核时间")
         return
     if order.state != target:
         now_label = STATE_LABELS[State(order.state)]
@@ -61,15 +98,15 @@ def reach_status(store: Store, order: Any, parsed: ParsedRow, ctx: Context) -> N
         raise RowProblem(RowError(parsed.number, "工单状态", label, reason, parsed.order_no))
 
 
-def _closure_time_unknown(store: Store, order: Any, ctx: Context) -> None:
-    """Closed at import time for want of a 办结时间: whether the stages ended in time cannot be judged."""
+def _stage_not_judged(store: Store, order: Any, at: datetime) -> None:
+    """A stage completed at an inferred time: whether it ended in time cannot be judged."""
     rows = (
         store.rows
         if isinstance(store, MemoryStore)
         else store.session.exec(select(OrderDeadline).where(OrderDeadline.order_id == order.id)).all()
     )
     for row in rows:
-        if row.completed_at == ctx.now and row.outcome in ("met", "late", "missed"):
+        if row.completed_at == at and row.outcome in ("met", "late", "missed"):
             row.outcome = None
 
 
