@@ -187,7 +187,7 @@ def test_shared_headers_without_a_profile_ask_for_one(as_role, engine) -> None: 
     client = as_role("admin")
     number = upload_id(upload(client, SAMPLE.read_bytes(), SAMPLE.name, profile=""))
     page = client.get(f"/imports/uploads/{number}").get_data(as_text=True)
-    assert "无法判断来源" in page and "请在上传时选择导入配置" in page and "--profile" not in page
+    assert "无法判断来源" in page and "请在下方选择导入配置，对同一文件重新试导入" in page and "--profile" not in page
 
 
 @time_machine.travel(NOW, tick=False)

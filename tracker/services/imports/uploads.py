@@ -125,7 +125,7 @@ def _options(session: Session, settings: ImportSettings, profile: Profile | None
 def _for_people(message: str, upload: ImportUpload) -> str:
     """A file-level message about the stored file, told with the name the clerk knows."""
     message = message.replace(upload.stored_name, upload.original_name)
-    return message.replace("请用 --profile 指定", "请在上传时选择导入配置")
+    return message.replace("请用 --profile 指定", "请在下方选择导入配置，对同一文件重新试导入")
 
 
 def _renamed(report: ImportReport, upload: ImportUpload) -> ImportReport:
