@@ -69,8 +69,7 @@ def upload() -> Response | tuple[str, int]:
     db = get_session()
     file = request.files.get("file")
     profile = request.form.get("profile", "").strip()
-    begin_write(db)
-    try:
+    try:  # takes the write lock itself, only while it writes (on SQLite the dry run plans first)
         record = uploads.receive_upload(
             db,
             stream=file.stream if file else BytesIO(),

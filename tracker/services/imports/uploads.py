@@ -18,14 +18,16 @@ from typing import IO, Any
 
 from sqlmodel import Session, col, select
 
+from tracker.db import begin_write
 from tracker.domain.errors import TrackerError
 from tracker.models import ImportBatch, ImportIssue, ImportUpload
 from tracker.services.accounts import Actor
-from tracker.services.imports.importer import ImportOptions, file_sha256, import_file
+from tracker.services.imports.importer import ImportOptions, import_file, plan_first_default
 from tracker.services.imports.profiles import Profile, builtin_profiles, load_profile
 from tracker.services.imports.reader import Limits
 from tracker.services.imports.report import ImportReport
 from tracker.services.imports.rows import RowError
+from tracker.services.imports.steps import file_sha256
 from tracker.services.orders import load_calendar, rule_table
 
 SUFFIXES = {".xlsx": ".xlsx", ".xls": ".xls", ".csv": ".csv"}  # the stored suffix is ours, never the user's text
@@ -86,6 +88,7 @@ def _options(session: Session, settings: ImportSettings, profile: Profile | None
         profile=profile,
         limits=settings.limits,
         repeat_window=settings.repeat_window,
+        plan_first=plan_first_default(session),
     )
 
 
@@ -146,7 +149,10 @@ def receive_upload(
 
     Refused outright (nothing stored): no file, a type other than .xlsx/.xls/.csv, an unknown profile.
     A file the importer cannot read is recorded as failed with the reason, and its stored copy deleted.
-    Call it with the write lock taken (the dry run imports, then rolls back to a savepoint).
+    Call it before anything is written in the session's transaction: it ends that transaction. On
+    SQLite the dry run plans without the write lock and holds it only while it writes (then rolls
+    back); elsewhere it imports inside a savepoint that is rolled back. The record is added under
+    the write lock, for the caller to commit.
     """
     name = display_name(original_name)
     if not name:
@@ -169,9 +175,13 @@ def receive_upload(
         uploaded_at=settings.now,
         status="checked",
     )
-    savepoint = session.begin_nested()
+    plan_first = plan_first_default(session)
+    if not plan_first:
+        begin_write(session)  # the chunked path holds the lock from the start (see lock_imports)
+    options = _options(session, settings, chosen)
+    savepoint = None if plan_first else session.begin_nested()
     try:
-        report = import_file(session, path, options=_options(session, settings, chosen))
+        report = import_file(session, path, options=options)
     except TrackerError as exc:
         upload.status = "failed"
         upload.dry_run = {"error": _for_people(exc.message, upload)}
@@ -180,10 +190,15 @@ def receive_upload(
         raise
     else:
         upload.dry_run = _record(_renamed(report, upload))
-    finally:
-        savepoint.rollback()
+    finally:  # the dry run writes nothing
+        if savepoint is not None:
+            savepoint.rollback()
+        else:
+            session.rollback()
     if upload.status == "failed":  # a file that cannot be imported is not kept
         path.unlink(missing_ok=True)
+    if plan_first:
+        begin_write(session)
     session.add(upload)
     session.flush()
     return upload
@@ -232,12 +247,22 @@ def _checked(upload: ImportUpload, folder: Path) -> Path:
 
 
 def commit_upload(session: Session, *, upload: ImportUpload, folder: Path, settings: ImportSettings) -> ImportReport:
-    """Import a dry-run upload for real; the batch keeps the original file name. Flushes, never commits."""
+    """Import a dry-run upload for real; the batch keeps the original file name. Flushes, never commits.
+
+    On SQLite the import ends the session's transaction and plans before it takes the write lock;
+    the upload is then read again under the lock, so a discard or commit made meanwhile by
+    someone else refuses this one.
+    """
     path = _checked(upload, folder)
+    options = _options(session, settings, _profile(upload.profile))
     try:
-        report = import_file(session, path, options=_options(session, settings, _profile(upload.profile)))
+        report = import_file(session, path, options=options)
     except TrackerError as exc:
         raise UploadRefused(_for_people(exc.message, upload)) from None
+    if options.plan_first:
+        session.refresh(upload)
+        if upload.status != "checked":
+            _checked(upload, folder)  # says why (committed or discarded meanwhile)
     if report.already_imported:
         raise UploadRefused(
             f"文件「{upload.original_name}」已于批次 {report.already_imported} 导入过，无需再次导入；请放弃本次上传"
