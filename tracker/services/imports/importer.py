@@ -247,7 +247,13 @@ def _import_planned_first(session: Session, path: Path, options: ImportOptions) 
     if options.on_locked:
         options.on_locked()
     with _sqlite_cache(session):
-        return _write_plan(session, planned, opened, options)
+        written = _write_plan(session, planned, opened, options)
+        if written is not None:
+            return written
+        # an order reconciled early in the file moved to (or from) an address whose earlier orders a later
+        # chunk was planned against: the chunked path, under the lock already held, sees it as it moved
+        log.info("import of %s: a reconciled order moved where a later chunk looks for repeats; chunked", path.name)
+        return _import_file(session, path, options)
 
 
 def _plan_file(session: Session, opened: Opened, options: ImportOptions) -> _FilePlan:
@@ -271,15 +277,25 @@ def _plan_file(session: Session, opened: Opened, options: ImportOptions) -> _Fil
     return planned
 
 
-def _write_plan(session: Session, planned: _FilePlan, opened: Opened, options: ImportOptions) -> ImportReport:
-    """Write a current plan under the write lock: the batch, each chunk's new and changed orders, the report."""
+def _write_plan(session: Session, planned: _FilePlan, opened: Opened, options: ImportOptions) -> ImportReport | None:
+    """Write a current plan under the write lock: the batch, each chunk's new and changed orders, the report.
+
+    None, with nothing written (a savepoint rolled back), when reconciling a chunk moved a stored order
+    to or from an address a later chunk read for repeats before that move: that chunk's plan is stale.
+    """
     assert planned.ctx is not None
     report = planned.report
+    savepoint = session.begin_nested()
     batch = add_batch(session, opened, options, planned.batch_name)
     writer = NewOrderWriter()
+    moved: set[str] = set()
     for chunk in planned.chunks:
-        write_chunk(session, chunk, writer, planned.ctx, report)
+        if moved & chunk.loaded:
+            savepoint.rollback()
+            return None
+        moved |= write_chunk(session, chunk, writer, planned.ctx, report)
     finish(session, batch, report, opened)
+    savepoint.commit()
     return report
 
 

@@ -8,7 +8,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,10 +53,14 @@ class Opened:
 
 @dataclass
 class ChunkPlan:
-    """One chunk's work: new orders planned in memory, and stored orders whose row changed."""
+    """One chunk's work: new orders planned in memory, and stored orders whose row changed.
+
+    ``loaded``: the addresses (keys) whose stored orders this chunk read to find repeats, first of the file.
+    """
 
     new: list[MemoryStore]
     changed: list[tuple[int, ParsedRow]]
+    loaded: set[str] = field(default_factory=set)
 
 
 def open_file(path: Path, options: ImportOptions) -> Opened:
@@ -239,7 +243,9 @@ def plan_chunk(
             new_rows.append(parsed)
         else:
             planned.changed.append((existing[0] or 0, parsed))
+    before = set(repeats.loaded)
     repeats.load(session, new_rows)
+    planned.loaded = repeats.loaded - before
     new_rows.sort(key=lambda parsed: parsed.order.dispatched_at)  # so a repeat finds its earlier order
     for parsed in new_rows:
         try:
@@ -252,13 +258,24 @@ def plan_chunk(
 
 def write_chunk(
     session: Session, planned: ChunkPlan, writer: NewOrderWriter, ctx: Context, report: ImportReport
-) -> None:
-    """A chunk's new orders written in one batch, then its changed orders reconciled one by one."""
+) -> set[str]:
+    """A chunk's new orders written in one batch, then its changed orders reconciled one by one.
+
+    Returns the addresses (keys, before and after) of the orders whose address, category or dispatch
+    time the reconciling changed: what a later chunk finds there as an earlier order (a repeat).
+    """
     for plan in planned.new:
         writer.add(plan)
     writer.write(session)
+    moved: set[str] = set()
     for order_id, parsed in planned.changed:
+        order = session.get(Order, order_id)
+        before = (order.address_key, order.category, order.dispatched_at) if order is not None else None
         update_one(session, order_id, parsed, ctx, report)
+        after = (order.address_key, order.category, order.dispatched_at) if order is not None else None
+        if before != after:
+            moved |= {key for key in (before[0] if before else None, after[0] if after else None) if key}
+    return moved
 
 
 def update_one(session: Session, order_id: int, parsed: ParsedRow, ctx: Context, report: ImportReport) -> None:
