@@ -379,3 +379,30 @@ def test_a_write_that_cannot_get_the_lock_in_time_answers_a_chinese_503(  # type
         assert len(s.exec(select(UserSession.token_hash)).all()) == 1
     again = post(client, url, data)
     assert again.status_code == 302, again.get_data(as_text=True)
+
+
+@sqlite_only
+def test_a_scheduled_job_waits_for_an_import_write_instead_of_failing(engine: Engine) -> None:
+    """A job due while an import writes waits for the lock (up to 60 s) and runs, its run recorded as ok
+    (before: it waited the busy timeout, here 100 ms, and was recorded as failed)."""
+    from tracker.services.operations.job_runs import JobResult, run_recorded
+
+    short = make_engine(str(engine.url), busy_timeout_ms=100)
+    ran: list[bool] = []
+
+    def job(session: Session, *, now: datetime) -> JobResult:
+        ran.append(True)
+        return JobResult("测试任务已运行")
+
+    try:
+        with Session(engine) as holder:
+            take_write_lock(holder)
+            thread, out = in_thread(lambda: run_recorded(short, "test", job, now=local("2026-11-26 09:00"), runner="t"))
+            thread.join(0.5)  # not a race: the job cannot take the lock while it is held here
+            assert thread.is_alive(), out[0].summary if out else "no run"
+            holder.rollback()
+        thread.join(WAIT)
+        assert ran == [True]
+        assert out[0].outcome == "ok", out[0].summary
+    finally:
+        short.dispose()
