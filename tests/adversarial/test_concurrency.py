@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -406,3 +407,53 @@ def test_a_scheduled_job_waits_for_an_import_write_instead_of_failing(engine: En
         assert out[0].outcome == "ok", out[0].summary
     finally:
         short.dispose()
+
+
+def test_an_upload_discarded_while_its_commit_planned_is_not_imported(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """确认导入 plans without the lock (the upload's row is no longer held): the clerk's 放弃 in another
+    tab lands meanwhile. Read again under the lock, the upload is discarded: the commit is refused
+    and nothing of the file is stored."""
+    from datetime import timedelta as days
+
+    from tracker.services.imports import uploads
+    from tracker.services.imports.reader import Limits
+
+    with Session(engine) as s:
+        seed(s)
+        s.commit()
+    monkeypatch.setattr(uploads, "plan_first_default", lambda session: True)  # PostgreSQL too
+    settings = uploads.ImportSettings(
+        actor=CLERK, now=local("2026-11-26 09:00"), limits=Limits(), repeat_window=days(30)
+    )
+    folder = tmp_path / "uploads"
+    with Session(engine, expire_on_commit=False) as s, CSV.open("rb") as stream:
+        record = uploads.receive_upload(
+            s, stream=stream, original_name=CSV.name, profile="城管诉件", folder=folder, settings=settings
+        )
+        s.commit()
+    assert record.status == "checked" and record.id is not None
+    plain_options = uploads._options
+
+    def with_a_discard_meanwhile(session: Session, settings_: Any, profile: Any) -> ImportOptions:
+        def discard(attempt: int) -> None:
+            with Session(engine) as other:
+                other_record = uploads.get_upload(other, record.id or 0, for_update=True)
+                assert other_record is not None
+                uploads.discard_upload(other, upload=other_record)
+                other.commit()
+
+        return replace(plain_options(session, settings_, profile), on_planned=discard)
+
+    monkeypatch.setattr(uploads, "_options", with_a_discard_meanwhile)
+    with Session(engine, expire_on_commit=False) as s:
+        upload = uploads.get_upload(s, record.id, for_update=True)
+        assert upload is not None
+        with pytest.raises(uploads.UploadRefused, match="已放弃"):
+            uploads.commit_upload(s, upload=upload, folder=folder, settings=settings)
+        s.rollback()
+    with Session(engine) as s:
+        assert s.exec(select(Order.id).where(Order.source == "城管诉件")).all() == []
+        stored = uploads.get_upload(s, record.id)
+        assert stored is not None and stored.status == "discarded"

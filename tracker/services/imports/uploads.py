@@ -260,7 +260,7 @@ def commit_upload(session: Session, *, upload: ImportUpload, folder: Path, setti
     except TrackerError as exc:
         raise UploadRefused(_for_people(exc.message, upload)) from None
     if options.plan_first:
-        session.refresh(upload)
+        session.refresh(upload, with_for_update=True)  # PostgreSQL: a discard now waits for this commit
         if upload.status != "checked":
             _checked(upload, folder)  # says why (committed or discarded meanwhile)
     if report.already_imported:
