@@ -94,3 +94,10 @@ bench-sampling: $(VENV)/.installed-dev
 .PHONY: bench-ops
 bench-ops: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.ops --duration $(BENCH_SECONDS)
+
+## bench-concurrency: gunicorn (4 workers) on SQLite, then on PostgreSQL: 30 simultaneous sign-ins, then 10 users acting
+## while a 20,000-row export is uploaded and confirmed through the web; counts 5xx, prints the slowest wait. TRACKER_BENCH_PG_URL
+## names the PostgreSQL database (its public schema is dropped), e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
+.PHONY: bench-concurrency
+bench-concurrency: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.concurrency

@@ -46,6 +46,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "METRICS_ALLOW": os.environ.get("TRACKER_METRICS_ALLOW", "127.0.0.1,::1"),
         "DATABASE_URL": database_url(instance_path),
         "SQLITE_BUSY_TIMEOUT_MS": int(os.environ.get("TRACKER_SQLITE_BUSY_TIMEOUT_MS", "5000")),
+        # how long a web request that writes waits for SQLite's write lock before answering 503 (系统繁忙)
+        "SQLITE_WRITE_WAIT_MS": int(os.environ.get("TRACKER_SQLITE_WRITE_WAIT_MS", "25000")),
         "DISPLAY_TIMEZONE": "Asia/Shanghai",
         "IMPORT_MAX_BYTES": int(os.environ.get("TRACKER_IMPORT_MAX_BYTES", str(1024 * 1024 * 1024))),
         "IMPORT_MAX_UNZIPPED_BYTES": int(os.environ.get("TRACKER_IMPORT_MAX_UNZIPPED_BYTES", str(400 * 1024 * 1024))),

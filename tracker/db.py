@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 EXTENSION_KEY = "tracker_engine"
+WRITE_WAIT_MS = 25_000  # a web request's wait for SQLite's write lock (TRACKER_SQLITE_WRITE_WAIT_MS)
+JOB_WRITE_WAIT_MS = 60_000  # a scheduled job's wait for it
+
+
+class DatabaseBusy(Exception):
+    """SQLite's write lock stayed taken (an import writing, say) for longer than the request may wait."""
+
+    message = "系统繁忙：数据库正被其他操作（如正在导入的文件）占用，您的操作未保存，请稍后重试。"
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite giving up waiting for a lock ("database is locked" / "database is busy")."""
+    if not isinstance(exc, OperationalError):
+        return False
+    text_ = str(exc.orig).lower()
+    return "database is locked" in text_ or "database is busy" in text_
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
@@ -84,11 +101,26 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(close_session)
 
 
-def begin_write(session: Session) -> None:
+def write_wait_ms() -> int:
+    """How long a web request waits for SQLite's write lock: the app's SQLITE_WRITE_WAIT_MS, else the default."""
+    if has_app_context():
+        return int(current_app.config.get("SQLITE_WRITE_WAIT_MS", WRITE_WAIT_MS))
+    return WRITE_WAIT_MS
+
+
+def begin_write(session: Session, *, wait_ms: int | None = None) -> None:
     """End the request's read transaction and take the write lock before reading what will change.
 
     A web request has already read (the signed-in user) when it decides to write; on SQLite that
-    read transaction could not wait for the write lock, so it is ended first.
+    read transaction could not wait for the write lock, so it is ended first. The request waits for
+    the lock up to ``wait_ms`` (default :func:`write_wait_ms`: an import's short write phase, a
+    burst of sign-ins); past that it raises :class:`DatabaseBusy` (a 503 page), nothing written.
     """
     session.rollback()
-    take_write_lock(session)
+    try:
+        take_write_lock(session, wait_ms=write_wait_ms() if wait_ms is None else wait_ms)
+    except OperationalError as exc:
+        if not is_lock_timeout(exc):
+            raise
+        session.rollback()
+        raise DatabaseBusy(DatabaseBusy.message) from exc

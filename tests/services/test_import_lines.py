@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from tests.helpers_import import count, run_import
 from tracker.models import Order, OrderEvent
-from tracker.services.imports import importer as importing
+from tracker.services.imports import steps as importing  # the import's steps: the survey it runs
 from tracker.services.imports.profiles import load_profile
 from tracker.services.imports.reader import open_export
 from tracker.services.imports.report import ImportReport

@@ -23,6 +23,7 @@ from tracker.services.imports import (
     import_file,
     load_profile,
     lock_imports,
+    plan_first_default,
     reports_to_xlsx,
 )
 from tracker.services.orders import load_calendar, rule_table
@@ -121,7 +122,9 @@ def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: b
 
     try:
         with unit_of_work() as session:
-            lock_imports(session)  # before any read: see lock_imports
+            plan_first = plan_first_default(session)  # SQLite: plan before taking the write lock
+            if not plan_first:
+                lock_imports(session)  # before any read: see lock_imports
             options = ImportOptions(
                 actor=Actor(id="cli", name=user, source="cli"),
                 now=utcnow(),
@@ -132,6 +135,7 @@ def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: b
                 limits=Limits.from_config(current_app.config),
                 repeat_window=timedelta(days=current_app.config["REPEAT_WINDOW_DAYS"]),
                 progress=progress,
+                plan_first=plan_first,
             )
             report = import_file(session, path, options=options)
             if dry_run:

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from tracker.db import get_session
+from tracker.db import DatabaseBusy, get_session, is_lock_timeout
 from tracker.domain import labels
 from tracker.domain.deadlines import to_local
 from tracker.domain.errors import TrackerError
@@ -113,6 +113,12 @@ def unexpected(exc: Exception) -> Response:
     """An unexpected failure, logged, as JSON."""
     if isinstance(exc, HTTPException):  # ApiError, and codes without a handler of their own (e.g. 413)
         return http_error(exc)
+    if isinstance(exc, DatabaseBusy) or is_lock_timeout(exc):  # SQLite's write lock busy: try again shortly
+        log.warning("database busy: %s answered 503", request.path)
+        get_session().rollback()
+        response = json_response({"error": DatabaseBusy.message}, 503)
+        response.headers["Retry-After"] = "10"
+        return response
     log.exception("unhandled error in the API")
     problem = schema_problem(get_session())
     return json_response({"error": problem or MESSAGES[500]}, 503 if problem else 500)

@@ -234,6 +234,7 @@ def logout() -> Response:
     user = cast(WebUser, current_user)
     if user.token:
         db = get_session()
+        begin_write(db)  # SQLite: wait for the write lock (an import writing) instead of failing
         users.end_session(db, token=user.token)
         db.commit()
     logout_user()

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from tracker.db import get_session
+from tracker.db import DatabaseBusy, get_session, is_lock_timeout
 from tracker.domain.errors import TrackerError
 from tracker.domain.sizes import format_size
 from tracker.services.operations import schema_problem
@@ -16,6 +16,13 @@ from tracker.web.security import ATTACHMENT_ENDPOINTS, UPLOAD_ENDPOINTS, body_li
 log = logging.getLogger(__name__)
 
 TITLES = {400: "请求有误", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 413: "文件过大", 500: "系统出错"}
+BUSY_RETRY_SECONDS = 10
+
+
+def busy_page() -> tuple[str, int, dict[str, str]]:
+    """503 系统繁忙: the write lock did not come free in time; nothing was saved; try again shortly."""
+    page = render_template("error.html", title="系统繁忙", message=DatabaseBusy.message)
+    return page, 503, {"Retry-After": str(BUSY_RETRY_SECONDS)}
 
 
 def _too_large() -> str:
@@ -50,8 +57,17 @@ def init_app(app: Flask) -> None:
     def tracker_error(exc: TrackerError) -> tuple[str, int]:
         return render_template("error.html", title="操作未完成", message=exc.message), 422
 
+    @app.errorhandler(DatabaseBusy)
+    def busy(exc: DatabaseBusy) -> tuple[str, int, dict[str, str]]:
+        log.warning("write lock not free in time: %s %s answered 503", request.method, request.path)
+        return busy_page()
+
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> tuple[str, int]:
+    def unexpected(exc: Exception) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+        if is_lock_timeout(exc):  # a write that did not take the lock up front: still busy, not broken
+            log.warning("database locked: %s %s answered 503", request.method, request.path, exc_info=True)
+            get_session().rollback()
+            return busy_page()
         log.exception("unhandled error")
         problem = schema_problem(get_session())
         message = problem or "系统出现意外错误，已记录日志。请稍后再试，或联系管理员。"

@@ -93,9 +93,7 @@ def upload() -> Response | tuple[str, int]:
     db = get_session()
     file = request.files.get("file")
     profile = request.form.get("profile", "").strip()
-    begin_write(db)
-    _, stale = uploads.discard_stale_uploads(db, now=utcnow(), older_than=stale_after())
-    try:
+    try:  # takes the write lock itself, only while it writes (on SQLite the dry run plans first)
         record = uploads.receive_upload(
             db,
             stream=file.stream if file else BytesIO(),
@@ -107,6 +105,7 @@ def upload() -> Response | tuple[str, int]:
     except uploads.UploadRefused as exc:
         db.rollback()
         return _index(error=exc.message, profile=profile), 422
+    _, stale = uploads.discard_stale_uploads(db, now=utcnow(), older_than=stale_after())  # under the lock
     db.commit()
     for name in stale:
         uploads.delete_stored(upload_folder(), name)

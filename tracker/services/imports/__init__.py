@@ -3,13 +3,15 @@
 A row's journey: ``reader`` (bytes, sheets, header, cells as text) with a ``profiles`` layout →
 ``rows`` (a row's fields parsed into a new order or an update) → ``survey`` (which rows are new,
 changed or unchanged) → ``plan`` (new orders' lifecycle in memory) and ``reconcile`` (changes
-to stored orders) → written by ``importer``, which owns the batch; ``report`` says what
-happened per row; ``uploads`` (web: dry run, then commit) and ``inbox`` (a watched folder) start it.
+to stored orders) → written by ``importer``, which owns the batch and the write lock (on SQLite it
+plans the whole file before it takes the lock, then writes in one short transaction; ``steps``
+are the pieces both ways share); ``report`` says what happened per row; ``uploads`` (web: dry
+run, then commit) and ``inbox`` (a watched folder) start it.
 May import: ``orders``, ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
 """
 
 from tracker.services.imports import uploads
-from tracker.services.imports.importer import ImportOptions, import_file, lock_imports
+from tracker.services.imports.importer import ImportOptions, import_file, lock_imports, plan_first_default
 from tracker.services.imports.inbox import process_inbox
 from tracker.services.imports.profiles import load_profile
 from tracker.services.imports.reader import Limits
@@ -22,6 +24,7 @@ __all__ = [
     "import_file",
     "load_profile",
     "lock_imports",
+    "plan_first_default",
     "process_inbox",
     "reports_to_xlsx",
     "uploads",

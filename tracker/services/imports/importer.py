@@ -3,6 +3,11 @@
 One file is one unit: the caller's transaction holds every accepted row, every rejected
 row's reason and the batch record, or (for a file-level problem) nothing at all. The service
 flushes and never commits; ``dry_run`` is the caller rolling back.
+
+Two ways to run it, with the same result: chunk by chunk under the import lock taken first (the
+one way on PostgreSQL, where other writers do not wait for it, and for very large files), or
+planned first (SQLite: its write lock stops every writer, so it is held only while the plan is
+written).
 """
 
 from __future__ import annotations
@@ -10,9 +15,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import hashlib
 import logging
-import secrets
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,23 +26,31 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from tracker.db import take_write_lock
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import RuleTable
-from tracker.domain.errors import TrackerError
-from tracker.models import ImportBatch, ImportIssue, Order, utcnow
 from tracker.services.accounts import Actor
-from tracker.services.imports.columns import NUL_SIGN
-from tracker.services.imports.plan import NewOrderWriter, RepeatIndex, plan_new_order
+from tracker.services.imports.plan import NewOrderWriter, RepeatIndex
 from tracker.services.imports.profiles import Profile
-from tracker.services.imports.reader import ExportFile, Limits, SheetRow, open_export
-from tracker.services.imports.reconcile import Conflict, reconcile
+from tracker.services.imports.reader import Limits
 from tracker.services.imports.report import ImportReport
-from tracker.services.imports.rows import ParsedRow, RowError, RowProblem, Shift, line_digester, parse_row, row_digest
-from tracker.services.imports.survey import line_survey, survey_rows
+from tracker.services.imports.rows import Shift
+from tracker.services.imports.steps import (
+    ChunkPlan,
+    Opened,
+    add_batch,
+    batch_name,
+    finish,
+    new_report,
+    open_file,
+    pending_chunks,
+    plan_chunk,
+    previous_batch,
+    survey_file,
+    write_chunk,
+)
 from tracker.services.orders import Context
 
 log = logging.getLogger(__name__)
@@ -48,6 +59,8 @@ REPEAT_WINDOW = timedelta(days=30)
 CHUNK_ROWS = 2000
 IMPORT_LOCK_WAIT_MS = 30 * 60 * 1000
 IMPORT_CACHE_KIB = 256 * 1024  # SQLite page cache while importing
+PLAN_FIRST_MAX_ROWS = 200_000  # a larger file is planned and written chunk by chunk under the lock (memory)
+MAX_REPLANS = 3  # plans made without the lock that may go stale before the import plans under the lock
 
 
 @dataclass(frozen=True)
@@ -65,35 +78,61 @@ class ImportOptions:
     shift: Shift | None = None
     chunk_rows: int = CHUNK_ROWS
     progress: Callable[[int, int], None] | None = None  # (rows done, rows in all)
+    # read, check and plan the whole file without the write lock, then write it in one short transaction
+    # (see import_file); the session's transaction is ended first, so nothing may be pending in it
+    plan_first: bool = False
+    # called after each plan made without the lock, before the lock is taken, with the attempt (0, 1 …)
+    on_planned: Callable[[int], None] | None = None
+    # called once the write lock is held and the plan found current, before anything is written
+    on_locked: Callable[[], None] | None = None
 
 
-def file_sha256(path: Path) -> str:
-    """The file's SHA-256, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def plan_first_default(session: Session) -> bool:
+    """Whether imports should plan before they lock: on SQLite, where the import's write lock stops every writer."""
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def import_file(session: Session, path: Path, *, options: ImportOptions) -> ImportReport:
-    """Import one file. File-level problems raise :class:`ExportFileError` before anything is written."""
-    with _bulk_mode(session):
+    """Import one file. File-level problems raise :class:`ExportFileError` before anything is written.
+
+    With ``options.plan_first`` the session's transaction is ended (rolled back) first; the file is
+    read, checked and planned in a read transaction, the write lock taken (:func:`lock_imports`),
+    and the plan written in one short transaction if nothing it was planned against changed
+    meanwhile; else it is planned again (at most MAX_REPLANS plans, then under the lock). The
+    report, orders and events are those the chunked path (``plan_first=False``) writes.
+    """
+    if options.plan_first:
+        with _collector_paused():
+            return _import_planned_first(session, path, options)
+    with _collector_paused(), _sqlite_cache(session):
         return _import_file(session, path, options)
 
 
 @contextmanager
-def _bulk_mode(session: Session) -> Iterator[None]:
-    """While a file is imported: the cycle collector paused, and on SQLite a larger page cache.
+def _collector_paused() -> Iterator[None]:
+    """While a file is imported, the cycle collector paused; the memory given back afterwards.
 
     An import keeps a few objects per row alive (the survey's digests, the planned orders of a
     chunk); the collector's full passes over them grew with the file and took about a sixth of
     a 200,000-row import. The import makes no reference cycles of its own worth collecting
-    before it ends. SQLite's default 2 MB page cache is far smaller than the indexes a large
-    import writes into; both settings are put back afterwards.
+    before it ends.
     """
     collecting = gc.isenabled()
     gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+        release_memory()
+
+
+@contextmanager
+def _sqlite_cache(session: Session) -> Iterator[None]:
+    """On SQLite, a larger page cache on the session's connection while it writes; put back afterwards.
+
+    SQLite's default 2 MB page cache is far smaller than the indexes a large import writes into.
+    """
     raw: Any = None
     if session.get_bind().dialect.name == "sqlite":
         raw = session.connection().connection.dbapi_connection
@@ -103,9 +142,6 @@ def _bulk_mode(session: Session) -> Iterator[None]:
     try:
         yield
     finally:
-        if collecting:
-            gc.enable()
-        release_memory()
         if raw is not None:
             try:
                 raw.execute(f"PRAGMA cache_size = {int(cache)}")
@@ -134,98 +170,133 @@ def _malloc_trim() -> Any:
         return None
 
 
+@dataclass
+class _FilePlan:
+    """A whole file planned without the write lock, and the state of the database it was planned against."""
+
+    report: ImportReport
+    marker: tuple[int, ...]
+    batch_name: str = ""
+    ctx: Context | None = None
+    chunks: list[ChunkPlan] = field(default_factory=list)
+    too_large: bool = False
+
+
+# what a plan depends on: the batches imported (stored digests, orders reconciled) and the orders stored
+# (new or removed: which rows are new, earlier orders at an address); an order action changes none of it
+PLAN_MARKER = text(
+    "SELECT (SELECT coalesce(max(id), 0) FROM import_batch), (SELECT coalesce(max(id), 0) FROM work_order), "
+    "(SELECT count(*) FROM work_order)"
+)
+
+
+def plan_marker(session: Session) -> tuple[int, ...]:
+    """The state of the database an import's plan depends on; it changes when that plan may be stale."""
+    return tuple(session.execute(PLAN_MARKER).one())
+
+
 def _import_file(session: Session, path: Path, options: ImportOptions) -> ImportReport:
-    sha = file_sha256(path)
-    export = open_export(path, profile=options.profile, limits=options.limits)
-    profile = export.profile
-    source = options.source or profile.source
+    """The chunked path: the write lock first, then each chunk planned and written in turn."""
+    opened = open_file(path, options)
     lock_imports(session)
-    previous = session.exec(
-        select(ImportBatch).where(ImportBatch.sha256 == sha, ImportBatch.source == source).limit(1)
-    ).first()
-    report = ImportReport(file=path.name, sha256=sha, profile=profile.name, source=source)
+    report = new_report(opened)
+    previous = previous_batch(session, opened)
     if previous is not None:
-        report.already_imported = previous.batch
+        report.already_imported = previous
         return report
-    batch = ImportBatch(
-        batch=f"{options.now:%Y%m%d%H%M%S}-{sha[:8]}-{secrets.token_hex(2)}",
-        file_name=path.name,
-        sha256=sha,
-        size=path.stat().st_size,
-        profile=profile.name,
-        source=source,
-        actor=options.actor.id,
-        actor_name=options.actor.name,
-        started_at=options.now,
-    )
-    session.add(batch)
-    session.flush()
+    batch = add_batch(session, opened, options, batch_name(options, opened.sha))
     report.batch = batch.batch
-    actor = Actor.importer(batch.batch)
-    ctx = Context(actor, options.now, options.calendar, options.rules)
-    # first pass: a CSV's plain lines by their bytes (an unchanged file is settled there), then the
-    # file's numbers and digests; a CSV read whole by its lines is not read again
-    lines = line_survey(session, export, profile, source, options.chunk_rows)
-    survey = lines.survey or survey_rows(session, export, profile, source, options.chunk_rows, lines.settled)
-    # rows with a cell no database holds (NUL, too long for its column) were set aside by the reader, unparsed
-    report.rows_read = survey.total + len(export.refused)
-    report.rejected.extend(RowError(r.number, r.column, r.value, r.reason, r.order_no) for r in export.refused)
-    report.unchanged = survey.unchanged
-    for order_no, rows in survey.conflicting.items():
-        report.rejected.extend(_duplicate(number, order_no, rows) for number in rows)
-    for number, first, order_no in survey.repeated:
-        if order_no in survey.conflicting:  # the same as an earlier row, but the number also appears otherwise
-            report.rejected.append(_duplicate(number, order_no, survey.conflicting[order_no]))
-        else:
-            report.skipped.append((number, f"与第 {first} 行完全相同的重复行"))
+    ctx = Context(Actor.importer(batch.batch), options.now, options.calendar, options.rules)
+    survey = survey_file(session, opened, options, report)
     writer = NewOrderWriter()
     repeats = RepeatIndex(options.repeat_window)
-    chunk: list[SheetRow] = []
-    done = 0
-    if survey.pending:  # second pass, only when a row is new or changed: those rows themselves, a chunk at a time
-        for sheet_row in export.rows():
-            if sheet_row.number not in survey.pending:
-                continue
-            chunk.append(sheet_row)
-            if len(chunk) >= options.chunk_rows:
-                _import_chunk(session, chunk, export, source, options, ctx, report, writer, repeats, survey.changed)
-                done += len(chunk)
-                chunk = []
-                if options.progress:
-                    options.progress(done, len(survey.pending))
-        _import_chunk(session, chunk, export, source, options, ctx, report, writer, repeats, survey.changed)
-    if options.progress:
-        options.progress(len(survey.pending), len(survey.pending))
-    report.skipped = sorted([*export.skipped, *report.skipped])
-    for issues in (report.rejected, report.conflicts, report.warnings):
-        issues.sort(key=lambda issue: issue.row or 0)
-    report.warnings.extend(RowError(None, "文件", path.name, note) for note in export.notes)
-    if export.encoding == "gb18030":
-        note = "文件不是 UTF-8，已按 GB18030（GBK）编码读取；如有乱码，请在原系统另存为 UTF-8 后重新导入"
-        report.warnings.insert(0, RowError(None, "文件", path.name, note))
-    batch.finished_at = max(utcnow(), options.now)
-    batch.rows_read, batch.created, batch.updated = report.rows_read, report.created, report.updated
-    batch.unchanged, batch.rejected, batch.conflicts = report.unchanged, len(report.rejected), len(report.conflicts)
-    for kind, issues in (("rejected", report.rejected), ("conflict", report.conflicts), ("warning", report.warnings)):
-        for issue in issues:
-            session.add(
-                ImportIssue(
-                    batch_id=batch.id or 0,
-                    kind=kind,
-                    row=issue.row,
-                    column=_storable(issue.column),
-                    value=_storable(issue.value),
-                    reason=_storable(issue.reason),
-                    order_no=_storable(issue.order_no),
-                )
-            )
-    session.flush()
+    for chunk in pending_chunks(opened, survey, options):
+        planned = plan_chunk(session, chunk, opened, options, ctx, report, repeats, survey.changed)
+        write_chunk(session, planned, writer, ctx, report)
+    finish(session, batch, report, opened)
     return report
 
 
-def _storable(text: str) -> str:
-    """Text any database stores: a NUL byte (from a file's note or a header) shown as ␀."""
-    return text.replace("\x00", NUL_SIGN)
+def _import_planned_first(session: Session, path: Path, options: ImportOptions) -> ImportReport:
+    """Plan without the write lock, lock, check the plan is current (else plan again), write it."""
+    opened = open_file(path, options)
+    session.rollback()  # plan in a read transaction of our own, so the lock is not held while planning
+    unlocked_plans = MAX_REPLANS + 1
+    for attempt in range(unlocked_plans + 1):
+        locked = attempt == unlocked_plans  # the plan kept going stale: plan under the lock this time
+        if locked:
+            log.warning("import of %s planned under the write lock after %d stale plans", path.name, attempt)
+            lock_imports(session)
+        planned = _plan_file(session, opened, options)
+        if planned.report.already_imported or planned.too_large or locked:
+            break
+        if options.on_planned:
+            options.on_planned(attempt)
+        session.rollback()  # end the read before waiting for the lock
+        lock_imports(session)
+        if plan_marker(session) == planned.marker:
+            break
+        log.info("import of %s: the database changed while it was planned; planning again", path.name)
+        session.rollback()
+    if planned.report.already_imported:
+        return planned.report
+    if planned.too_large:  # too many rows to hold planned in memory: the chunked path, under the lock
+        session.rollback()
+        with _sqlite_cache(session):
+            return _import_file(session, path, options)
+    if options.on_locked:
+        options.on_locked()
+    with _sqlite_cache(session):
+        written = _write_plan(session, planned, opened, options)
+        if written is not None:
+            return written
+        # an order reconciled early in the file moved to (or from) an address whose earlier orders a later
+        # chunk was planned against: the chunked path, under the lock already held, sees it as it moved
+        log.info("import of %s: a reconciled order moved where a later chunk looks for repeats; chunked", path.name)
+        return _import_file(session, path, options)
+
+
+def _plan_file(session: Session, opened: Opened, options: ImportOptions) -> _FilePlan:
+    """Read, check and plan the whole file in the session's transaction; nothing is written."""
+    report = new_report(opened)
+    marker = plan_marker(session)  # first: the plan's reads see this state or a later one
+    previous = previous_batch(session, opened)
+    if previous is not None:
+        report.already_imported = previous
+        return _FilePlan(report, marker)
+    name = batch_name(options, opened.sha)
+    report.batch = name
+    ctx = Context(Actor.importer(name), options.now, options.calendar, options.rules)
+    survey = survey_file(session, opened, options, report)
+    if survey.total > PLAN_FIRST_MAX_ROWS:
+        return _FilePlan(report, marker, too_large=True)
+    planned = _FilePlan(report, marker, name, ctx)
+    repeats = RepeatIndex(options.repeat_window)
+    for chunk in pending_chunks(opened, survey, options):
+        planned.chunks.append(plan_chunk(session, chunk, opened, options, ctx, report, repeats, survey.changed))
+    return planned
+
+
+def _write_plan(session: Session, planned: _FilePlan, opened: Opened, options: ImportOptions) -> ImportReport | None:
+    """Write a current plan under the write lock: the batch, each chunk's new and changed orders, the report.
+
+    None, with nothing written (a savepoint rolled back), when reconciling a chunk moved a stored order
+    to or from an address a later chunk read for repeats before that move: that chunk's plan is stale.
+    """
+    assert planned.ctx is not None
+    report = planned.report
+    savepoint = session.begin_nested()
+    batch = add_batch(session, opened, options, planned.batch_name)
+    writer = NewOrderWriter()
+    moved: set[str] = set()
+    for chunk in planned.chunks:
+        if moved & chunk.loaded:
+            savepoint.rollback()
+            return None
+        moved |= write_chunk(session, chunk, writer, planned.ctx, report)
+    finish(session, batch, report, opened)
+    savepoint.commit()
+    return report
 
 
 def lock_imports(session: Session) -> None:
@@ -239,105 +310,3 @@ def lock_imports(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(1234512345)"))
     else:  # SQLite: the write lock now, waiting as long as another import runs
         take_write_lock(session, wait_ms=IMPORT_LOCK_WAIT_MS)
-
-
-def _duplicate(number: int, order_no: str, rows: list[int]) -> RowError:
-    """A row whose order number appears elsewhere in the file with other content."""
-    others = "、".join(str(n) for n in rows if n != number)
-    reason = f"同一文件中该工单编号重复且内容不同（另见第 {others} 行），未导入"
-    return RowError(number, "工单编号", order_no, reason, order_no)
-
-
-def _import_chunk(
-    session: Session,
-    chunk: list[SheetRow],
-    export: ExportFile,
-    source: str,
-    options: ImportOptions,
-    ctx: Context,
-    report: ImportReport,
-    writer: NewOrderWriter,
-    repeats: RepeatIndex,
-    stored_changed: set[str],
-) -> None:
-    """Unchanged rows are recognised by digest alone; new orders are planned and written in one batch;
-    known orders that changed go through the session one by one."""
-    if not chunk:
-        return
-    profile = export.profile
-    line_digest = line_digester(export.line_key) if export.line_key is not None else None
-    numbers = [profile.map_value("工单编号", row.fields.get("工单编号", "")) for row in chunk]
-    # only the orders the survey found stored are looked up: the rest are new (and while a large
-    # file is written, PostgreSQL, which has no statistics for the rows of this transaction yet,
-    # would read the growing table whole for every chunk)
-    stored = [n for n in numbers if n in stored_changed]
-    known = (
-        {
-            order_no: (order_id, digest)
-            for order_id, order_no, digest in session.exec(
-                select(Order.id, Order.order_no, Order.import_hash).where(
-                    Order.source == source, col(Order.order_no).in_(stored)
-                )
-            ).all()
-        }
-        if stored
-        else {}
-    )
-    new_rows: list[ParsedRow] = []
-    changed: list[tuple[int, ParsedRow]] = []
-    for sheet_row, order_no in zip(chunk, numbers, strict=True):
-        existing = known.get(order_no)
-        digest = row_digest(sheet_row)
-        if existing is not None and existing[1] == digest:
-            report.unchanged += 1
-            continue
-        try:
-            line = line_digest(sheet_row.line) if line_digest is not None and sheet_row.line is not None else None
-            parsed = parse_row(sheet_row, profile, source=source, shift=options.shift, digest=digest, line_hash=line)
-        except RowProblem as problem:
-            report.rejected.append(problem.error)
-            continue
-        report.warnings.extend(parsed.warnings)
-        if existing is None:
-            new_rows.append(parsed)
-        else:
-            changed.append((existing[0] or 0, parsed))
-    repeats.load(session, new_rows)
-    new_rows.sort(key=lambda parsed: parsed.order.dispatched_at)  # so a repeat finds its earlier order
-    for parsed in new_rows:
-        try:
-            writer.add(plan_new_order(parsed, ctx, repeats))
-            report.created += 1
-        except RowProblem as problem:
-            report.rejected.append(problem.error)
-    writer.write(session)
-    for order_id, parsed in changed:
-        _update_one(session, order_id, parsed, ctx, report)
-
-
-def _update_one(session: Session, order_id: int, parsed: ParsedRow, ctx: Context, report: ImportReport) -> None:
-    """A known order whose row changed: reconciled in a savepoint, so a refusal or conflict leaves it as it was."""
-    order = session.get(Order, order_id)
-    assert order is not None
-    try:
-        with session.begin_nested():
-            outcome = reconcile(session, order, parsed, ctx)
-    except Conflict as conflict:
-        report.conflicts.append(conflict.error)
-        return
-    except RowProblem as problem:
-        error = problem.error
-        report.rejected.append(RowError(parsed.number, error.column, error.value, error.reason, parsed.order_no))
-        return
-    except TrackerError as exc:
-        report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, exc.message, parsed.order_no))
-        return
-    except DBAPIError as exc:
-        log.debug("row %s refused by the database: %s", parsed.number, exc.orig)
-        reason = "数据库拒绝写入本行（字段值格式不符），其余行不受影响"
-        report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, reason, parsed.order_no))
-        return
-    if outcome.changed:
-        report.updated += 1
-    else:
-        report.unchanged += 1

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from tracker.domain.errors import TrackerError
 from tracker.services.accounts import Actor
-from tracker.services.imports.importer import ImportOptions, import_file, lock_imports
+from tracker.services.imports.importer import ImportOptions, import_file, lock_imports, plan_first_default
 from tracker.services.imports.profiles import ProfileError, load_profile
 from tracker.services.imports.reader import Limits
 from tracker.services.orders import load_calendar, rule_table
@@ -61,7 +61,9 @@ def process_inbox(
         try:
             profile = load_profile(path.parent.name) if path.parent != inbox else None
             with Session(engine, expire_on_commit=False) as session:
-                lock_imports(session)
+                plan_first = plan_first_default(session)  # SQLite: plan before taking the write lock
+                if not plan_first:
+                    lock_imports(session)
                 options = ImportOptions(
                     actor=actor,
                     now=now,
@@ -70,6 +72,7 @@ def process_inbox(
                     profile=profile,
                     limits=limits,
                     repeat_window=repeat_window,
+                    plan_first=plan_first,
                 )
                 result = import_file(session, path, options=options)
                 session.commit()

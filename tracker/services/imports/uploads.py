@@ -18,14 +18,16 @@ from typing import IO, Any
 
 from sqlmodel import Session, col, select
 
+from tracker.db import begin_write
 from tracker.domain.errors import TrackerError
 from tracker.models import ImportBatch, ImportIssue, ImportUpload
 from tracker.services.accounts import Actor
-from tracker.services.imports.importer import ImportOptions, file_sha256, import_file
+from tracker.services.imports.importer import ImportOptions, import_file, plan_first_default
 from tracker.services.imports.profiles import Profile, builtin_profiles, load_profile
 from tracker.services.imports.reader import Limits
 from tracker.services.imports.report import ImportReport
 from tracker.services.imports.rows import RowError
+from tracker.services.imports.steps import file_sha256
 from tracker.services.orders import load_calendar, rule_table
 
 SUFFIXES = {".xlsx": ".xlsx", ".xls": ".xls", ".csv": ".csv"}  # the stored suffix is ours, never the user's text
@@ -119,6 +121,7 @@ def _options(session: Session, settings: ImportSettings, profile: Profile | None
         profile=profile,
         limits=settings.limits,
         repeat_window=settings.repeat_window,
+        plan_first=plan_first_default(session),
     )
 
 
@@ -179,7 +182,10 @@ def receive_upload(
 
     Refused outright (nothing stored): no file, a type other than .xlsx/.xls/.csv, an unknown profile.
     A file the importer cannot read is recorded as failed with the reason, and its stored copy deleted.
-    Call it with the write lock taken (the dry run imports, then rolls back to a savepoint).
+    Call it before anything is written in the session's transaction: it ends that transaction. On
+    SQLite the dry run plans without the write lock and holds it only while it writes (then rolls
+    back); elsewhere it imports inside a savepoint that is rolled back. The record is added under
+    the write lock, for the caller to commit.
     """
     name = display_name(original_name)
     if not name:
@@ -211,33 +217,45 @@ def receive_upload(
 def _dry_run(
     session: Session, upload: ImportUpload, path: Path, chosen: Profile | None, settings: ImportSettings
 ) -> None:
-    """Import the stored file inside a savepoint that is rolled back; the record says checked or failed.
+    """Dry-run the stored file; the record says checked or failed. Ends the session's transaction.
 
+    On SQLite the dry run plans without the write lock and holds it only while it writes (then rolls
+    back); elsewhere it imports inside a savepoint that is rolled back. Either way the record is set
+    afterwards, under the write lock (a rollback expires what changed inside it), for the caller to commit.
     A file no profile reads is not kept. One that another profile may read (the header fits several,
     or not the chosen one) is kept, so the clerk can choose the profile for the same stored file.
     """
-    # the outcome is set on the record after the rollback: a savepoint's rollback expires what changed inside it
+    plan_first = plan_first_default(session)
+    if not plan_first:
+        begin_write(session)  # the chunked path holds the lock from the start (see lock_imports)
+    options = _options(session, settings, chosen)
+    savepoint = None if plan_first else session.begin_nested()
     record: dict[str, Any]
-    savepoint = session.begin_nested()
     try:
-        report = import_file(session, path, options=_options(session, settings, chosen))
+        report = import_file(session, path, options=options)
     except TrackerError as exc:
         status, record = "failed", {"error": _for_people(exc.message, upload)}
         choices = [name for name in getattr(exc, "profiles", ()) if name]
         if choices:
             record["choose_profile"] = choices
     except BaseException:
-        savepoint.rollback()
         if upload.id is None:
             path.unlink(missing_ok=True)
         raise
     else:
         status, record = "checked", _record(_renamed(report, upload))
-        savepoint.rollback()
-    if savepoint.is_active:
-        savepoint.rollback()
+    finally:  # the dry run writes nothing
+        if savepoint is not None:
+            savepoint.rollback()
+        else:
+            session.rollback()
+    if plan_first:
+        begin_write(session)
+    if upload.id is not None and not may_choose_profile(upload):  # read again under the lock: another tab
+        state = UPLOAD_STATES.get(upload.status, upload.status)
+        raise UploadRefused(f"文件「{upload.original_name}」的上传已在别处处理（{state}），未重新试导入")
     upload.status, upload.dry_run = status, record
-    if upload.status == "failed" and not upload.dry_run.get("choose_profile"):
+    if status == "failed" and not record.get("choose_profile"):
         path.unlink(missing_ok=True)  # a file that cannot be imported is not kept
 
 
@@ -249,7 +267,10 @@ def may_choose_profile(upload: ImportUpload) -> bool:
 def retry_upload(
     session: Session, *, upload: ImportUpload, profile: str, folder: Path, settings: ImportSettings
 ) -> ImportUpload:
-    """Dry-run the same stored upload again with the profile the clerk chose (after a refusal, or to change it)."""
+    """Dry-run the same stored upload again with the profile the clerk chose (after a refusal, or to change it).
+
+    Ends the session's transaction (as :func:`receive_upload`) and returns under the write lock.
+    """
     if not may_choose_profile(upload):
         raise UploadRefused(
             f"文件「{upload.original_name}」的上传状态为「{UPLOAD_STATES.get(upload.status, upload.status)}」，"
@@ -265,7 +286,7 @@ def retry_upload(
             "请放弃本次上传后重新上传"
         )
     _dry_run(session, upload, path, chosen, settings)
-    upload.profile = profile  # after the dry run: its savepoint's rollback expires the record's attributes
+    upload.profile = profile
     session.add(upload)
     session.flush()
     return upload
@@ -340,12 +361,22 @@ def _checked(upload: ImportUpload, folder: Path) -> Path:
 
 
 def commit_upload(session: Session, *, upload: ImportUpload, folder: Path, settings: ImportSettings) -> ImportReport:
-    """Import a dry-run upload for real; the batch keeps the original file name. Flushes, never commits."""
+    """Import a dry-run upload for real; the batch keeps the original file name. Flushes, never commits.
+
+    On SQLite the import ends the session's transaction and plans before it takes the write lock;
+    the upload is then read again under the lock, so a discard or commit made meanwhile by
+    someone else refuses this one.
+    """
     path = _checked(upload, folder)
+    options = _options(session, settings, _profile(upload.profile))
     try:
-        report = import_file(session, path, options=_options(session, settings, _profile(upload.profile)))
+        report = import_file(session, path, options=options)
     except TrackerError as exc:
         raise UploadRefused(_for_people(exc.message, upload)) from None
+    if options.plan_first:
+        session.refresh(upload, with_for_update=True)  # PostgreSQL: a discard now waits for this commit
+        if upload.status != "checked":
+            _checked(upload, folder)  # says why (committed or discarded meanwhile)
     if report.already_imported:
         raise UploadRefused(
             f"文件「{upload.original_name}」已于批次 {report.already_imported} 导入过，无需再次导入；请放弃本次上传"

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tracker.db import take_write_lock
+from tracker.db import JOB_WRITE_WAIT_MS, take_write_lock
 from tracker.domain.errors import TrackerError
 from tracker.models import JobRun, utcnow
 
@@ -50,6 +50,7 @@ def run_recorded(
     started = utcnow()
     if guard is not None:
         with Session(engine) as session:  # its own short transaction: the job may open others (imports)
+            take_write_lock(session, wait_ms=JOB_WRITE_WAIT_MS)  # SQLite: the lease is read, then written
             allowed = guard(session)
             session.commit()
         if not allowed:
@@ -65,8 +66,8 @@ def run_recorded(
             return _record(engine, skipped)
     with Session(engine, expire_on_commit=False) as session:
         try:
-            if write_lock:  # the lease renewal commits now and then: take SQLite's lock before reading
-                take_write_lock(session)
+            if write_lock:  # the lease renewal commits now and then: take SQLite's lock before reading,
+                take_write_lock(session, wait_ms=JOB_WRITE_WAIT_MS)  # waiting out an import's write phase
             result = func(session, now=now)
             session.commit()
         except Exception as exc:  # a failing job is recorded and retried at its next tick
@@ -100,6 +101,7 @@ def run_recorded(
 
 def _record(engine: Engine, run: JobRun) -> JobRun:
     with Session(engine, expire_on_commit=False) as session:
+        take_write_lock(session, wait_ms=JOB_WRITE_WAIT_MS)
         session.add(run)
         session.commit()
     return run
