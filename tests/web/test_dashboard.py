@@ -78,7 +78,7 @@ def test_numbers_in_tables_match_the_order_list_they_link_to(as_role, runner) ->
     assert query == {"dispatched_from": ["2026-10-01"], "dispatched_to": ["2026-11-26"], "state": ["handling"]}
     figure = figures(page)["chart-states"]["data"][0]
     assert handling in figure["y"] and unescape(url.group(1)) in figure["customdata"]
-    red = re.search(r'<tr id="level-red".*?data-kind="any"><a href="([^"]+)">(\d+)</a>', page, re.S)
+    red = re.search(r'<tr id="level-red".*?data-kind="orders"><a href="([^"]+)">(\d+)</a>', page, re.S)
     assert red and int(red.group(2)) > 0
     assert f"共 {red.group(2)} 件" in client.get(unescape(red.group(1))).get_data(as_text=True)
     overdue_cell = re.search(r'<td class="num" data-stage="closure"><a href="([^"]+)">([1-9]\d*)</a>', page)

@@ -45,12 +45,12 @@ def figures(board: Dashboard, link: Any) -> dict[str, dict[str, Any]]:
     levels = go.Figure(
         go.Bar(
             x=[c.label for c in board.levels],
-            y=[c.worst for c in board.levels],
+            y=[c.orders for c in board.levels],
             customdata=[c.url for c in board.levels],
             marker={"color": [LEVEL_COLOURS[c.level] for c in board.levels]},
             hovertemplate="%{x}：%{y} 件<extra></extra>",
         ),
-        layout=_layout("按最高未解除预警级别的工单数", yaxis={"title": {"text": "工单数"}}),
+        layout=_layout("当前各预警级别的工单数（按最紧急的未完成环节计）", yaxis={"title": {"text": "工单数"}}),
     )
     intake = go.Figure(
         go.Bar(
@@ -74,7 +74,7 @@ def figures(board: Dashboard, link: Any) -> dict[str, dict[str, Any]]:
             )
             for stage in board.overdue_stages
         ],
-        layout=_layout("超期工单（红色预警）按街镇、阶段", barmode="stack", yaxis={"title": {"text": "工单数"}}),
+        layout=_layout("当前超期工单按街镇、环节", barmode="stack", yaxis={"title": {"text": "工单数"}}),
     )
     rows = board.rates.streets
     rates = go.Figure(
