@@ -28,6 +28,7 @@ from tracker.services.orders.calendar import load_calendar
 from tracker.services.stats.board import Dashboard, DashboardError, DashboardFilter, default_filter
 from tracker.services.stats.dashboard import build_dashboard
 from tracker.services.stats.metrics import snapshot_day
+from tracker.services.stats.rates import RATE_METRICS
 from tracker.services.stats.snapshots import categories_snapshot_from
 
 NOW = local("2026-11-26 10:00")
@@ -326,14 +327,28 @@ def test_figures_carry_the_same_numbers_and_their_links(demo: Session) -> None:
     assert list(states["customdata"]) == [c.url for c in board.states]
     assert list(board.figures["intake"]["data"][0]["y"]) == [c.value for c in board.intake]
     assert list(board.figures["levels"]["data"][0]["y"]) == [c.orders for c in board.levels]
-    overdue = {trace["name"]: list(trace["y"]) for trace in board.figures["overdue"]["data"]}
+    overdue = {trace["name"]: list(trace["x"]) for trace in board.figures["overdue"]["data"]}  # horizontal bars
     assert sum(map(sum, overdue.values())) == sum(c.value for cells in board.overdue.values() for c in cells.values())
-    rates = board.figures["rates"]["data"][0]
-    assert rates["name"] == "先行联系率"
-    assert list(rates["y"]) == [
-        round(r.rates[0].rate * 100, 2) if r.rates[0].rate is not None else None for r in board.rates.streets
+    totals = [
+        sum(c.value for c in board.overdue[street].values()) for street in board.figures["overdue"]["data"][0]["y"]
     ]
-    assert all(url.startswith("/?") for trace in board.figures["trend"]["data"] for url in trace["customdata"])
+    assert totals == sorted(totals)  # the most overdue street on top
+    # the streets' rates: one panel per rate, streets sorted by it, the district's value as a dashed line
+    panels = board.figures["rates"]["data"]
+    assert [trace["name"] for trace in panels] == [m.label for m in RATE_METRICS]
+    for i, trace in enumerate(panels):
+        expected = {
+            r.street: round(r.rates[i].rate * 100, 2) if r.rates[i].rate is not None else None
+            for r in board.rates.streets
+        }
+        assert dict(zip(trace["y"], trace["x"], strict=True)) == expected
+        shown = [v for v in trace["x"] if v is not None]
+        assert shown == sorted(shown) and trace["orientation"] == "h"
+    lines = [shape["x0"] for shape in board.figures["rates"]["layout"]["shapes"]]
+    assert lines == [round(r.rate * 100, 2) for r in board.rates.total.rates if r.rate is not None]
+    trend = board.figures["trend"]
+    assert trend["layout"]["xaxis"]["dtick"] == "M1" and trend["data"][0]["x"][0].endswith("-01")  # a month axis
+    assert all(url.startswith("/?") for trace in trend["data"] for url in trace["customdata"])
 
 
 def test_bad_periods_are_refused_with_the_values_named() -> None:

@@ -161,6 +161,7 @@ class Dashboard:
     total_url: str = ""
     current: LiveCounts | None = None  # the live counts the levels and the overdue table come from
     current_url: str = ""  # the order list of the orders overdue now
+    district_wide: bool = True  # a squad sees its own street: no comparison with streets it cannot act on
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from tracker.domain.labels import ALERT_LABELS, STAGE_LABELS, STATE_LABELS
 from tracker.domain.overdue import LevelBounds
+from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage, State
 from tracker.models import Order
 from tracker.services.accounts import Viewer
@@ -128,6 +129,7 @@ def build_dashboard(
         link(filters.list_args()),
         current=current,
         current_url=link(filters.current_args(level=AlertLevel.RED)),
+        district_wide=is_district_wide(viewer.role),
     )
     board.figures = figures(board, link)
     return board
