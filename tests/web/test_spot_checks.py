@@ -224,7 +224,11 @@ def test_a_drawn_plan_records_its_evidence_and_verifies_as_the_same(demo, as_rol
     assert f"已评查 <strong>0</strong> / {total}" in page
     assert plan.population["digest"] in page and 'sha256("web-seed-1:123")' in page
     verified = client.get(f"/spot-checks/plans/{plan_id}/verify").get_data(as_text=True)
-    assert re.search(r'<div id="verification" class="flash ">\s*<p><strong>相同：', verified)
+    assert re.search(
+        r'<div id="verification" class="flash " data-verdict="reproducible">\s*<p><strong id="verdict">可复现<',
+        verified,
+    )
+    assert re.search(r'<details id="technical-details">.*sha256', verified, re.S)  # the evidence behind a fold
     same_again = draw(client)
     assert [i.order_id for i in first_items(engine, plan_id, None)] == [
         i.order_id for i in first_items(engine, same_again, None)
