@@ -32,6 +32,7 @@ from tracker.domain.overdue import (
     count_phrase,
     level_bounds,
 )
+from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage
 from tracker.models import Alert, Order, OrderDeadline
 from tracker.services.accounts import Viewer, scoped
@@ -71,8 +72,21 @@ def _open_stages(bounds: LevelBounds, stage: Stage | None = None) -> list[Any]:
     return conditions
 
 
-def _narrowed(query: Any, viewer: Viewer, street: str | None, category: str | None) -> Any:
-    """Join the orders and apply the viewer's scope, a street and a category."""
+def _narrowed(query: Any, viewer: Viewer, street: str | None, category: str | None, *, join: bool = False) -> Any:
+    """Apply the viewer's scope, a street and a category to a query over open deadlines.
+
+    ``join``: the query reads the orders' columns, so they are joined. Otherwise district-wide with neither
+    filter the open deadlines alone answer; else the orders are an id subquery (a street's ids by its index).
+    """
+    if not join:
+        if is_district_wide(viewer.role) and not street and not category:
+            return query
+        ids = select(Order.id)
+        if street:
+            ids = ids.where(Order.street == street)
+        if category:
+            ids = ids.where(Order.category == category)
+        return query.where(col(OrderDeadline.order_id).in_(scoped(ids, viewer)))
     query = query.join(Order, col(Order.id) == col(OrderDeadline.order_id))
     if street:
         query = query.where(Order.street == street)
@@ -149,21 +163,16 @@ def live_counts(
     if key in session.info:
         cached: LiveCounts = session.info[key]
         return cached
+    # one pass over the open deadlines due by the blue horizon (the open-deadline index): per order its first
+    # due time and its stages per level, then per order level the orders and the sums of their stages
     due = col(OrderDeadline.due_at)
-    rank = level_rank(due, bounds)
-    stages_q = _narrowed(
-        select(rank, func.count()).select_from(OrderDeadline).where(*_open_stages(bounds, stage)),
-        viewer,
-        street,
-        category,
-    ).group_by(rank)
-    stages = {level: 0 for level in AlertLevel}
-    for value, count in session.exec(stages_q).all():
-        if int(value) in LEVEL_OF_RANK:
-            stages[LEVEL_OF_RANK[int(value)]] += int(count)
+    per_level = {
+        level: func.sum(case((level_condition(due, bounds, level), 1), else_=0)).label(level.value)
+        for level in LEVELS_WORST_FIRST
+    }
     per_order = (
         _narrowed(
-            select(col(OrderDeadline.order_id).label("order_id"), func.min(due).label("first_due"))
+            select(func.min(due).label("first_due"), *per_level.values())
             .select_from(OrderDeadline)
             .where(*_open_stages(bounds, stage)),
             viewer,
@@ -174,10 +183,16 @@ def live_counts(
         .subquery()
     )
     order_rank = level_rank(per_order.c.first_due, bounds)
+    query = select(
+        order_rank, func.count(), *(func.sum(per_order.c[level.value]) for level in LEVELS_WORST_FIRST)
+    ).group_by(order_rank)
     orders = {level: 0 for level in AlertLevel}
-    for value, count in session.exec(select(order_rank, func.count()).select_from(per_order).group_by(order_rank)):
+    stages = {level: 0 for level in AlertLevel}
+    for value, count, *levels in session.exec(query).all():
         if int(value) in LEVEL_OF_RANK:
             orders[LEVEL_OF_RANK[int(value)]] += int(count)
+        for level, n in zip(LEVELS_WORST_FIRST, levels, strict=True):
+            stages[level] += int(n or 0)
     counts = LiveCounts(bounds.now, orders, stages)
     session.info[key] = counts
     return counts
@@ -195,6 +210,7 @@ def overdue_by_street_stage(
         viewer,
         street,
         category,
+        join=True,
     ).group_by(name, col(OrderDeadline.stage))
     result: dict[tuple[str, Stage], int] = defaultdict(int)
     for street_name, stage, count in session.exec(query).all():
@@ -227,7 +243,7 @@ def open_stages(
     conditions = _open_stages(bounds, stage)
     if level is not None:
         conditions.append(level_condition(col(OrderDeadline.due_at), bounds, level))
-    query = _narrowed(select(OrderDeadline, Order).where(*conditions), viewer, street, None)
+    query = _narrowed(select(OrderDeadline, Order).where(*conditions), viewer, street, None, join=True)
     rows = session.exec(
         query.order_by(col(OrderDeadline.due_at), col(OrderDeadline.id)).limit(limit).offset(offset)
     ).all()

@@ -118,7 +118,7 @@ class RateSource:
         """The sentence under the rate charts."""
         if self.kind == "snapshot":
             return (
-                "指标取自每晚计算的指标快照（metric_snapshot，定时任务 metrics），"
+                "指标取自每晚计算的指标快照，"
                 f"为 {self.first.isoformat()} 至 {self.last.isoformat()} 各日分子、分母之和；"
                 "快照尚未覆盖的日期（如今天）不含在内。"
             )
