@@ -358,7 +358,9 @@ def orders() -> Response:
 def order(order_id: int) -> Response:
     """单个工单：全部字段、各阶段期限及说明、操作记录。"""
     db = get_session()
-    found = order_detail(db, viewer=viewer(), order_id=order_id, now=utcnow(), calendar=load_calendar(db))
+    found = order_detail(
+        db, viewer=viewer(), order_id=order_id, now=utcnow(), calendar=load_calendar(db), thresholds=live.thresholds()
+    )
     if found is None:
         fail(404, ORDER_NOT_FOUND)
     o = found.order

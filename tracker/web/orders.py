@@ -167,7 +167,9 @@ def detail(order_id: int) -> str:
     """单个工单：全部字段、各阶段期限及说明、操作记录、当前可执行的操作。"""
     db = get_session()
     me = viewer()
-    found = order_detail(db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db))
+    found = order_detail(
+        db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db), thresholds=live.thresholds()
+    )
     if found is None:
         abort(404)
     return render_template(
@@ -236,7 +238,9 @@ def reveal(order_id: int) -> str | tuple[str, int]:
         phone = None
     else:
         db.commit()
-    found = order_detail(db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db))
+    found = order_detail(
+        db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db), thresholds=live.thresholds()
+    )
     assert found is not None
     return render_template(
         "orders/detail.html",

@@ -260,13 +260,19 @@ class OrderDetail:
 
 
 def order_detail(
-    session: Session, *, viewer: Viewer, order_id: int, now: datetime, calendar: WorkCalendar
+    session: Session,
+    *,
+    viewer: Viewer,
+    order_id: int,
+    now: datetime,
+    calendar: WorkCalendar,
+    thresholds: AlertThresholds | None = None,
 ) -> OrderDetail | None:
     """One of the viewer's orders with every deadline (and its explanation), its trail and what they may do now."""
     order = visible_order(session, viewer, order_id)
     if order is None:
         return None
-    bounds = bounds_at(now, calendar)
+    bounds = bounds_at(now, calendar, thresholds)
     deadlines = [
         (DeadlineView(row, Stage(row.stage), _level(row, bounds)), deadline_rows.explain(row, calendar))
         for row in deadline_rows.all_deadlines(session, order)
