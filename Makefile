@@ -101,3 +101,10 @@ bench-ops: $(VENV)/.installed-dev
 .PHONY: bench-concurrency
 bench-concurrency: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.concurrency
+
+## bench-counts: the live count of overdue and due-soon work (services.orders.counts, read by every page's badge)
+## over BENCH_COUNTS_ORDERS orders (default 300,000, 30 % open) in a temporary SQLite, district-wide and for a
+## squad, against the raw SQL counting the overdue stages and their orders
+.PHONY: bench-counts
+bench-counts: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.counts

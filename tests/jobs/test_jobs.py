@@ -286,7 +286,7 @@ def test_digests_per_street_stored_and_mailed(session: Session, new_order, make_
     assert text.splitlines()[0] == "北站街道 2026-11-26 诉件日报"
     assert "一、过去 24 小时新增或升级的预警 2 项" in text and "D1 先行联系（红）" in text and "D1 办结（蓝）" in text
     assert (
-        "二、仍未完成的超期阶段 1 项" in text
+        "二、截至发送时已超期、仍未完成的环节 1 个环节，涉及 1 件工单" in text
         and "三、昨日办结 1 件" in text
         and "D2 办结于 2026-11-25 15:00 实际解决" in text
     )

@@ -19,13 +19,16 @@ from sqlmodel import Session, select
 
 from tests.helpers import local
 from tracker.domain.deadlines import local_day_bounds, to_local
+from tracker.domain.overdue import level_bounds
 from tracker.domain.roles import Role
 from tracker.domain.vocabulary import AlertLevel, Stage, State
-from tracker.models import Alert, Order, OrderDeadline
+from tracker.models import Order, OrderDeadline
 from tracker.services.accounts.users import Viewer
+from tracker.services.orders.calendar import load_calendar
 from tracker.services.stats.board import Dashboard, DashboardError, DashboardFilter, default_filter
 from tracker.services.stats.dashboard import build_dashboard
 from tracker.services.stats.metrics import snapshot_day
+from tracker.services.stats.rates import RATE_METRICS
 from tracker.services.stats.snapshots import categories_snapshot_from
 
 NOW = local("2026-11-26 10:00")
@@ -69,13 +72,16 @@ class Direct:
             if self.visible(o) and self.filters.first <= to_local(o.dispatched_at).date() <= self.filters.last
         ]
 
-    def alerts(self) -> list[tuple[Alert, Order]]:
-        ids = {o.id: o for o in self.orders()}
-        return [
-            (a, ids[a.order_id])
-            for a in self.session.exec(select(Alert)).all()
-            if a.resolved_at is None and a.order_id in ids
-        ]
+    def open_stages(self) -> list[tuple[str, OrderDeadline, Order]]:
+        """(level now, deadline, order) of every open stage at a level, whatever the dispatch date (domain.overdue)."""
+        bounds = level_bounds(NOW, load_calendar(self.session))
+        ids = {o.id: o for o in self.session.exec(select(Order)).all() if self.visible(o)}
+        found = []
+        for d in self.session.exec(select(OrderDeadline)).all():
+            level = bounds.level_of(d.due_at) if d.completed_at is None else None
+            if level and d.order_id in ids:
+                found.append((level.value, d, ids[d.order_id]))
+        return found
 
     def rates(
         self, first: date, last: date, *, due_end: datetime | None, street: str | None = None
@@ -156,31 +162,32 @@ def check_orders_and_alerts(board: Dashboard, direct: Direct) -> None:
     )
 
     worst: dict[int, int] = {}
-    levels: dict[str, set[int]] = defaultdict(set)
+    stages: dict[str, int] = defaultdict(int)
     red: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for alert, order in direct.alerts():
-        worst[order.id or 0] = max(worst.get(order.id or 0, 0), RANK[alert.level])
-        levels[alert.level].add(order.id or 0)
-        if alert.level == "red":
-            red[(order.street or "（未填街镇）", alert.stage)].add(order.id or 0)
-    for c in board.levels:
-        assert c.worst == sum(1 for w in worst.values() if w == RANK[c.level.value]), c.level
-        assert c.any == len(levels[c.level.value]), c.level
-        assert query_of(c.url) == f.list_args(level=c.level.value)
+    for level, deadline, order in direct.open_stages():
+        worst[order.id or 0] = max(worst.get(order.id or 0, 0), RANK[level])
+        stages[level] += 1
+        if level == "red":
+            red[(order.street or "（未填街镇）", deadline.stage)].add(order.id or 0)
+    for c in board.levels:  # now, not within the period: no dispatch dates in the links
+        assert c.orders == sum(1 for w in worst.values() if w == RANK[c.level.value]), c.level
+        assert c.stages == stages[c.level.value], c.level
+        assert query_of(c.url) == f.current_args(level=c.level.value)
+        assert "dispatched_from" not in query_of(c.url)
     shown = {
         (street, stage.value): cell.value for street, cells in board.overdue.items() for stage, cell in cells.items()
     }
     assert {k: v for k, v in shown.items() if v} == {k: len(v) for k, v in red.items()}
     for street, cells in board.overdue.items():
         for stage, cell in cells.items():
-            assert query_of(cell.url) == f.list_args(street=street, level="red", stage=stage.value)
+            assert query_of(cell.url) == f.current_args(street=street, level="red", stage=stage.value)
 
 
 def test_district_wide_every_number_matches_a_direct_count(demo: Session) -> None:
     filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY)
     board = build_dashboard(demo, viewer=SUPERVISOR, filters=filters, now=NOW)
     direct = Direct(demo, SUPERVISOR, filters)
-    assert board.intake_total > 100 and board.overdue and sum(c.any for c in board.levels) > 0  # the demo has them
+    assert board.intake_total > 100 and board.overdue and sum(c.orders for c in board.levels) > 0  # the demo has them
     check_orders_and_alerts(board, direct)
     assert board.rate_source.kind == "live"  # no snapshot yet
     check_rates(board.rates, lambda street: direct.rates(filters.first, filters.last, due_end=NOW, street=street))
@@ -205,7 +212,7 @@ def test_a_squad_asking_for_another_street_gets_nothing(demo: Session) -> None:
     filters = DashboardFilter(first=date(2026, 10, 1), last=TODAY, street="曹家渡街道")
     board = build_dashboard(demo, viewer=SQUAD, filters=filters, now=NOW)
     assert board.intake_total == 0 and all(c.value == 0 for c in board.states)
-    assert all(c.worst == c.any == 0 for c in board.levels) and board.overdue == {}
+    assert all(c.orders == c.stages == 0 for c in board.levels) and board.overdue == {}
     assert board.rates.total.intake == 0 and all(r.denominator == 0 for r in board.rates.total.rates)
     assert "曹家渡街道" not in {row.street for row in board.rates.streets}
 
@@ -319,15 +326,29 @@ def test_figures_carry_the_same_numbers_and_their_links(demo: Session) -> None:
     assert list(states["y"]) == [c.value for c in board.states]
     assert list(states["customdata"]) == [c.url for c in board.states]
     assert list(board.figures["intake"]["data"][0]["y"]) == [c.value for c in board.intake]
-    assert list(board.figures["levels"]["data"][0]["y"]) == [c.worst for c in board.levels]
-    overdue = {trace["name"]: list(trace["y"]) for trace in board.figures["overdue"]["data"]}
+    assert list(board.figures["levels"]["data"][0]["y"]) == [c.orders for c in board.levels]
+    overdue = {trace["name"]: list(trace["x"]) for trace in board.figures["overdue"]["data"]}  # horizontal bars
     assert sum(map(sum, overdue.values())) == sum(c.value for cells in board.overdue.values() for c in cells.values())
-    rates = board.figures["rates"]["data"][0]
-    assert rates["name"] == "先行联系率"
-    assert list(rates["y"]) == [
-        round(r.rates[0].rate * 100, 2) if r.rates[0].rate is not None else None for r in board.rates.streets
+    totals = [
+        sum(c.value for c in board.overdue[street].values()) for street in board.figures["overdue"]["data"][0]["y"]
     ]
-    assert all(url.startswith("/?") for trace in board.figures["trend"]["data"] for url in trace["customdata"])
+    assert totals == sorted(totals)  # the most overdue street on top
+    # the streets' rates: one panel per rate, streets sorted by it, the district's value as a dashed line
+    panels = board.figures["rates"]["data"]
+    assert [trace["name"] for trace in panels] == [m.label for m in RATE_METRICS]
+    for i, trace in enumerate(panels):
+        expected = {
+            r.street: round(r.rates[i].rate * 100, 2) if r.rates[i].rate is not None else None
+            for r in board.rates.streets
+        }
+        assert dict(zip(trace["y"], trace["x"], strict=True)) == expected
+        shown = [v for v in trace["x"] if v is not None]
+        assert shown == sorted(shown) and trace["orientation"] == "h"
+    lines = [shape["x0"] for shape in board.figures["rates"]["layout"]["shapes"]]
+    assert lines == [round(r.rate * 100, 2) for r in board.rates.total.rates if r.rate is not None]
+    trend = board.figures["trend"]
+    assert trend["layout"]["xaxis"]["dtick"] == "M1" and trend["data"][0]["x"][0].endswith("-01")  # a month axis
+    assert all(url.startswith("/?") for trace in trend["data"] for url in trace["customdata"])
 
 
 def test_bad_periods_are_refused_with_the_values_named() -> None:

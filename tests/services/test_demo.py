@@ -8,11 +8,14 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.helpers import local
+from tracker.domain.roles import Role
 from tracker.domain.vocabulary import AlertLevel, State
 from tracker.models import Order
+from tracker.services.accounts import Viewer
 from tracker.services.operations.demo import WorkdayShift, load_samples, read_manifest
 from tracker.services.orders.calendar import load_calendar
-from tracker.services.orders.overview import alert_counts, state_counts
+from tracker.services.orders.counts import bounds_at, live_counts
+from tracker.services.orders.overview import state_counts
 
 
 @pytest.mark.slow
@@ -27,7 +30,8 @@ def test_demo_as_of_any_day(session: Session, today: str) -> None:
     assert sum(r.created for r in reports) == 310
     counts = state_counts(session)
     assert all(counts[state] > 0 for state in State), counts
-    alerts = alert_counts(session, now=now, calendar=load_calendar(session))
+    district = Viewer(0, "t", "t", Role.SUPERVISOR, None)
+    alerts = live_counts(session, viewer=district, bounds=bounds_at(now, load_calendar(session))).stages
     assert alerts[AlertLevel.RED] > 0
     assert alerts[AlertLevel.BLUE] + alerts[AlertLevel.YELLOW] > 0
     latest = max(o.dispatched_at for o in session.exec(select(Order)).all())

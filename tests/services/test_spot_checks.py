@@ -210,12 +210,12 @@ def test_verify_says_the_same_then_that_the_population_changed(db: Session) -> N
     plan = draw(db, by_street(SizeRule(SizeKind.PERCENT, 10), minimum=1))
     same = sc.verify_plan(db, viewer=SUPERVISOR, plan=plan)
     assert same.same_population and same.same_orders
-    assert same.message.startswith("相同") and plan.seed in same.message
-    close_one_more(db)
+    assert same.reproducible and same.verdict == "可复现" and same.message.startswith("可复现：总体与抽样时一致")
+    close_one_more(db)  # a change no record of the plan explains
     changed = sc.verify_plan(db, viewer=SUPERVISOR, plan=plan)
-    assert not changed.same_population
+    assert not changed.same_population and not changed.explained and not changed.reproducible
     assert changed.current_size == plan.population_size + 1
-    assert changed.message.startswith("不同：总体已变化")
+    assert changed.message.startswith("不可复现：总体发生了没有记录可以解释的变化")
     assert f"抽样时 {plan.population_size} 件，现在 {plan.population_size + 1} 件" in changed.message
     assert sum(s.now - s.then for s in changed.strata) == 1
 
@@ -345,8 +345,11 @@ def test_a_failed_review_starts_a_redo_through_the_lifecycle(db: Session) -> Non
     with pytest.raises(sc.SpotCheckError, match="已因本次抽查发起过重办"):
         reviews.start_redo(db, viewer=SUPERVISOR, ctx=ctx, plan=plan, item=failed, reason="再次")
     db.rollback()
-    # verification names the reopened order as a reason the population changed
-    assert sc.verify_plan(db, viewer=SUPERVISOR, plan=plan).redone_here == 1
+    # verification puts the reopened order back (a recorded event of this plan): the draw reproduces
+    verified = sc.verify_plan(db, viewer=SUPERVISOR, plan=plan)
+    assert verified.redone_here == 1 and verified.redone_numbers == (order.order_no,)
+    assert not verified.same_population and verified.explained and verified.reproducible
+    assert verified.message.startswith("可复现：") and order.order_no in verified.message
 
 
 def test_a_redo_is_refused_with_the_reason_when_the_order_is_not_closed(db: Session) -> None:

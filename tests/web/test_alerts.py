@@ -90,8 +90,11 @@ def test_counts_per_level_filters_and_the_navigation_badge(as_role, runner, engi
     page = client.get("/alerts/").get_data(as_text=True)
     for level in ("red", "yellow", "blue"):
         count = sum(1 for _, lv, _ in rows if lv == level)
-        assert re.search(rf'class="tag level-{level}"[^>]*>[^<]*预警（[^<]*） {count}</a>', page), level
-    assert re.search(rf'id="alert-count">{len(rows)}<', page)
+        assert re.search(rf'data-level="{level}" data-orders="\d+" data-stages="{count}"', page), level
+    # the badge counts overdue orders (件工单), the chip says the same number in the same words
+    red_orders = re.search(r'data-level="red" data-orders="(\d+)"', page)
+    assert red_orders and re.search(rf'id="alert-count"[^>]*>{red_orders.group(1)}<', page)
+    assert f"已超期 {red_orders.group(1)} 件工单" in page
     reds = all_listed(client, "level=red")
     assert reds and {lv for _, lv, _ in reds} == {"red"}
     assert len(reds) == sum(1 for _, lv, _ in rows if lv == "red")
@@ -186,5 +189,5 @@ def test_latest_digest_of_the_viewers_street_escaped(as_role, engine, runner) ->
 
 def test_without_alerts_or_digests_the_page_says_so(as_role) -> None:  # type: ignore[no-untyped-def]
     page = as_role("squad").get("/alerts/").get_data(as_text=True)
-    assert "没有未解除的预警" in page and "暂无日报" in page
+    assert "没有已超期或即将到期的未完成环节" in page and "暂无日报" in page
     assert 'id="alert-count"' not in page

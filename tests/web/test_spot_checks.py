@@ -156,8 +156,12 @@ def test_the_new_plan_form_has_the_defaults_and_preview_stores_nothing(demo, as_
     client = as_role("supervisor")
     page = client.get("/spot-checks/plans/new").get_data(as_text=True)
     assert 'name="closed_from" value="2026-10-01"' in page and 'name="closed_to" value="2026-10-31"' in page
-    assert '<option value="squad" selected>' in page and '<option value="per_stratum" selected>' in page
-    assert 'name="size_percent" value="5"' in page and 'name="minimum_per_stratum" value="10"' in page
+    # 5 % of the whole population spread over the squads in proportion, at least 2 each (not 10 per squad)
+    assert '<option value="squad" selected>' in page and '<option value="proportional" selected>' in page
+    assert 'name="size_percent" value="5"' in page and 'name="minimum_per_stratum" value="2"' in page
+    # checkbox lists (with a search box) instead of multi-selects; one block of inputs per size rule
+    assert "multiple" not in page and 'type="checkbox" name="state" value="closed" checked' in page
+    assert 'class="checklist-search"' in page and 'data-size-kind="margin"' in page
     assert 'name="risk_unsatisfied" value="1" checked' in page and 'name="risk_returned" value="1" checked' in page
     preview = client.get("/spot-checks/plans/new", query_string={**PLAN_FORM, "preview": "1"})
     assert preview.status_code == 200
@@ -178,6 +182,41 @@ def test_the_new_plan_form_has_the_defaults_and_preview_stores_nothing(demo, as_
         assert hidden in confirm
     assert 'name="risk_repeat"' not in confirm  # an unticked box stays unticked
     assert plans(engine) == 0
+
+
+def test_without_a_seed_the_preview_fixes_one_and_the_draw_takes_exactly_what_it_stated(demo, as_role, engine) -> None:  # type: ignore[no-untyped-def]
+    client = as_role("supervisor")
+    body = client.get("/spot-checks/plans/new", query_string={**PLAN_FORM, "seed": "", "preview": "1"}).get_data(
+        as_text=True
+    )
+    seed = re.search(r'id="preview-seed">([^<]+)<', body)
+    sample = re.search(r'id="preview-sample">(\d+)<', body)
+    assert seed and sample and "已为本次预览生成" in body
+    confirm = body[body.index('id="draw-form"') :]
+    assert f'name="seed" value="{seed.group(1)}"' in confirm
+    plan_id = draw(client, {"seed": seed.group(1)})
+    with Session(engine) as session:
+        plan = session.get(SamplePlan, plan_id)
+        assert plan is not None and plan.seed == seed.group(1)
+        assert plan.strata["sample_size"] == int(sample.group(1))
+
+
+def test_a_census_is_refused_unless_confirmed(demo, as_role, engine) -> None:  # type: ignore[no-untyped-def]
+    client = as_role("supervisor")
+    census = {"allocation": "per_stratum", "size_kind": "fixed", "size_fixed": "40"}  # 40 per street: every order
+    body = client.get("/spot-checks/plans/new", query_string={**PLAN_FORM, **census, "preview": "1"}).get_data(
+        as_text=True
+    )
+    assert 'id="census-warning"' in body and "这是普查而不是抽查" in body and 'name="allow_census"' in body
+    refused = post(client, "/spot-checks/plans", {**PLAN_FORM, **census})
+    assert refused.status_code == 400
+    text = refused.get_data(as_text=True)
+    assert "未抽取：按当前设置（样本量规则「40 件」，用于每一层" in text and "确认抽取总体全部工单（普查）" in text
+    assert plans(engine) == 0
+    plan_id = draw(client, {**census, "allow_census": "1"})
+    with Session(engine) as session:
+        plan = session.get(SamplePlan, plan_id)
+        assert plan is not None and plan.strata["sample_size"] == plan.population_size
 
 
 @pytest.mark.parametrize(
@@ -224,7 +263,11 @@ def test_a_drawn_plan_records_its_evidence_and_verifies_as_the_same(demo, as_rol
     assert f"已评查 <strong>0</strong> / {total}" in page
     assert plan.population["digest"] in page and 'sha256("web-seed-1:123")' in page
     verified = client.get(f"/spot-checks/plans/{plan_id}/verify").get_data(as_text=True)
-    assert re.search(r'<div id="verification" class="flash ">\s*<p><strong>相同：', verified)
+    assert re.search(
+        r'<div id="verification" class="flash " data-verdict="reproducible">\s*<p><strong id="verdict">可复现<',
+        verified,
+    )
+    assert re.search(r'<details id="technical-details">.*sha256', verified, re.S)  # the evidence behind a fold
     same_again = draw(client)
     assert [i.order_id for i in first_items(engine, plan_id, None)] == [
         i.order_id for i in first_items(engine, same_again, None)

@@ -180,15 +180,10 @@ def alert_level(
     calendar: WorkCalendar,
     thresholds: AlertThresholds = AlertThresholds(),
 ) -> AlertLevel | None:
-    """The alert level of an open deadline at ``now``, or None when it is not yet close."""
-    if now > due_at:
-        return AlertLevel.RED
-    if due_at - now <= timedelta(hours=thresholds.yellow_hours):
-        return AlertLevel.YELLOW
-    horizon = end_of_local_day(calendar.add_working_days(to_local(now).date(), thresholds.blue_working_days))
-    if due_at <= horizon:
-        return AlertLevel.BLUE
-    return None
+    """The alert level of an open deadline at ``now``, or None when it is not yet close (domain.overdue)."""
+    from tracker.domain.overdue import level_bounds  # overdue builds on this module's day arithmetic
+
+    return level_bounds(now, calendar, thresholds).level_of(due_at)
 
 
 def explain_due(start: datetime, amount: int, unit: Unit, calendar: WorkCalendar) -> list[str]:

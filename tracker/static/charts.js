@@ -4,7 +4,7 @@
   function draw(el) {
     var figure = JSON.parse(el.getAttribute("data-figure"));
     var layout = figure.layout || {};
-    layout.height = parseInt(el.getAttribute("data-height"), 10) || 360;
+    layout.height = layout.height || parseInt(el.getAttribute("data-height"), 10) || 360;
     layout.font = layout.font || { family: "Noto Sans CJK SC, Microsoft YaHei, sans-serif" };
     window.Plotly.newPlot(el, figure.data || [], layout, { displayModeBar: false, responsive: true, locale: "zh-CN" })
       .then(function () { el.setAttribute("data-drawn", "1"); });

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g
 
-from tracker.db import get_session
 from tracker.domain import labels
+from tracker.domain.overdue import LEVELS_WORST_FIRST
 from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State
@@ -30,13 +30,21 @@ def nav_links() -> list[tuple[str, str]]:
 
 
 def nav_alert_count() -> int:
-    """The viewer's open alerts (as the scheduler last raised them), once per request."""
+    """The viewer's overdue orders now (件工单, live: services.orders.counts), once per request."""
     if "nav_alert_count" not in g:
-        from tracker.services.orders import open_alert_counts
+        from tracker.web import live
 
-        g.nav_alert_count = sum(open_alert_counts(get_session(), g.viewer).values()) if g.get("viewer") else 0
+        g.nav_alert_count = live.counts(g.viewer).overdue_orders if g.get("viewer") else 0
     count: int = g.nav_alert_count
     return count
+
+
+def nav_alert_title() -> str:
+    """The badge's words: what it counts and as of when."""
+    from tracker.web import live
+
+    current = live.counts(g.viewer)
+    return f"{current.as_of_label}，{current.orders_phrase(AlertLevel.RED)}"
 
 
 def init_app(app: Flask) -> None:
@@ -84,7 +92,9 @@ def init_app(app: Flask) -> None:
         describe_value=labels.describe_value,
         nav_links=nav_links,
         nav_alert_count=nav_alert_count,
+        nav_alert_title=nav_alert_title,
         STATES=list(State),
         LEVELS=list(AlertLevel),
+        LIVE_LEVELS=list(LEVELS_WORST_FIRST),
         STAGES=list(Stage),
     )

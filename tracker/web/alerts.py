@@ -19,9 +19,9 @@ from tracker.services.orders import (
     digest_streets,
     latest_digests,
     street_choices_all,
-    viewer_alert_counts,
     viewer_alerts,
 )
+from tracker.web import live
 from tracker.web.auth import viewer
 from tracker.web.params import in_id_range
 
@@ -53,7 +53,9 @@ def index() -> str:
     me = viewer()
     filters = alert_filter(request.args.to_dict())
     page = page_number(request.args.get("page"))
-    rows, total = viewer_alerts(db, viewer=me, filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows, total = viewer_alerts(
+        db, viewer=me, bounds=live.bounds(), filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     args = {k: v for k, v in request.args.items() if k in FILTER_KEYS and v}
     return render_template(
         "alerts/index.html",
@@ -65,7 +67,7 @@ def index() -> str:
         args=args,
         nolevel={k: v for k, v in args.items() if k != "level"},
         query=urlencode(args),
-        counts=viewer_alert_counts(db, viewer=me, filters=filters),
+        counts=live.counts(me, street=filters.street, stage=filters.stage),
         streets=street_choices(me, street_choices_all(db)),
         digests=latest_digests(db, viewer=me, street=filters.street),
         digest_streets=digest_streets(db, viewer=me),

@@ -19,23 +19,25 @@ from tracker.db import DatabaseBusy, get_session, is_lock_timeout
 from tracker.domain import labels
 from tracker.domain.deadlines import to_local
 from tracker.domain.errors import TrackerError
+from tracker.domain.overdue import UNIT_ORDERS, UNIT_STAGES
 from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State
-from tracker.models import Alert, Order, OrderEvent, utcnow
+from tracker.models import Order, OrderEvent, utcnow
 from tracker.services.operations import schema_problem
 from tracker.services.orders import (
     SORTS,
     AlertFilter,
     DeadlineView,
     OrderLine,
+    StageAlert,
     list_orders,
     load_calendar,
     order_detail,
-    viewer_alert_counts,
     viewer_alerts,
     visible_repeat_of,
 )
 from tracker.services.stats import PeriodError, PeriodRates, Rate, StreetRates, live_rates
+from tracker.web import live
 from tracker.web.auth import viewer
 from tracker.web.orders import OPEN_STATE, filters_from_request
 
@@ -258,18 +260,20 @@ def event_json(event: OrderEvent, withheld: str | None = None) -> dict[str, Any]
     }
 
 
-def alert_json(alert: Alert, order: Order) -> dict[str, Any]:
-    """An open alert and the order it is on."""
+def alert_json(row: StageAlert) -> dict[str, Any]:
+    """An open stage at a level now (live), its alert once the scan raised it, and the order it is on."""
+    alert, deadline, order = row.alert, row.deadline, row.order
     return {
-        "id": alert.id,
-        **level_json(alert.level),
-        "stage": alert.stage,
-        "stage_label": labels.STAGE_LABELS[Stage(alert.stage)],
-        "due_at": iso(alert.due_at),
-        "raised_at": iso(alert.raised_at),
-        "level_changed_at": iso(alert.level_changed_at),
-        "acknowledged_at": iso(alert.acknowledged_at),
-        "acknowledged_by": alert.acknowledged_by,
+        "id": alert.id if alert else None,
+        "deadline_id": deadline.id,
+        **level_json(row.level),
+        "stage": deadline.stage,
+        "stage_label": labels.STAGE_LABELS[Stage(deadline.stage)],
+        "due_at": iso(deadline.due_at),
+        "raised_at": iso(alert.raised_at) if alert else None,
+        "level_changed_at": iso(alert.level_changed_at) if alert else None,
+        "acknowledged_at": iso(alert.acknowledged_at) if alert else None,
+        "acknowledged_by": alert.acknowledged_by if alert else None,
         "order": {
             "id": order.id,
             "order_no": order.order_no,
@@ -336,14 +340,23 @@ def orders() -> Response:
     lines, total = list_orders(
         db,
         viewer=viewer(),
-        now=utcnow(),
+        now=live.now(),
         calendar=load_calendar(db),
         filters=filters_from_request(),
         limit=page_size,
         offset=(page - 1) * page_size,
+        thresholds=live.thresholds(),
     )
+    current = live.counts(viewer())
     return json_response(
-        {"total": total, "page": page, "page_size": page_size, "orders": [line_json(line) for line in lines]}
+        {
+            "total": total,
+            "total_unit": UNIT_ORDERS,
+            "page": page,
+            "page_size": page_size,
+            "current": current.as_json(),
+            "orders": [line_json(line) for line in lines],
+        }
     )
 
 
@@ -351,7 +364,9 @@ def orders() -> Response:
 def order(order_id: int) -> Response:
     """单个工单：全部字段、各阶段期限及说明、操作记录。"""
     db = get_session()
-    found = order_detail(db, viewer=viewer(), order_id=order_id, now=utcnow(), calendar=load_calendar(db))
+    found = order_detail(
+        db, viewer=viewer(), order_id=order_id, now=utcnow(), calendar=load_calendar(db), thresholds=live.thresholds()
+    )
     if found is None:
         fail(404, ORDER_NOT_FOUND)
     o = found.order
@@ -413,15 +428,19 @@ def alerts() -> Response:
     )
     db = get_session()
     me = viewer()
-    rows, total = viewer_alerts(db, viewer=me, filters=filters, limit=page_size, offset=(page - 1) * page_size)
-    counts = viewer_alert_counts(db, viewer=me, filters=filters)
+    rows, total = viewer_alerts(
+        db, viewer=me, bounds=live.bounds(), filters=filters, limit=page_size, offset=(page - 1) * page_size
+    )
+    current = live.counts(me, street=filters.street, stage=filters.stage)
     return json_response(
         {
             "total": total,
+            "total_unit": UNIT_STAGES,
             "page": page,
             "page_size": page_size,
-            "counts": {level.value: counts[level] for level in AlertLevel},
-            "alerts": [alert_json(alert, o) for alert, o in rows],
+            "counts": {level.value: current.stages[level] for level in AlertLevel},
+            "current": current.as_json(),
+            "alerts": [alert_json(row) for row in rows],
         }
     )
 
@@ -458,7 +477,8 @@ def index() -> Response:
                 "GET /api/v1/orders": "工单列表（筛选同列表页：street、category、state、level、stage、dispatched_from、"
                 "dispatched_to、closed_from、closed_to、q、sort；分页 page、page_size ≤ 200）",
                 "GET /api/v1/orders/<id>": "单个工单：各阶段期限及说明、操作记录",
-                "GET /api/v1/alerts": "未解除的预警（level、stage、street；page、page_size）",
+                "GET /api/v1/alerts": "当前已超期或即将到期的未完成环节（按当前时间计，不限派单日期；"
+                "level、stage、street；page、page_size）",
                 "GET /api/v1/rates": "各项指标（from、to：YYYY-MM-DD，含首尾；street 可选）",
             },
             "auth": "浏览器登录会话，或请求头 Authorization: Bearer <令牌>",

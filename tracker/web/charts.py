@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import plotly
-from flask import Blueprint, Flask, send_from_directory
+from flask import Blueprint, Flask, send_from_directory, url_for
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
@@ -95,8 +95,19 @@ def chart(figure: dict[str, Any], element_id: str, *, height: int = 360) -> Mark
     return Markup(f'<div class="chart" {attributes}></div>')
 
 
+def chart_scripts() -> Markup:
+    """The scripts a page with charts loads, in order: plotly.js, its zh-CN locale, then charts.js which draws."""
+    sources = (
+        url_for("charts.plotly_js"),
+        url_for("static", filename="plotly-locale-zh-cn.js"),
+        url_for("static", filename="charts.js"),
+    )
+    return Markup("".join(f'<script src="{escape(src)}"></script>' for src in sources))
+
+
 def init_app(app: Flask) -> None:
-    """Serve plotly.js and offer ``chart()`` to templates."""
+    """Serve plotly.js and offer ``chart()`` and ``chart_scripts()`` to templates."""
     app.register_blueprint(bp)
     app.jinja_env.globals["chart"] = chart
+    app.jinja_env.globals["chart_scripts"] = chart_scripts
     app.jinja_env.globals["plotly_style_placeholders"] = style_placeholders

@@ -10,10 +10,10 @@ from flask import Blueprint, flash, render_template, request, url_for
 from tracker.db import get_session
 from tracker.domain.errors import TrackerError
 from tracker.domain.vocabulary import Stage
-from tracker.models import utcnow
 from tracker.services.accounts import street_choices
 from tracker.services.orders import category_names, street_choices_all
 from tracker.services.stats import RATE_METRICS, DashboardFilter, build_dashboard, default_filter
+from tracker.web import live
 from tracker.web.auth import viewer
 from tracker.web.orders import date_arg
 
@@ -27,7 +27,7 @@ def _day(name: str) -> date | None:
 
 def filters_from_request(streets: list[str]) -> DashboardFilter:
     """The dashboard filter from the query string (defaults: the last 30 days, every street in scope)."""
-    default = default_filter(utcnow())
+    default = default_filter(live.now())
     first, last = _day("from"), _day("to")
     street = request.args.get("street", "").strip() or None
     if street and street not in streets:
@@ -54,11 +54,11 @@ def index() -> str:
     filters = filters_from_request(streets)
     list_url = url_for("orders.index")
     try:
-        board = build_dashboard(db, viewer=me, filters=filters, now=utcnow(), list_url=list_url)
+        board = build_dashboard(db, viewer=me, filters=filters, now=live.now(), list_url=list_url, bounds=live.bounds())
     except TrackerError as exc:
         flash(f"{exc.message}，已改用默认期间", "error")
-        filters = replace(default_filter(utcnow()), street=filters.street, category=filters.category)
-        board = build_dashboard(db, viewer=me, filters=filters, now=utcnow(), list_url=list_url)
+        filters = replace(default_filter(live.now()), street=filters.street, category=filters.category)
+        board = build_dashboard(db, viewer=me, filters=filters, now=live.now(), list_url=list_url, bounds=live.bounds())
     return render_template(
         "dashboard/index.html",
         d=board,

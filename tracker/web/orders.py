@@ -29,13 +29,12 @@ from tracker.services.orders import (
     export_orders,
     list_orders,
     load_calendar,
-    open_alert_counts,
     order_detail,
     rule_table,
     state_counts,
     street_choices_all,
 )
-from tracker.web import attachments
+from tracker.web import attachments, live
 from tracker.web.action_forms import ATTACHABLE, FIELDS, FormError, parse_action_form
 from tracker.web.auth import viewer
 
@@ -111,11 +110,12 @@ def index() -> str:
     lines, total = list_orders(
         db,
         viewer=me,
-        now=utcnow(),
+        now=live.now(),
         calendar=load_calendar(db),
         filters=filters,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
+        thresholds=live.thresholds(),
     )
     args = dict(QUEUE_ARGS) if queue else {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
@@ -130,11 +130,11 @@ def index() -> str:
         args=args,
         query=urlencode(args),
         counts=state_counts(db, me, total=None if filters.narrows() else total),
-        alerts=open_alert_counts(db, me),
+        live=live.counts(me),
         streets=street_choices(me, street_choices_all(db)),
         categories=category_names(db),
         sorts={key: label for key, (label, _) in SORTS.items()},
-        now=utcnow(),
+        now=live.now(),
     )
 
 
@@ -142,12 +142,16 @@ def index() -> str:
 def export() -> Response | tuple[str, int]:
     """导出当前筛选结果（电话、姓名脱敏；以 = + - @ 开头的内容不会被表格软件当作公式）。"""
     db = get_session()
-    me, filters, now = viewer(), filters_from_request(), utcnow()
+    me, filters, now = viewer(), filters_from_request(), live.now()
     try:
-        content = export_orders(db, viewer=me, filters=filters, now=now, calendar=load_calendar(db))
+        content = export_orders(
+            db, viewer=me, filters=filters, now=now, calendar=load_calendar(db), thresholds=live.thresholds()
+        )
     except ExportTooLarge as exc:
         return render_template("error.html", title="导出条数过多", message=exc.message), 422
-    _, row_count = list_orders(db, viewer=me, now=now, calendar=load_calendar(db), filters=filters, limit=1)
+    _, row_count = list_orders(
+        db, viewer=me, now=now, calendar=load_calendar(db), filters=filters, limit=1, thresholds=live.thresholds()
+    )
     begin_write(db)
     export_log.record_export(
         db, viewer=me, kind=export_log.KIND_ORDERS, parameters=request.args, row_count=row_count, masked=True, now=now
@@ -163,7 +167,9 @@ def detail(order_id: int) -> str:
     """单个工单：全部字段、各阶段期限及说明、操作记录、当前可执行的操作。"""
     db = get_session()
     me = viewer()
-    found = order_detail(db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db))
+    found = order_detail(
+        db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db), thresholds=live.thresholds()
+    )
     if found is None:
         abort(404)
     return render_template(
@@ -232,7 +238,9 @@ def reveal(order_id: int) -> str | tuple[str, int]:
         phone = None
     else:
         db.commit()
-    found = order_detail(db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db))
+    found = order_detail(
+        db, viewer=me, order_id=order_id, now=utcnow(), calendar=load_calendar(db), thresholds=live.thresholds()
+    )
     assert found is not None
     return render_template(
         "orders/detail.html",

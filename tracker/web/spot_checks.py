@@ -116,6 +116,8 @@ def new_plan() -> Any:
         preview, _ = service.preview_plan(db, viewer=viewer(), data=data)
     except TrackerError as exc:
         return _form_page(form, error=exc.message, status=400)
+    if not preview.seed_given:  # the draw uses the seed of this preview, so it takes exactly what is stated here
+        form["seed"] = preview.sample.seed
     return _form_page(form, preview=preview)
 
 
@@ -129,7 +131,13 @@ def create_plan() -> Any:
     try:
         data = forms.parse_plan_form(values, lists)
         plan = service.draw_plan(
-            db, viewer=viewer(), actor=actor_of_viewer(), now=utcnow(), data=data, checklist=configured_checklist()
+            db,
+            viewer=viewer(),
+            actor=actor_of_viewer(),
+            now=utcnow(),
+            data=data,
+            checklist=configured_checklist(),
+            allow_census=bool(values.get("allow_census")),
         )
     except TrackerError as exc:
         db.rollback()

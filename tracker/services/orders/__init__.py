@@ -46,6 +46,13 @@ from tracker.services.orders.attachments import (
     remove_attachment,
 )
 from tracker.services.orders.calendar import load_calendar
+from tracker.services.orders.counts import (
+    LiveCounts,
+    StageAlert,
+    bounds_at,
+    live_counts,
+    overdue_by_street_stage,
+)
 from tracker.services.orders.digests import MailSettings, build_digests, load_recipients, send_digests
 from tracker.services.orders.directory import (
     add_street,
@@ -64,7 +71,6 @@ from tracker.services.orders.overview import (
     OrderFilter,
     OrderLine,
     list_orders,
-    open_alert_counts,
     order_detail,
     state_counts,
     visible_repeat_of,
@@ -84,6 +90,7 @@ __all__ = [
     "Context",
     "DeadlineView",
     "ExportTooLarge",
+    "LiveCounts",
     "MailSettings",
     "MemoryStore",
     "NewOrder",
@@ -91,6 +98,7 @@ __all__ = [
     "OrderFilter",
     "OrderLine",
     "SessionStore",
+    "StageAlert",
     "Store",
     "Upload",
     "acknowledge_alert",
@@ -104,6 +112,7 @@ __all__ = [
     "apply_action",
     "attachment_file",
     "available_actions",
+    "bounds_at",
     "build_digests",
     "calendar",
     "category_names",
@@ -114,14 +123,15 @@ __all__ = [
     "find_attachment",
     "latest_digests",
     "list_orders",
+    "live_counts",
     "load_calendar",
     "load_recipients",
     "may_withdraw",
-    "open_alert_counts",
     "open_order",
     "order_attachments",
     "order_detail",
     "order_notes",
+    "overdue_by_street_stage",
     "remove_attachment",
     "rule_table",
     "rules",

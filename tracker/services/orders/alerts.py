@@ -8,22 +8,23 @@ only rises; an alert is resolved, never deleted; whether the stage was late stay
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
 from tracker.domain.calendar import WorkCalendar
-from tracker.domain.deadlines import ALERT_RANK, AlertThresholds, end_of_local_day, to_local
-from tracker.domain.errors import CalendarNotLoaded, TrackerError
-from tracker.domain.lifecycle import OPEN_STATES
+from tracker.domain.deadlines import ALERT_RANK, AlertThresholds
+from tracker.domain.errors import TrackerError
+from tracker.domain.overdue import LevelBounds, level_bounds
 from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage
 from tracker.models import Alert, Digest, Order, OrderDeadline
 from tracker.services.accounts import Viewer, log_refusal, scoped
+from tracker.services.orders.counts import LiveCounts, StageAlert, live_counts, open_stages
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,8 @@ LEVEL_OF_RANK = {rank: level.value for level, rank in ALERT_RANK.items()}
 
 
 def blue_horizon(now: datetime, calendar: WorkCalendar, thresholds: AlertThresholds) -> datetime:
-    """The end of the working day ``blue_working_days`` after today (Beijing time)."""
-    try:
-        start = calendar.previous_workday(to_local(now).date())  # from a rest day: by the next working day's end
-        return end_of_local_day(calendar.move_working_days(start, thresholds.blue_working_days))
-    except CalendarNotLoaded:  # next year not loaded: count calendar days rather than raise no blue alerts
-        return end_of_local_day(to_local(now).date() + timedelta(days=thresholds.blue_working_days))
+    """The end of the working day ``blue_working_days`` after today (Beijing time); see domain.overdue."""
+    return level_bounds(now, calendar, thresholds).blue_until
 
 
 def scan(
@@ -83,8 +80,8 @@ def scan(
     """
     deadline = OrderDeadline.__table__  # type: ignore[attr-defined]
     alert = Alert.__table__  # type: ignore[attr-defined]
-    yellow_until = now + timedelta(hours=thresholds.yellow_hours)
-    horizon = max(blue_horizon(now, calendar, thresholds), yellow_until)
+    bounds = level_bounds(now, calendar, thresholds)  # the one definition of the levels (domain.overdue)
+    yellow_until, horizon = bounds.yellow_until, bounds.blue_until
 
     def rank_of(due: Any) -> Any:
         return case((due < now, 3), (due <= yellow_until, 2), else_=1)
@@ -187,74 +184,35 @@ class AlertFilter:
         return query
 
 
-def _open_alerts_of(query: Any, viewer: Viewer, street: str | None = None, *, count_on_sqlite: bool = False) -> Any:
-    """Unresolved alerts of the viewer's orders.
-
-    The scope is a subquery of order ids (``order_id IN (…)``), not a join: the district needs no
-    order at all, and a street's ids are found by index, so the alert index can still give the
-    page in order without sorting every open alert (measured in docs/benchmarks.md).
-
-    ``count_on_sqlite`` (counts need no order): a street's alerts are found from its open orders
-    through the alert's order index. SQLite, which keeps no statistics here, would
-    otherwise walk every open alert of the district and test each against the street's ids
-    (22 ms against 3 ms at 1,000,000 orders); the unary ``+`` keeps it off the open-alert index.
-    """
-    scoped_to_orders = not (is_district_wide(viewer.role) and not street)
-    if count_on_sqlite and scoped_to_orders:
-        query = query.where(literal_column("+alert.resolved_at").is_(None))
-    else:
-        query = query.where(col(Alert.resolved_at).is_(None))
-    if not scoped_to_orders:
-        return query
-    # a street's open orders are few and found by the (state, street) index; an alert of an order
-    # closed since the last scan is left out here at once, district-wide at the next scan
-    orders = scoped(sqlmodel_select(Order.id).where(col(Order.state).in_([s.value for s in OPEN_STATES])), viewer)
-    if street:
-        orders = orders.where(Order.street == street)
-    return query.where(col(Alert.order_id).in_(orders))
-
-
 def viewer_alerts(
-    session: Session, *, viewer: Viewer, filters: AlertFilter = AlertFilter(), limit: int = 100, offset: int = 0
-) -> tuple[list[tuple[Alert, Order]], int]:
-    """A page of the viewer's open alerts with their orders, red first, then by due time; and the total."""
-    query = filters.where(_open_alerts_of(sqlmodel_select(Alert), viewer, filters.street))
-    order = (col(Alert.level_rank).desc(), col(Alert.due_at), col(Alert.id))
-    alerts = session.exec(query.order_by(*order).limit(limit).offset(offset)).all()
-    ids = {a.order_id for a in alerts}
-    orders = {o.id: o for o in session.exec(sqlmodel_select(Order).where(col(Order.id).in_(ids))).all()} if ids else {}
-    counts = viewer_alert_counts(session, viewer=viewer, filters=filters)
-    total = counts[filters.level] if filters.level is not None else sum(counts.values())
-    return [(alert, orders[alert.order_id]) for alert in alerts], total
-
-
-RANK_LEVELS = {3: AlertLevel.RED, 2: AlertLevel.YELLOW, 1: AlertLevel.BLUE}
+    session: Session,
+    *,
+    viewer: Viewer,
+    bounds: LevelBounds,
+    filters: AlertFilter = AlertFilter(),
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[StageAlert], int]:
+    """A page of the viewer's open stages at a level now (most overdue first), each with its alert once raised;
+    and how many there are. The levels and the count are the live ones of ``counts`` (domain.overdue)."""
+    return open_stages(
+        session,
+        viewer=viewer,
+        bounds=bounds,
+        level=filters.level,
+        stage=filters.stage,
+        street=filters.street,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def viewer_alert_counts(
-    session: Session, *, viewer: Viewer, filters: AlertFilter = AlertFilter()
-) -> dict[AlertLevel, int]:
-    """The viewer's open alerts per level under the filter's stage and street (its level is ignored).
-
-    This is the one count of open alerts: the navigation bar, the order list and the alerts page use it.
-    """
-    key = ("alert_counts", viewer, filters.stage, filters.street)
-    if key in session.info:  # counted once per request: the navigation bar and the page ask alike
-        return dict(session.info[key])
-    query = filters.where(
-        _open_alerts_of(
-            sqlmodel_select(Alert.level_rank, func.count()),
-            viewer,
-            filters.street,
-            count_on_sqlite=session.get_bind().dialect.name == "sqlite",
-        ),
-        with_level=False,
-    ).group_by(Alert.level_rank)
-    counts = {level: 0 for level in AlertLevel}
-    for rank, count in session.exec(query).all():
-        counts[RANK_LEVELS[int(rank)]] = int(count)
-    session.info[key] = counts
-    return dict(counts)
+    session: Session, *, viewer: Viewer, bounds: LevelBounds, filters: AlertFilter = AlertFilter()
+) -> LiveCounts:
+    """The viewer's open work per level under the filter's stage and street (its level is ignored), in orders
+    and in stages: ``counts.live_counts``, the one count."""
+    return live_counts(session, viewer=viewer, bounds=bounds, street=filters.street, stage=filters.stage)
 
 
 def acknowledge_alert(session: Session, *, viewer: Viewer, alert_id: int, now: datetime) -> Alert | None:

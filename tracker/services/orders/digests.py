@@ -13,19 +13,25 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import local_day_bounds, to_local
 from tracker.domain.errors import TrackerError
 from tracker.domain.labels import NO_STREET, STAGE_LABELS, format_local
-from tracker.domain.vocabulary import Stage
-from tracker.models import Alert, Digest, Order
+from tracker.domain.overdue import UNIT_ORDERS, UNIT_STAGES, count_phrase
+from tracker.domain.vocabulary import AlertLevel, Stage
+from tracker.models import Alert, Digest, Order, OrderDeadline
+from tracker.services.orders.calendar import load_calendar
+from tracker.services.orders.counts import bounds_at, overdue_stages_by_street
 
 
-def build_digests(session: Session, *, now: datetime) -> list[Digest]:
+def build_digests(session: Session, *, now: datetime, calendar: WorkCalendar | None = None) -> list[Digest]:
     """Build (or rebuild) every street's digest for the local day of ``now``; flushes.
 
     New alerts: raised or raised further in the 24 hours before ``now``, so one digest a day
-    misses none. Overdue: open stages past their current due time.
+    misses none. Overdue: open stages past their current due time, as ``counts`` counts them
+    (domain.overdue; whenever the order was dispatched), with the orders they belong to.
     """
+    bounds = bounds_at(now, calendar or load_calendar(session))
     today = to_local(now).date()
     y_start, y_end = local_day_bounds(today - timedelta(days=1))
     content: dict[str, dict[str, list[dict[str, str]]]] = defaultdict(
@@ -39,14 +45,8 @@ def build_digests(session: Session, *, now: datetime) -> list[Digest]:
     ).all()
     for alert, order in new:
         content[order.street or NO_STREET]["new_alerts"].append(_alert_line(alert, order))
-    overdue = session.exec(
-        select(Alert, Order)
-        .join(Order, col(Order.id) == col(Alert.order_id))
-        .where(col(Alert.resolved_at).is_(None), col(Alert.due_at) < now)
-        .order_by(col(Alert.due_at))
-    ).all()
-    for alert, order in overdue:
-        content[order.street or NO_STREET]["overdue"].append(_alert_line(alert, order))
+    for street, stages in overdue_stages_by_street(session, bounds=bounds).items():
+        content[street]["overdue"] = [_stage_line(deadline, order) for deadline, order in stages]
     closed = session.exec(
         select(Order)
         .where(col(Order.closed_at) >= y_start, col(Order.closed_at) < y_end)
@@ -82,6 +82,15 @@ def _alert_line(alert: Alert, order: Order) -> dict[str, str]:
     }
 
 
+def _stage_line(deadline: OrderDeadline, order: Order) -> dict[str, str]:
+    return {
+        "order_no": order.order_no,
+        "stage": STAGE_LABELS[Stage(deadline.stage)],
+        "level": AlertLevel.RED.value,
+        "due_at": format_local(deadline.due_at),
+    }
+
+
 def digest_text(street: str, day: date, content: dict[str, Any]) -> str:
     """The digest as people read it (the e-mail body and the page)."""
     level_names = {"red": "红", "yellow": "黄", "blue": "蓝"}
@@ -91,7 +100,11 @@ def digest_text(street: str, day: date, content: dict[str, Any]) -> str:
         f"  {a['order_no']} {a['stage']}（{level_names.get(a['level'], a['level'])}）期限 {a['due_at']}"
         for a in content["new_alerts"]
     ]
-    lines.append(f"二、仍未完成的超期阶段 {len(content['overdue'])} 项")
+    orders = len({a["order_no"] for a in content["overdue"]})
+    lines.append(
+        f"二、截至发送时已超期、仍未完成的环节 {count_phrase(len(content['overdue']), UNIT_STAGES)}，"
+        f"涉及 {count_phrase(orders, UNIT_ORDERS)}（不限派单日期）"
+    )
     lines += [f"  {a['order_no']} {a['stage']} 期限 {a['due_at']}" for a in content["overdue"]]
     lines.append(f"三、昨日办结 {len(content['closed_yesterday'])} 件")
     lines += [f"  {c['order_no']} 办结于 {c['closed_at']} {c['verdict']}" for c in content["closed_yesterday"]]

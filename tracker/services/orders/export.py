@@ -12,13 +12,16 @@ from sqlmodel import Session, select
 
 from tracker.domain import labels
 from tracker.domain.calendar import WorkCalendar
+from tracker.domain.deadlines import AlertThresholds
 from tracker.domain.errors import TrackerError
+from tracker.domain.overdue import LEVEL_SHORT, LEVELS_WORST_FIRST, UNIT_ORDERS, UNIT_STAGES
 from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.spreadsheets import formula_safe
 from tracker.domain.vocabulary import State
 from tracker.models import Order, utcnow
 from tracker.services.accounts import Viewer, scoped
 from tracker.services.orders.calendar import load_calendar
+from tracker.services.orders.counts import bounds_at, live_counts
 from tracker.services.orders.overview import OrderFilter, OrderLine, lines_for, ordered_orders
 
 EXPORT_MAX_ROWS = 100_000
@@ -43,6 +46,7 @@ EXPORT_COLUMNS = (
     ("满意度", "satisfaction"),
 )
 NEXT_COLUMNS = ("下一期限", "下一期限阶段", "预警级别")
+CURRENT_SHEET = "当前预警"
 CHUNK = 500  # orders whose open deadlines are read in one query
 
 
@@ -81,9 +85,15 @@ def next_cells(line: OrderLine) -> list[object]:
     return [labels.format_local(view.row.due_at), labels.STAGE_LABELS[view.stage], level]
 
 
-def _lines(session: Session, orders: Iterator[Order], now: datetime, calendar: WorkCalendar) -> Iterator[OrderLine]:
+def _lines(
+    session: Session,
+    orders: Iterator[Order],
+    now: datetime,
+    calendar: WorkCalendar,
+    thresholds: AlertThresholds | None = None,
+) -> Iterator[OrderLine]:
     while chunk := list(islice(orders, CHUNK)):
-        yield from lines_for(session, chunk, now=now, calendar=calendar)
+        yield from lines_for(session, chunk, now=now, calendar=calendar, thresholds=thresholds)
 
 
 def export_orders(
@@ -94,22 +104,31 @@ def export_orders(
     now: datetime | None = None,
     calendar: WorkCalendar | None = None,
     max_rows: int = EXPORT_MAX_ROWS,
+    thresholds: AlertThresholds | None = None,
 ) -> bytes:
-    """The viewer's filtered orders as an XLSX file in list order (streamed in chunks, masked).
+    """The viewer's filtered orders as an XLSX file in list order (streamed in chunks, masked), and a sheet
+    当前预警 with the viewer's live counts (counts.live_counts: the same numbers as the pages).
 
     ``now`` and ``calendar`` give the alert level of each next deadline (default: the clock, the stored calendar).
     """
     now = now or utcnow()
     calendar = calendar or load_calendar(session)
-    query = scoped(filters.where(select(Order)), viewer)
+    bounds = bounds_at(now, calendar, thresholds)
+    query = scoped(filters.where(select(Order), bounds=bounds), viewer)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("工单")
     sheet.append([title for title, _ in EXPORT_COLUMNS] + list(NEXT_COLUMNS))
     orders = ordered_orders(session, query, filters.sort, limit=max_rows + 1)
-    for count, line in enumerate(_lines(session, orders, now, calendar), start=1):
+    for count, line in enumerate(_lines(session, orders, now, calendar, thresholds), start=1):
         if count > max_rows:
             raise ExportTooLarge(f"筛选结果超过 {max_rows} 件，请缩小日期范围或增加筛选条件后再导出。")
         sheet.append([cell_value(line.order, field) for _, field in EXPORT_COLUMNS] + next_cells(line))
+    current = live_counts(session, viewer=viewer, bounds=bounds, street=filters.street, category=filters.category)
+    summary = workbook.create_sheet(CURRENT_SHEET)
+    summary.append([f"当前预警（{current.as_of_label}，{labels.format_local(now)}；不限派单日期）"])
+    summary.append(["预警级别", f"工单（{UNIT_ORDERS}，按最紧急的未完成环节计）", f"环节（{UNIT_STAGES}）"])
+    for level in LEVELS_WORST_FIRST:
+        summary.append([LEVEL_SHORT[level], current.orders[level], current.stages[level]])
     buffer = BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import distinct, exists, func, or_
+from sqlalchemy import exists, func, or_
 from sqlmodel import Session, col, select
 
 from tracker.domain.calendar import WorkCalendar
-from tracker.domain.deadlines import ALERT_RANK, alert_level, local_day_bounds
-from tracker.domain.errors import CalendarNotLoaded
+from tracker.domain.deadlines import ALERT_RANK, AlertThresholds, local_day_bounds
 from tracker.domain.labels import batch_label
 from tracker.domain.lifecycle import OPEN_STATES
+from tracker.domain.overdue import LevelBounds
 from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
-from tracker.models import Alert, ImportBatch, Order, OrderDeadline, OrderEvent
+from tracker.models import ImportBatch, Order, OrderDeadline, OrderEvent
 from tracker.services.accounts import Viewer, actions_for, scoped, visible_order
 from tracker.services.orders import deadlines as deadline_rows
 from tracker.services.orders.actions import available_actions, events_of
+from tracker.services.orders.counts import bounds_at, order_ids_at_level
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,11 @@ class OrderLine:
         return min(due, key=lambda d: (d.row.due_at, d.row.id or 0)) if due else None
 
 
-def _level(row: OrderDeadline, now: datetime, calendar: WorkCalendar) -> AlertLevel | None:
-    if row.completed_at is not None or row.due_at is None:
+def _level(row: OrderDeadline, bounds: LevelBounds) -> AlertLevel | None:
+    """The live level of a stage deadline (domain.overdue); a completed stage has none."""
+    if row.completed_at is not None:
         return None
-    try:
-        return alert_level(row.due_at, now, calendar)
-    except CalendarNotLoaded:
-        return AlertLevel.RED if now > row.due_at else None
+    return bounds.level_of(row.due_at)
 
 
 DEADLINE_SORT = "deadline"  # the work queue: red, then yellow, then blue, then by the nearest open deadline
@@ -86,8 +85,8 @@ class OrderFilter:
     category: str | None = None
     state: State | None = None
     open_only: bool = False  # only orders not yet closed (dispatched, handling, return requested)
-    level: AlertLevel | None = None  # orders with an open alert of this level (the scheduler's)
-    stage: Stage | None = None  # ... at this stage
+    level: AlertLevel | None = None  # orders at this level now (their open stage due first is at it)
+    stage: Stage | None = None  # ... counting only open stages of this kind
     dispatched_from: date | None = None
     dispatched_to: date | None = None
     closed_from: date | None = None
@@ -99,8 +98,9 @@ class OrderFilter:
         """Whether any filter is set (the sort order narrows nothing)."""
         return self != OrderFilter(sort=self.sort)
 
-    def where(self, query: Any, *, few_alerted: bool = False) -> Any:
-        """Apply the filter to a query over ``work_order`` (``few_alerted``: the level/stage filter matches few)."""
+    def where(self, query: Any, *, bounds: LevelBounds | None = None) -> Any:
+        """Apply the filter to a query over ``work_order``; a level or stage filter is read live at ``bounds``
+        (domain.overdue: an order is at the level of its open stage due first), never from a date window."""
         if self.street:
             query = query.where(Order.street == self.street)
         if self.category:
@@ -127,16 +127,9 @@ class OrderFilter:
                 )
             )
         if self.level is not None or self.stage is not None:
-            alert: Any
-            if few_alerted:  # read the alerted orders by id and sort them
-                alert = select(Alert.order_id).where(col(Alert.resolved_at).is_(None))
-            else:  # walk the orders in list order and stop after the page: quick when alerted orders are many
-                alert = select(Alert.id).where(col(Alert.order_id) == col(Order.id), col(Alert.resolved_at).is_(None))
-            if self.level is not None:
-                alert = alert.where(Alert.level == self.level.value)
-            if self.stage is not None:
-                alert = alert.where(Alert.stage == self.stage.value)
-            query = query.where(col(Order.id).in_(alert) if few_alerted else alert.exists())
+            if bounds is None:
+                raise ValueError("a level or stage filter needs the level bounds of a moment")
+            query = query.where(col(Order.id).in_(order_ids_at_level(bounds, level=self.level, stage=self.stage)))
         return query
 
 
@@ -149,16 +142,17 @@ def list_orders(
     filters: OrderFilter = OrderFilter(),
     limit: int = 200,
     offset: int = 0,
+    thresholds: AlertThresholds | None = None,
 ) -> tuple[list[OrderLine], int]:
-    """A page of the viewer's orders with their open deadlines, and the total count."""
-    if filters.level is not None or filters.stage is not None:
-        total = _count_alerted(session, viewer, filters)
-    else:
-        total = session.exec(scoped(filters.where(select(func.count()).select_from(Order)), viewer)).one()
-    few = total <= FEW_ALERTED
-    query = scoped(filters.where(select(Order), few_alerted=few), viewer)
+    """A page of the viewer's orders with their open deadlines, and the total count.
+
+    ``thresholds``: the alert thresholds of the level filter and of each line's level (default: the domain's).
+    """
+    bounds = bounds_at(now, calendar, thresholds)
+    total = session.exec(scoped(filters.where(select(func.count()).select_from(Order), bounds=bounds), viewer)).one()
+    query = scoped(filters.where(select(Order), bounds=bounds), viewer)
     orders = list(ordered_orders(session, query, filters.sort, limit=limit, offset=offset))
-    return lines_for(session, orders, now=now, calendar=calendar), int(total)
+    return lines_for(session, orders, now=now, calendar=calendar, thresholds=thresholds), int(total)
 
 
 def next_due_times() -> Any:
@@ -207,30 +201,16 @@ def ordered_orders(session: Session, query: Any, sort: str, *, limit: int, offse
     yield from session.exec(rest.limit(limit - shown).offset(max(rest_offset, 0)))
 
 
-# Below this many alerted orders a level/stage page reads them by id and sorts them; above it,
-# walking the orders in list order finds a page of them sooner (measured at 1,000,000 orders).
-FEW_ALERTED = 5000
-
-
-def _count_alerted(session: Session, viewer: Viewer, filters: OrderFilter) -> int:
-    """How many of the viewer's filtered orders have an open alert of the filter's level and stage.
-
-    Counted from the (few) open alerts rather than from the orders: district-wide with no other
-    filter no order is read at all; otherwise the other filters narrow an order-id subquery.
-    """
-    query = select(func.count(distinct(col(Alert.order_id)))).where(col(Alert.resolved_at).is_(None))
-    if filters.level is not None:
-        query = query.where(Alert.level == filters.level.value)
-    if filters.stage is not None:
-        query = query.where(Alert.stage == filters.stage.value)
-    rest = replace(filters, level=None, stage=None)
-    if not (is_district_wide(viewer.role) and not rest.narrows()):
-        query = query.where(col(Alert.order_id).in_(scoped(rest.where(select(Order.id)), viewer)))
-    return int(session.exec(query).one())
-
-
-def lines_for(session: Session, orders: list[Order], *, now: datetime, calendar: WorkCalendar) -> list[OrderLine]:
+def lines_for(
+    session: Session,
+    orders: list[Order],
+    *,
+    now: datetime,
+    calendar: WorkCalendar,
+    thresholds: AlertThresholds | None = None,
+) -> list[OrderLine]:
     """The list lines of these orders: each with its open deadlines and their live alert level."""
+    bounds = bounds_at(now, calendar, thresholds)
     ids = [o.id for o in orders]
     open_rows: dict[int, list[OrderDeadline]] = defaultdict(list)
     if ids:
@@ -241,8 +221,7 @@ def lines_for(session: Session, orders: list[Order], *, now: datetime, calendar:
         ).all():
             open_rows[row.order_id].append(row)
     return [
-        OrderLine(o, [DeadlineView(r, Stage(r.stage), _level(r, now, calendar)) for r in open_rows[o.id or 0]])
-        for o in orders
+        OrderLine(o, [DeadlineView(r, Stage(r.stage), _level(r, bounds)) for r in open_rows[o.id or 0]]) for o in orders
     ]
 
 
@@ -267,26 +246,6 @@ def state_counts(session: Session, viewer: Viewer | None = None, *, total: int |
     if total is None:
         total = int(session.exec(select(func.count()).select_from(Order)).one())
     counts[State.CLOSED] = total - sum(counts.values())
-    return counts
-
-
-def open_alert_counts(session: Session, viewer: Viewer) -> dict[AlertLevel, int]:
-    """The viewer's open alerts per level, as the scheduler last raised them (the navigation count)."""
-    from tracker.services.orders.alerts import viewer_alert_counts  # alerts builds on this module's scope
-
-    return viewer_alert_counts(session, viewer=viewer)
-
-
-def alert_counts(session: Session, *, now: datetime, calendar: WorkCalendar) -> dict[AlertLevel, int]:
-    """Open stage deadlines per alert level right now, computed live over every order."""
-    counts = {level: 0 for level in AlertLevel}
-    rows = session.exec(
-        select(OrderDeadline).where(col(OrderDeadline.completed_at).is_(None), col(OrderDeadline.due_at).is_not(None))
-    ).all()
-    for row in rows:
-        level = _level(row, now, calendar)
-        if level:
-            counts[level] += 1
     return counts
 
 
@@ -323,14 +282,21 @@ def import_actor_names(session: Session, events: list[OrderEvent]) -> dict[str, 
 
 
 def order_detail(
-    session: Session, *, viewer: Viewer, order_id: int, now: datetime, calendar: WorkCalendar
+    session: Session,
+    *,
+    viewer: Viewer,
+    order_id: int,
+    now: datetime,
+    calendar: WorkCalendar,
+    thresholds: AlertThresholds | None = None,
 ) -> OrderDetail | None:
     """One of the viewer's orders with every deadline (and its explanation), its trail and what they may do now."""
     order = visible_order(session, viewer, order_id)
     if order is None:
         return None
+    bounds = bounds_at(now, calendar, thresholds)
     deadlines = [
-        (DeadlineView(row, Stage(row.stage), _level(row, now, calendar)), deadline_rows.explain(row, calendar))
+        (DeadlineView(row, Stage(row.stage), _level(row, bounds)), deadline_rows.explain(row, calendar))
         for row in deadline_rows.all_deadlines(session, order)
     ]
     actions = actions_for(viewer, available_actions(session, order, now=now))

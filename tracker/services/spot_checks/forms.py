@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -85,10 +86,17 @@ SIZE_CHOICES: Mapping[str, str] = {
 }
 
 
+FORM_PLAN = replace(DEFAULT_PLAN, allocation=Allocation.PROPORTIONAL, minimum_per_stratum=2)
+"""The form's defaults: domain.md §6's 5 % stratified by squad with its risk inclusions, but 5 % of the whole
+population spread over the squads in proportion (each at least 2), not 5 % of each squad with at least 10
+each: on a month of a small district those minimums take every order of most squads, a census nobody asked for.
+A plan that would still take the whole population is refused unless confirmed (plans.draw_plan)."""
+
+
 def default_form(now: datetime) -> dict[str, Any]:
-    """The plan form filled with the defaults of domain.md §6 (last month, 5 % per squad, at least 10, risks)."""
+    """The plan form filled with its defaults (last month, FORM_PLAN, risks); a census needs a confirmation."""
     population = default_population(now)
-    plan = DEFAULT_PLAN
+    plan = FORM_PLAN
     return {
         "name": "",
         "closed_from": population.closed_from.isoformat(),
@@ -111,11 +119,12 @@ def default_form(now: datetime) -> dict[str, Any]:
         "risk_repeat": plan.risk.repeat,
         "fast_close_hours": "" if plan.risk.fast_close_hours is None else f"{plan.risk.fast_close_hours:g}",
         "seed": "",
+        "allow_census": False,
     }
 
 
 LIST_FIELDS = ("street", "category", "source", "state")
-CHECKBOX_FIELDS = ("risk_unsatisfied", "risk_returned", "risk_repeat")
+CHECKBOX_FIELDS = ("risk_unsatisfied", "risk_returned", "risk_repeat", "allow_census")
 TEXT_FIELDS = (
     "name",
     "closed_from",

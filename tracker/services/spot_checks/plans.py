@@ -24,6 +24,7 @@ from tracker.domain.checklist import (
 from tracker.domain.deadlines import to_local
 from tracker.domain.sampling import (
     RISK_REASON_LABELS,
+    Allocation,
     OrderFacts,
     Sample,
     SamplingError,
@@ -75,6 +76,31 @@ class Preview:
         return sum(1 for s in self.sample.orders if not s.random)
 
     @property
+    def census(self) -> bool:
+        """Whether the sample would take every order of the population (a census, not a sample)."""
+        return self.population_size > 0 and len(self.sample.orders) >= self.population_size
+
+    @property
+    def whole_strata(self) -> list[str]:
+        """Strata the sample would take entirely (random part and risk inclusions together)."""
+        return [c.stratum for c in self.sample.strata if c.population and c.planned + c.risk_added >= c.population]
+
+    def census_refusal(self) -> str:
+        """Why a census is refused unless confirmed, with what made it one."""
+        plan = self.data.plan
+        why = [f"样本量规则「{plan.size.describe()}」"]
+        if plan.stratify_by is not None and plan.allocation is Allocation.PER_STRATUM:
+            why.append("用于每一层")
+        if plan.minimum_per_stratum:
+            why.append(f"每层至少 {plan.minimum_per_stratum} 件")
+        return (
+            f"按当前设置（{'，'.join(why)}），样本 {len(self.sample.orders)} 件"
+            f"就是总体的全部 {self.population_size} 件，"
+            "这是普查而不是抽查。如确需全部检查，请勾选“确认抽取总体全部工单（普查）”；"
+            "否则请减小样本量、改为“按比例分配”或减小每层最少件数。"
+        )
+
+    @property
     def risk_counts(self) -> dict[str, int]:
         """Selected orders per risk reason (an order may have several)."""
         counts: Counter[str] = Counter()
@@ -102,12 +128,25 @@ def preview_plan(
 
 
 def draw_plan(
-    session: Session, *, viewer: Viewer, actor: Actor, now: datetime, data: PlanInput, checklist: Checklist
+    session: Session,
+    *,
+    viewer: Viewer,
+    actor: Actor,
+    now: datetime,
+    data: PlanInput,
+    checklist: Checklist,
+    allow_census: bool = False,
 ) -> SamplePlan:
-    """Draw and store a plan with its items and a "drawn" event; flushes."""
+    """Draw and store a plan with its items and a "drawn" event; flushes.
+
+    A plan whose sample would be the whole population is refused unless ``allow_census`` (the form's
+    explicit confirmation): defaults such as "at least 10 per squad" silently take every order of small strata.
+    """
     preview, _ = preview_plan(session, viewer=viewer, data=data)
     if preview.population_size == 0:
         raise SpotCheckError("所选条件下没有工单（总体为 0 件），无法抽样：请放宽办结日期或其他条件。")
+    if preview.census and not allow_census:
+        raise SpotCheckError(preview.census_refusal())
     if len(preview.sample.orders) > MAX_SAMPLE:
         raise SpotCheckError(
             f"样本 {len(preview.sample.orders)} 件超过单个计划上限 {MAX_SAMPLE} 件，请缩小总体或样本量。"

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from openpyxl import Workbook
 from sqlmodel import Session, col, select
 
+from tracker.domain import chart_style as style
 from tracker.domain.checklist import Mark, ResultSummary
 from tracker.domain.intervals import Estimate, estimate
 from tracker.domain.labels import NO_CATEGORY, NO_STREET, format_local
@@ -309,14 +310,16 @@ def pass_rate_chart(groups: Sequence[Group], title: str, axis: str) -> dict[str,
             customdata=[g.url for g in groups],
             hovertext=[rate_text(g.summary.pass_rate) for g in groups],
             hoverinfo="text",
-            marker_color="#1f4e79",
+            marker={"color": style.PRIMARY},
         )
     )
     figure.update_layout(
-        title=title,
-        xaxis_title=axis,
-        yaxis={"title": "合格率（%）", "range": [0, 105]},
-        margin={"t": 50, "b": 90},
+        style.layout(
+            title,
+            xaxis={"title": {"text": axis}, "automargin": True},
+            yaxis=style.percent_axis("合格率（%）"),
+            margin={"l": 60, "r": 20, "t": 50, "b": 90},
+        )
     )
     return dict(figure.to_plotly_json())
 
@@ -325,7 +328,7 @@ def trend_chart(months: Sequence[Group]) -> dict[str, Any]:
     """Pass rate by closure month with error bars (random part); a click opens that month's reviews."""
     figure = go.Figure(
         go.Scatter(
-            x=[g.key for g in months],
+            x=[style.month_start(g.key) for g in months],
             y=[round((g.summary.pass_rate.rate or 0) * 100, 2) for g in months],
             error_y=_error_bars(months),
             mode="lines+markers+text",
@@ -334,12 +337,16 @@ def trend_chart(months: Sequence[Group]) -> dict[str, Any]:
             customdata=[g.url for g in months],
             hovertext=[rate_text(g.summary.pass_rate) for g in months],
             hoverinfo="text",
+            marker={"color": style.PRIMARY},
+            line={"color": style.PRIMARY},
         )
     )
     figure.update_layout(
-        title="合格率按办结月份（随机部分，竖线为 95% 置信区间）",
-        xaxis={"title": "办结月份", "type": "category"},
-        yaxis={"title": "合格率（%）", "range": [0, 105]},
+        style.layout(
+            "合格率按办结月份（随机部分，竖线为 95% 置信区间）",
+            xaxis=style.month_axis("办结月份"),
+            yaxis=style.percent_axis("合格率（%）"),
+        )
     )
     return dict(figure.to_plotly_json())
 

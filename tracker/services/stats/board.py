@@ -13,6 +13,7 @@ from tracker.domain.errors import TrackerError
 from tracker.domain.vocabulary import AlertLevel, Stage
 from tracker.models import Order
 from tracker.services.accounts import Viewer, scoped
+from tracker.services.orders import LiveCounts
 from tracker.services.stats.rates import RATE_METRICS, PeriodRates
 
 DEFAULT_DAYS = 30
@@ -64,6 +65,10 @@ class DashboardFilter:
         args = {"dispatched_from": self.first.isoformat(), "dispatched_to": self.last.isoformat()}
         return self._narrow({**args, **extra})
 
+    def current_args(self, **extra: str) -> dict[str, str]:
+        """The order list's query arguments for a current count (no dispatch dates: counted as of now)."""
+        return self._narrow(dict(extra))
+
     def _narrow(self, args: dict[str, str]) -> dict[str, str]:
         if self.street and "street" not in args:
             args["street"] = self.street
@@ -90,12 +95,12 @@ class Count:
 
 @dataclass(frozen=True)
 class LevelCount:
-    """Orders whose worst open alert is this level, and orders with any open alert of this level."""
+    """Now (live, no date window): orders at this level (their most urgent open stage is), and open stages at it."""
 
     level: AlertLevel
     label: str
-    worst: int
-    any: int
+    orders: int
+    stages: int
     url: str
 
 
@@ -113,7 +118,7 @@ class RateSource:
         """The sentence under the rate charts."""
         if self.kind == "snapshot":
             return (
-                "指标取自每晚计算的指标快照（metric_snapshot，定时任务 metrics），"
+                "指标取自每晚计算的指标快照，"
                 f"为 {self.first.isoformat()} 至 {self.last.isoformat()} 各日分子、分母之和；"
                 "快照尚未覆盖的日期（如今天）不含在内。"
             )
@@ -154,6 +159,9 @@ class Dashboard:
     trend: list[TrendPoint]
     trend_source: RateSource
     total_url: str = ""
+    current: LiveCounts | None = None  # the live counts the levels and the overdue table come from
+    current_url: str = ""  # the order list of the orders overdue now
+    district_wide: bool = True  # a squad sees its own street: no comparison with streets it cannot act on
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property

@@ -13,20 +13,21 @@ The page says which. Its data types are in ``stats.board``, its charts in ``stat
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Date, case, cast, func
+from sqlalchemy import Date, cast, func
 from sqlmodel import Session, col, select
 
-from tracker.domain.deadlines import ALERT_RANK
-from tracker.domain.labels import ALERT_LABELS, NO_STREET, STAGE_LABELS, STATE_LABELS
+from tracker.domain.labels import ALERT_LABELS, STAGE_LABELS, STATE_LABELS
+from tracker.domain.overdue import LevelBounds
+from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage, State
-from tracker.models import Alert, Order
+from tracker.models import Order
 from tracker.services.accounts import Viewer
+from tracker.services.orders import bounds_at, live_counts, load_calendar, overdue_by_street_stage
 from tracker.services.stats.board import (
     LEVELS,
     TREND_MONTHS,
@@ -44,10 +45,22 @@ from tracker.services.stats.snapshots import as_date, categories_snapshot_from, 
 
 
 def build_dashboard(
-    session: Session, *, viewer: Viewer, filters: DashboardFilter, now: datetime, list_url: str = "/"
+    session: Session,
+    *,
+    viewer: Viewer,
+    filters: DashboardFilter,
+    now: datetime,
+    list_url: str = "/",
+    bounds: LevelBounds | None = None,
 ) -> Dashboard:
-    """The dashboard of the viewer's orders narrowed by ``filters`` (links point at ``list_url``)."""
+    """The dashboard of the viewer's orders narrowed by ``filters`` (links point at ``list_url``).
+
+    The current levels and the overdue table are the live counts at ``bounds`` (default: ``now`` with the
+    stored calendar and the default thresholds): ``orders.live_counts``, whatever the dispatch date; the
+    period narrows only the intake, the states and the rates.
+    """
     filters.check()
+    bounds = bounds or bounds_at(now, load_calendar(session))
 
     def link(args: dict[str, str]) -> str:
         return f"{list_url}?{urlencode(args)}"
@@ -68,17 +81,20 @@ def build_dashboard(
         )
         for d in days
     ]
-    worst, anywhere, red = alert_counts(session, viewer=viewer, filters=filters)
+    current = live_counts(session, viewer=viewer, bounds=bounds, street=filters.street, category=filters.category)
     levels = [
         LevelCount(
             level,
             ALERT_LABELS[level],
-            worst.get(level, 0),
-            anywhere.get(level, 0),
-            link(filters.list_args(level=level)),
+            current.orders.get(level, 0),
+            current.stages.get(level, 0),
+            link(filters.current_args(level=level)),
         )
         for level in LEVELS
     ]
+    red = overdue_by_street_stage(
+        session, viewer=viewer, bounds=bounds, street=filters.street, category=filters.category
+    )
     overdue_stages = [s for s in Stage if any(stage == s for (_, stage) in red)]
     overdue: dict[str, dict[Stage, Count]] = {}
     for street in sorted({street for street, _ in red}):
@@ -87,7 +103,7 @@ def build_dashboard(
                 stage.value,
                 STAGE_LABELS[stage],
                 red.get((street, stage), 0),
-                link(filters.list_args(street=street, level=AlertLevel.RED, stage=stage)),
+                link(filters.current_args(street=street, level=AlertLevel.RED, stage=stage)),
             )
             for stage in overdue_stages
         }
@@ -111,6 +127,9 @@ def build_dashboard(
         trend,
         trend_source,
         link(filters.list_args()),
+        current=current,
+        current_url=link(filters.current_args(level=AlertLevel.RED)),
+        district_wide=is_district_wide(viewer.role),
     )
     board.figures = figures(board, link)
     return board
@@ -138,54 +157,6 @@ def day_state_counts(session: Session, *, viewer: Viewer, filters: DashboardFilt
     for value, state, count in session.exec(query).all():
         counts[(as_date(value), str(state))] = int(count)
     return counts
-
-
-def alert_counts(
-    session: Session, *, viewer: Viewer, filters: DashboardFilter
-) -> tuple[dict[AlertLevel, int], dict[AlertLevel, int], dict[tuple[str, Stage], int]]:
-    """Open alerts of the orders dispatched in the period, counted in orders, in one pass.
-
-    Returns orders per worst open level, orders with an open alert of each level, and orders
-    with an open red (overdue) alert per (street, stage).
-    """
-    # per order, over the open alerts alone: which levels and which red stages it has, as bit sets
-    # (a sum of distinct bits is their union); then one lookup of the order, not one per alert
-    level_bits = {level: 1 << i for i, level in enumerate(LEVELS)}
-    stage_bits = {stage: 1 << i for i, stage in enumerate(Stage)}
-    rank = col(Alert.level_rank)
-    level_bit = case(*[(rank == ALERT_RANK[level], bit) for level, bit in level_bits.items()], else_=0)
-    stage_bit = case(*[(col(Alert.stage) == stage.value, bit) for stage, bit in stage_bits.items()], else_=0)
-    red_bit = case((rank == ALERT_RANK[AlertLevel.RED], stage_bit), else_=0)
-    per_order = (
-        select(
-            col(Alert.order_id).label("order_id"),
-            func.sum(level_bit.distinct()).label("levels"),
-            func.sum(red_bit.distinct()).label("red_stages"),
-        )
-        .where(col(Alert.resolved_at).is_(None))
-        .group_by(col(Alert.order_id))
-        .subquery()
-    )
-    street = func.coalesce(col(Order.street), NO_STREET)
-    query = filters.where(
-        select(street, per_order.c.levels, per_order.c.red_stages, func.count())
-        .select_from(per_order)
-        .join(Order, col(Order.id) == per_order.c.order_id),
-        viewer,
-    ).group_by(street, per_order.c.levels, per_order.c.red_stages)
-    worst: dict[AlertLevel, int] = defaultdict(int)
-    anywhere: dict[AlertLevel, int] = defaultdict(int)
-    red: dict[tuple[str, Stage], int] = defaultdict(int)
-    for name, levels, red_stages, count in session.exec(query).all():
-        present = [level for level, bit in level_bits.items() if int(levels or 0) & bit]
-        if present:  # LEVELS runs from red down: the first present is the worst
-            worst[present[0]] += int(count)
-        for level in present:
-            anywhere[level] += int(count)
-        for stage, bit in stage_bits.items():
-            if int(red_stages or 0) & bit:
-                red[(str(name), stage)] += int(count)
-    return dict(worst), dict(anywhere), dict(red)
 
 
 # ---------------------------------------------------------------------------------------------
