@@ -38,9 +38,18 @@ from tracker.services.imports.profiles import Profile
 from tracker.services.imports.reader import ExportFile, Limits, SheetRow, open_export
 from tracker.services.imports.reconcile import Conflict, reconcile
 from tracker.services.imports.report import ImportReport
-from tracker.services.imports.rows import ParsedRow, RowError, RowProblem, Shift, line_digester, parse_row, row_digest
+from tracker.services.imports.rows import (
+    ParsedRow,
+    RowChecks,
+    RowError,
+    RowProblem,
+    Shift,
+    line_digester,
+    parse_row,
+    row_digest,
+)
 from tracker.services.imports.survey import line_survey, survey_rows
-from tracker.services.orders import Context
+from tracker.services.orders import Context, directory
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +172,9 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
     report.batch = batch.batch
     actor = Actor.importer(batch.batch)
     ctx = Context(actor, options.now, options.calendar, options.rules)
+    # once the district's streets are listed, every order must name one of them (its squad); a bare
+    # number is a date serial only in a workbook's cells
+    checks = RowChecks(frozenset(directory.street_names(session)), options.now, serials=export.encoding is None)
     # first pass: a CSV's plain lines by their bytes (an unchanged file is settled there), then the
     # file's numbers and digests; a CSV read whole by its lines is not read again
     lines = line_survey(session, export, profile, source, options.chunk_rows)
@@ -188,12 +200,14 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
                 continue
             chunk.append(sheet_row)
             if len(chunk) >= options.chunk_rows:
-                _import_chunk(session, chunk, export, source, options, ctx, report, writer, repeats, survey.changed)
+                _import_chunk(
+                    session, chunk, export, source, options, ctx, checks, report, writer, repeats, survey.changed
+                )
                 done += len(chunk)
                 chunk = []
                 if options.progress:
                     options.progress(done, len(survey.pending))
-        _import_chunk(session, chunk, export, source, options, ctx, report, writer, repeats, survey.changed)
+        _import_chunk(session, chunk, export, source, options, ctx, checks, report, writer, repeats, survey.changed)
     if options.progress:
         options.progress(len(survey.pending), len(survey.pending))
     report.skipped = sorted([*export.skipped, *report.skipped])
@@ -255,6 +269,7 @@ def _import_chunk(
     source: str,
     options: ImportOptions,
     ctx: Context,
+    checks: RowChecks,
     report: ImportReport,
     writer: NewOrderWriter,
     repeats: RepeatIndex,
@@ -293,7 +308,9 @@ def _import_chunk(
             continue
         try:
             line = line_digest(sheet_row.line) if line_digest is not None and sheet_row.line is not None else None
-            parsed = parse_row(sheet_row, profile, source=source, shift=options.shift, digest=digest, line_hash=line)
+            parsed = parse_row(
+                sheet_row, profile, source=source, shift=options.shift, digest=digest, line_hash=line, checks=checks
+            )
         except RowProblem as problem:
             report.rejected.append(problem.error)
             continue
