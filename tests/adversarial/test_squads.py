@@ -167,6 +167,7 @@ def test_a_last_row_ending_inside_an_open_quote_is_refused(session: Session, tmp
 def test_a_short_last_row_after_whole_rows_is_refused_even_with_a_line_break(session: Session, tmp_path: Path) -> None:
     report = run_import(session, write_csv(tmp_path, HEADER, good("S1"), "S2,2026-11-16 09:00,投诉举报"))
     assert [(e.row, e.order_no) for e in report.rejected] == [(3, "S2")] and report.created == 1
+    assert "最后一行不完整" in report.rejected[0].reason and "末尾也没有换行" not in report.rejected[0].reason
 
 
 # --- the inbox takes only complete files --------------------------------------------------------
