@@ -228,3 +228,6 @@ def test_the_order_page_shows_a_late_entry_as_buLu_with_its_reason(as_role, engi
     assert "录入时该期限已过" in page and "13812345678" not in page
     with Session(engine) as session:
         assert session.get(Order, order.id).contact_at == local("2026-11-17 15:00")  # type: ignore[union-attr]
+    supervisor = as_role("supervisor")  # the one who checks it sees the same mark
+    page = supervisor.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert '<strong class="late-entry">补录</strong>' in page and "补录原因：外出核查未带终端" in page
