@@ -78,7 +78,8 @@ def test_no_valid_row_lost_no_invalid_row_stored(
     buffer = io.StringIO()
     csv.writer(buffer).writerows([HEADER, *rows])
     path.write_bytes(buffer.getvalue().encode(encoding))
-    report = run_import(session, path, source=source, chunk_rows=chunk_rows)
+    # after the last drawn day (the 28th): a step dated after the import is refused (issue 22)
+    report = run_import(session, path, source=source, chunk_rows=chunk_rows, now="2026-11-30 09:00")
     stored = {o.order_no for o in session.exec(select(Order).where(Order.source == source)).all()}
     assert stored == valid
     assert {e.row for e in report.rejected} == invalid
@@ -89,7 +90,7 @@ def test_no_valid_row_lost_no_invalid_row_stored(
         assert order.phone == original[8]
     again = tmp_path / f"{source}-again.csv"
     again.write_bytes(path.read_bytes() + b"\n")  # another file, the same rows
-    second = run_import(session, again, source=source, chunk_rows=chunk_rows)
+    second = run_import(session, again, source=source, chunk_rows=chunk_rows, now="2026-11-30 09:00")
     assert (second.created, second.updated, second.unchanged) == (0, 0, len(valid))
     assert {e.row for e in second.rejected} == invalid
 
