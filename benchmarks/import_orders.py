@@ -74,7 +74,11 @@ REPLY = "经现场查看，反映情况属实，已责令当事人整改，复�
 
 
 def generate_csv(path: Path, rows: int, seed: int = 20261126) -> None:
-    """A 12345-style export: 60 % closed, 25 % handling, 15 % awaiting signature, dispatched over 2024–2026."""
+    """A 12345-style export: 60 % closed, 25 % handling, 15 % awaiting signature, dispatched over 2023–2025.
+
+    (Over 2024–2026 until issue 22: an import now refuses a step dated after the import, and late-2026
+    dates lay in the future of a run in December 2026.)
+    """
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -82,7 +86,7 @@ def generate_csv(path: Path, rows: int, seed: int = 20261126) -> None:
         for i in range(rows):
             day = 1 + (i * 7) % 1000
             month, mday = 1 + (day // 28) % 12, 1 + day % 28
-            year = 2024 + (day // 336) % 3
+            year = 2023 + (day // 336) % 3
             base = f"{year}-{month:02d}-{mday:02d}"
             street = STREETS[i % len(STREETS)]
             roll = rng.random()

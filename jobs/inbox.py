@@ -23,5 +23,7 @@ def run(session: Session, *, now: datetime) -> JobResult:
         limits=Limits.from_config(config),
         repeat_window=timedelta(days=config["REPEAT_WINDOW_DAYS"]),
         actor=Actor.job("inbox"),
+        settle_seconds=config["INBOX_SETTLE_SECONDS"],
     )
-    return JobResult(result.summary(), {"imported": result.imported, "refused": result.refused})
+    counts = {"imported": result.imported, "refused": result.refused, "waiting": result.waiting}
+    return JobResult(result.summary(), counts)

@@ -57,6 +57,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "IMPORT_MAX_ROWS": int(os.environ.get("TRACKER_IMPORT_MAX_ROWS", "2000000")),
         "REPEAT_WINDOW_DAYS": int(os.environ.get("TRACKER_REPEAT_WINDOW_DAYS", "30")),
         "INBOX_DIR": os.environ.get("TRACKER_INBOX_DIR") or str(Path(instance_path) / "inbox"),
+        # a file not renamed in is taken once it has not been written to for this long (README "inbox")
+        "INBOX_SETTLE_SECONDS": float(os.environ.get("TRACKER_INBOX_SETTLE_SECONDS", "60")),
         "UPLOAD_DIR": os.environ.get("TRACKER_UPLOAD_DIR") or str(Path(instance_path) / "uploads"),
         # the profile the upload form starts with when the clerk has not imported before (12345 and 城管诉件
         # exports share their headers, so detection alone cannot tell them apart)

@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, select
 
 from tests.conftest import PG_URL
 from tests.helpers import local
+from tests.helpers_import import list_streets
 from tests.web import conftest as web_fixtures
 from tests.web.conftest import sign_in
 from tracker.cli.common import alembic_config
@@ -196,6 +197,7 @@ def test_the_import_report_download_is_logged(app, client, people, engine: Engin
     rows = "\nE1,2026-11-16 09:00,求助,渣土,某路1号,北站街道,待签收,,\nE2,2026-13-16 09:00,求助,渣土,某路2号,北站街道,待签收,,\n"
     export = tmp_path / "导出.csv"
     export.write_text(header + rows, encoding="utf-8")
+    list_streets(engine, "北站街道")  # the people's street list must hold the export's street
     result = runner.invoke(args=["import-orders", str(export), "--profile", "12345", "--user", "王敏"])
     assert result.exit_code == 0, result.output
     with Session(engine) as s:

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tests.helpers_import import run_import
+from tests.helpers_import import list_streets, run_import
 from tests.web.conftest import as_role, csrf_token, people, post  # noqa: F401 (fixtures used below)
 from tracker.models import ImportIssue, Order
 
@@ -97,6 +97,7 @@ def test_the_cli_imports_the_good_rows_and_exits_zero(runner, tmp_path: Path, en
 def test_the_web_upload_reports_the_rows_and_commits_the_rest(app, as_role, tmp_path: Path, engine: Engine) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     client = as_role("admin")
+    list_streets(engine, "北站街道")  # the people's street list must hold the export's street
     content = export_with_bad_cells(tmp_path).read_bytes()
     data = {"file": (BytesIO(content), "bad.csv"), "profile": "12345", "csrf_token": csrf_token(client)}
     response = client.post("/imports/uploads", data=data, content_type="multipart/form-data")

@@ -45,7 +45,9 @@ CLOSURE_DUE = local("2026-03-09 23:59:59")  # 5 working days
 NOW = local("2026-03-03 10:00")
 
 VALID_INPUT = {
-    Action.FIRST_CONTACT: ActionInput(contact_result="已联", contact_at=local("2026-03-02 10:00")),
+    Action.FIRST_CONTACT: ActionInput(
+        contact_result="已联", contact_at=local("2026-03-02 10:00"), late_reason="外出核查，次日补登"
+    ),
     Action.REQUEST_EXTENSION: ActionInput(reason="需多部门联合执法", new_due_date=date(2026, 3, 12)),
     Action.REJECT_EXTENSION: ActionInput(reason="理由不充分"),
     Action.REQUEST_RETURN: ActionInput(reason_code="非本辖区", basis="地址属于相邻街道"),
@@ -262,7 +264,7 @@ def test_first_contact_cannot_be_dated_before_the_step_it_follows(
 ) -> None:
     data = ActionInput(contact_result="已联", contact_at=local("2026-03-02 14:00"))
     assert f"：{reason}。" in refusal(facts(State.HANDLING, **changes), Action.FIRST_CONTACT, data, calendar)
-    later = ActionInput(contact_result="已联", contact_at=local("2026-03-02 16:30"))
+    later = ActionInput(contact_result="已联", contact_at=local("2026-03-02 16:30"), late_reason="次日补登")
     decide(facts(State.HANDLING, **changes), Action.FIRST_CONTACT, later, NOW, calendar)  # after it: accepted
 
 

@@ -71,6 +71,7 @@ def test_the_inbox_files_each_export_under_done_or_failed(session: Session, engi
         limits=Limits(),
         repeat_window=timedelta(days=30),
         actor=Actor.job("inbox"),
+        clock=lambda: time.time() + 61,  # a minute after the files were written: settled
     )
     assert (result.imported, result.refused) == ([CSV.name], ["坏文件.xlsx"])
     assert result.summary() == "收件箱：导入 1 个文件，拒绝 1 个文件"
@@ -432,6 +433,7 @@ def test_the_inbox_runs_under_the_scheduler_lease(app, engine: Engine, tmp_path:
     inbox.mkdir(parents=True)
     (inbox / CSV.name).write_bytes(CSV.read_bytes())
     app.config["INBOX_DIR"] = str(tmp_path / "inbox")
+    app.config["INBOX_SETTLE_SECONDS"] = 0  # the file was written whole just above
     try:
         with app.app_context():
             run = run_job("inbox", local("2026-11-26 07:00"), guarded=True)

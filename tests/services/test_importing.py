@@ -62,9 +62,13 @@ def test_nyc_311_imports_through_its_profile_alone(session: Session) -> None:
             pytest.fail(f"CI needs the shared NYC 311 file at {NYC}")
         pytest.skip(f"the shared NYC 311 file is not beside this checkout ({NYC})")
     report = run_import(session, NYC, profile="nyc311")
-    assert (report.rows_read, report.created, len(report.rejected), len(report.conflicts)) == (2386, 2386, 0, 0)
-    assert states(session, "nyc311") == Counter({"closed": 2302, "dispatched": 63, "handling": 21})
-    assert len(report.warnings) == 7  # Pending / Assigned rows that carry a Closed Date: status wins
+    assert (report.rows_read, report.created, len(report.rejected), len(report.conflicts)) == (2386, 2385, 1, 0)
+    # the city's own data closes one request two months before it was created: refused, not stored as on time
+    (refused,) = report.rejected
+    assert (refused.row, refused.column, refused.value) == (2072, "办结时间", "10/30/2013 12:00:00 AM")
+    assert "早于派单时间" in refused.reason
+    assert states(session, "nyc311") == Counter({"closed": 2302, "dispatched": 63, "handling": 20})
+    assert len(report.warnings) == 6  # Pending / Assigned rows that carry a Closed Date: status wins (a 7th, refused)
     order = find_order(session, source="nyc311", order_no="26984072")
     assert order is not None
     assert (order.street, order.handling_unit, order.category) == ("BROOKLYN", "NYPD", "Blocked Driveway")
@@ -246,7 +250,7 @@ def test_repeat_complaints_are_flagged(session: Session, tmp_path: Path) -> None
         "R3,2026-12-20 09:00,投诉举报,油烟扰民,武定路100号,静安寺街道,待签收,,,,,,",
         "R4,2026-11-17 09:00,投诉举报,噪声扰民,武定路100号,静安寺街道,待签收,,,,,,",
     )
-    run_import(session, path)
+    run_import(session, path, now="2026-12-21 09:00")  # after the last dispatch (a later one would be refused)
     flags = {o.order_no: (o.is_repeat, o.repeat_of) for o in session.exec(select(Order)).all()}
     assert flags == {"R1": (False, None), "R2": (True, "R1"), "R3": (False, None), "R4": (False, None)}
 

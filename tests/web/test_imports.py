@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from tests.helpers import local
-from tests.helpers_import import count
+from tests.helpers_import import JINGAN_STREETS, count, list_streets
 from tests.web.conftest import PEOPLE, csrf_token, post, sign_in
 from tracker.models import ImportBatch, ImportIssue, ImportUpload, Order
 
@@ -35,6 +35,12 @@ def uploads_dir(app, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     folder = tmp_path / "uploads"
     app.config["UPLOAD_DIR"] = str(folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def street_list(people, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    """The streets these exports name are in the street list, beside the people's (an unknown one is refused)."""
+    list_streets(engine, *JINGAN_STREETS)
 
 
 def upload(client, content: bytes, name: str, profile: str = "12345"):  # type: ignore[no-untyped-def]

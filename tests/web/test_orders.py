@@ -133,11 +133,11 @@ def test_squad_records_contact_and_closes_with_forged_fields_ignored(as_role, ru
     assert "「随便」不在可选范围内" in client.get(f"/orders/{order.id}").get_data(as_text=True)
     with Session(engine) as session:
         assert session.get(Order, order.id).state == "handling"  # type: ignore[union-attr]
-    closed = post(
-        client,
-        f"/orders/{order.id}/actions/close",
-        {"reply": "经现场核查已整改。", "verdict": "实际解决", "reply_method": "电话", "closed_at": "2020-01-01"},
-    )
+    reply = {"reply": "经现场核查已整改。", "verdict": "实际解决", "reply_method": "电话"}
+    backdated = post(client, f"/orders/{order.id}/actions/close", {**reply, "closed_at": "2020-01-01"})
+    assert backdated.status_code == 302  # a recorded 办结时间 before the dispatch is refused (issue 22)
+    assert "办结时间 2020-01-01 00:00 不能早于派单时间" in client.get(f"/orders/{order.id}").get_data(as_text=True)
+    closed = post(client, f"/orders/{order.id}/actions/close", reply)
     assert closed.status_code == 302
     with Session(engine) as session:
         stored = session.get(Order, order.id)

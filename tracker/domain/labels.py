@@ -161,6 +161,17 @@ def describe_value(name: str, value: object) -> str:
     return mask_phones_in_text(str(value))
 
 
+def describe_late_entry(entry: object) -> str:
+    """An event's 补录 record (``changes.late_entry``) as the audit trail shows it."""
+    if not isinstance(entry, dict):
+        return ""
+    happened = describe_value("recorded_at", entry.get("recorded_at"))
+    text = f"补录：实际发生于 {happened}，补录原因：{mask_phones_in_text(str(entry.get('reason') or '—'))}"
+    if entry.get("due_passed_at_entry"):
+        text += "（录入时该期限已过，按实际发生时间判定为按时）"
+    return text
+
+
 JOB_TITLES = {  # the scheduler's jobs by id (jobs/registry.py schedules them under these ids)
     "scan": "预警扫描",
     "inbox": "收件箱导入",

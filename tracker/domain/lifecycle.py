@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import latest_extension_date, to_local
@@ -122,6 +122,7 @@ class OrderFacts:
     cycle_started_at: datetime | None = None  # None: the cycle started at dispatch
     resume_state: State | None = None  # the state before the pending return request
     signed_at: datetime | None = None  # when the squad signed the order in this cycle
+    contact_at: datetime | None = None  # the recorded first contact (of this cycle when on or after its start)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ class ActionInput:
     due_at: datetime | None = None
     street: str = ""
     handling_unit: str = ""
+    closed_at: datetime | None = None  # 办结: when it happened, when recorded later (None: now)
+    late_reason: str = ""  # 补录原因: why a time more than LATE_ENTRY before now is entered only now
 
 
 Guard = Callable[[OrderFacts, datetime], str | None]
@@ -177,6 +180,10 @@ def _blank(value: str) -> bool:
 
 
 def _validate_close(facts: OrderFacts, data: ActionInput, now: datetime, calendar: WorkCalendar) -> str | None:
+    if data.closed_at is not None:
+        problem = recorded_time_problem("办结时间", data.closed_at, facts, now, data.late_reason, after_contact=True)
+        if problem:
+            return problem
     if _blank(data.reply):
         return "缺少答复内容"
     if data.verdict not in CLOSURE_VERDICTS:
@@ -235,15 +242,38 @@ def _validate_contact(facts: OrderFacts, data: ActionInput, now: datetime, calen
     if data.contact_result == "未联" and data.contact_reason not in NO_CONTACT_REASONS:
         return f"未联系上时须选择原因（{' / '.join(NO_CONTACT_REASONS)}），实际为「{data.contact_reason or '空'}」"
     if data.contact_at is not None:
-        if data.contact_at > now:
-            return "联系时间不能晚于当前时间"
-        if data.contact_at < facts.dispatched_at:
-            return f"联系时间 {_local(data.contact_at)} 不能早于派单时间 {_local(facts.dispatched_at)}"
-        if facts.cycle_started_at is not None and data.contact_at < facts.cycle_started_at:
-            started = _local(facts.cycle_started_at)
-            return f"联系时间 {_local(data.contact_at)} 不能早于本轮办理开始时间 {started}（重办）"
-        if facts.signed_at is not None and data.contact_at < facts.signed_at:
-            return f"联系时间 {_local(data.contact_at)} 不能早于签收时间 {_local(facts.signed_at)}"
+        return recorded_time_problem("联系时间", data.contact_at, facts, now, data.late_reason)
+    return None
+
+
+LATE_ENTRY = timedelta(hours=1)  # a recorded time further back than this is a 补录 (late entry)
+CLOCK_TOLERANCE = timedelta(minutes=5)  # a phone's clock may run this far ahead
+
+
+def is_late_entry(at: datetime | None, now: datetime) -> bool:
+    """Whether a recorded time is entered late enough to count as 补录."""
+    return at is not None and now - at > LATE_ENTRY
+
+
+def recorded_time_problem(
+    label: str, at: datetime, facts: OrderFacts, now: datetime, late_reason: str, *, after_contact: bool = False
+) -> str | None:
+    """Why a time a person records for a step cannot stand: ahead of the clock, before the step it follows,
+    or a 补录 without its reason."""
+    if at > now + CLOCK_TOLERANCE:
+        return f"{label} {_local(at)} 超过当前时间 {_local(now)} 5 分钟以上：{label}不能晚于当前时间"
+    if at < facts.dispatched_at:
+        return f"{label} {_local(at)} 不能早于派单时间 {_local(facts.dispatched_at)}"
+    if facts.cycle_started_at is not None and at < facts.cycle_started_at:
+        return f"{label} {_local(at)} 不能早于本轮办理开始时间 {_local(facts.cycle_started_at)}（重办）"
+    if facts.signed_at is not None and at < facts.signed_at:
+        return f"{label} {_local(at)} 不能早于签收时间 {_local(facts.signed_at)}"
+    contact = facts.contact_at
+    this_cycle = contact is not None and (facts.cycle_started_at is None or contact >= facts.cycle_started_at)
+    if after_contact and contact is not None and this_cycle and at < contact:
+        return f"{label} {_local(at)} 不能早于先行联系时间 {_local(contact)}"
+    if is_late_entry(at, now) and _blank(late_reason):
+        return f"{label} {_local(at)} 早于当前时间 1 小时以上，属于补录：请填写补录原因"
     return None
 
 

@@ -90,6 +90,7 @@ def init_app(app: Flask) -> None:
         role_label=lambda v: ROLE_LABELS[Role(v)],
         field_label=lambda name: labels.FIELD_LABELS.get(name, name),
         describe_value=labels.describe_value,
+        describe_late_entry=labels.describe_late_entry,
         nav_links=nav_links,
         nav_alert_count=nav_alert_count,
         nav_alert_title=nav_alert_title,

@@ -42,12 +42,14 @@ class FormField:
 
 
 NOTE = FormField("note", "备注", "textarea")
+LATE_REASON = FormField("late_reason", "补录原因（所填时间早于现在 1 小时以上时必填）", "textarea")
 FIELDS: Mapping[Action, tuple[FormField, ...]] = {
     Action.SIGN: (NOTE,),
     Action.FIRST_CONTACT: (
         FormField("contact_result", "联系结果", "select", CONTACT_RESULTS, required=True),
         FormField("contact_reason", "未联原因", "select", ("", *NO_CONTACT_REASONS)),
         FormField("contact_at", "联系时间（不填为现在）", "datetime"),
+        LATE_REASON,
         FormField("contact_person", "联系人"),
         NOTE,
     ),
@@ -55,6 +57,8 @@ FIELDS: Mapping[Action, tuple[FormField, ...]] = {
         FormField("reply", "答复内容", "textarea", required=True),
         FormField("verdict", "结案评判", "select", CLOSURE_VERDICTS, required=True),
         FormField("reply_method", "答复方式", "select", REPLY_METHODS, required=True),
+        FormField("closed_at", "办结时间（不填为现在）", "datetime"),
+        LATE_REASON,
         NOTE,
     ),
     Action.REQUEST_RETURN: (

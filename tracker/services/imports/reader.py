@@ -213,6 +213,7 @@ class ExportFile:
         totals = TOTALS_PATTERN.match
         verbatim = self.verbatim
         strip = str.strip
+        previous_width = width  # cells in the row before (a cut-off last row has fewer than its neighbours)
         for index, (raw, line) in enumerate(grid, start=self.header_row + 1):
             cells = [strip(cell, CELL_SPACES) for cell in raw]
             for at in verbatim:  # free text as written (see clean_cells)
@@ -235,6 +236,12 @@ class ExportFile:
                 if totals(first):
                     self.skipped.append((index, f"合计行（{first}）"))
                     continue
+            if type(raw) is FinalRecord:  # the file's last row, unless it was a blank, header or totals row
+                cut = self._cut_off(index, raw, previous_width)
+                if cut is not None:
+                    self.refused.append(cut)
+                    continue
+            previous_width = len(raw)
             count += 1
             if count > self.limits.max_rows:
                 raise ExportFileError(
@@ -255,6 +262,32 @@ class ExportFile:
                     self.refused.append(refused)
                     continue
             yield index, cells, line
+
+    def _cut_off(self, index: int, final: FinalRecord, previous_width: int) -> RefusedRow | None:
+        """The CSV's last row, when the file ends inside it: a quoted cell left open, or cells missing.
+
+        Missing cells count when no line break ends the file, or when the row before was whole: a
+        file cut at a line's end, with a short row before it, is read as it is.
+        """
+        width = len(self.header)
+        short = len(final) < width
+        if not final.open_quote and not (short and (not final.ended or previous_width >= width)):
+            return None
+        at = len(final) - 1
+        if final.open_quote:
+            why = "文件在本行一个带引号的单元格中间结束（引号未闭合）"
+        else:
+            missing = self.header[len(final)] or f"第 {len(final) + 1} 列"
+            ending = "，文件末尾也没有换行" if not final.ended else ""
+            why = f"本行只有 {len(final)} 列，表头有 {width} 列（从「{missing}」起缺失）{ending}"
+        reason = (
+            f"{why}：文件的最后一行不完整，疑似文件未写完或复制中断；本行未导入，其余行照常导入。"
+            "请取得完整的文件后重新导入"
+        )
+        column = self.header[at] if at < width and self.header[at] else f"第 {at + 1} 列"
+        order_index = self.order_index
+        order_no = final[order_index].strip(CELL_SPACES) if order_index is not None and order_index < len(final) else ""
+        return RefusedRow(index, shown(column), shown(final[at].strip(CELL_SPACES)), reason, shown(order_no))
 
     @cached_property
     def bounded(self) -> list[tuple[int, str, int]]:
@@ -409,21 +442,29 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
     header = [name.replace("\x00", NUL_SIGN) for name in head[header_index]]  # a header names extras: storable
     columns: list[tuple[int, str]] = []
     extras: dict[int, str] = {}
-    claimed: set[str] = set()
+    claimed: dict[str, int] = {}  # canonical field → the column that feeds it
     for index, name in enumerate(header):
-        fields = [f for f in chosen.fields_for(name) if f not in claimed] if name else []
+        fields = list(chosen.fields_for(name)) if name and name not in chosen.ignore else []
+        for canonical in fields:
+            if canonical in claimed:  # two columns for one field: which one the export meant is not ours to guess
+                first = claimed[canonical]
+                raise ExportFileError(
+                    f"文件「{path.name}」第 {header_index + 1} 行表头中，第 {first + 1} 列「{header[first]}」与"
+                    f"第 {index + 1} 列「{name}」都对应字段「{canonical}」，无法判断以哪一列为准，未导入任何内容；"
+                    "请删除其中一列后重新导入（或在导入配置的 ignore_columns 中列出不用的那一列）"
+                )
         if fields:  # one header may feed several fields (e.g. Created Date → 受理时间 and 派单时间)
             columns.extend((index, canonical) for canonical in fields)
-            claimed.update(fields)
+            claimed.update(dict.fromkeys(fields, index))
         elif name in chosen.ignore:
             continue  # the profile says this column means nothing (e.g. a running 序号)
-        else:  # unknown, header-less, or a second column for a field already taken: kept as an extra
+        else:  # unknown or header-less: kept as an extra
             label = name or f"第 {index + 1} 列"
             extras[index] = label if label not in extras.values() else f"{label}（第 {index + 1} 列）"
     found = "、".join(n for n in header if n) or "（空）"
     if "工单编号" not in claimed:
         raise ExportFileError(f"文件「{path.name}」缺少必需列「工单编号」；第 {header_index + 1} 行表头为：{found}")
-    if not claimed & {"派单时间", "受理时间"}:
+    if not claimed.keys() & {"派单时间", "受理时间"}:
         raise ExportFileError(f"文件「{path.name}」缺少必需列「派单时间」（或「受理时间」）；表头为：{found}")
     header_line = lines[header_index]
     line_key = None
@@ -633,15 +674,18 @@ def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[lis
     """
     taken: list[bytes] = []  # the lines of the record the csv module is reading
     plain = [True]  # every line so far ends where the csv module sees it end
+    recent: list[str] = []  # the text of the record the csv module is reading (for the last record's end)
     with path.open("rb") as handle:
         source: Iterator[str] = (
             _tracked_lines(handle, encoding, taken, plain)
             if with_lines
             else io.TextIOWrapper(handle, encoding=encoding, newline="")
         )
-        reader = csv.reader(source)
+        reader = csv.reader(_remembered(source, recent))
         width = 0
         line = 1
+        held: tuple[list[str], bytes | None] | None = None  # each record waits for the next: the last is marked
+        text: list[str] = []
         try:
             for record in reader:
                 width = width or len(record)
@@ -657,12 +701,49 @@ def _csv_rows(path: Path, encoding: str, with_lines: bool) -> Iterator[tuple[lis
                     if plain[0]:
                         raw = (taken[0] if len(taken) == 1 else b"".join(taken)).rstrip(b"\r\n")
                     taken.clear()
-                yield record, raw
+                if held is not None:
+                    yield held
+                held = (record, raw)
+                text = recent.copy()
+                recent.clear()
                 line = reader.line_num + 1
         except csv.Error:
             raise ExportFileError(
                 f"文件「{path.name}」第 {line} 行起无法按 CSV 读取（引号不配对或单元格过长）"
             ) from None
+        if held is not None:
+            yield FinalRecord.of(held[0], "".join(text)), held[1]
+
+
+class FinalRecord(list[str]):
+    """A CSV's last record, with how the file ended: inside a quoted cell, or without a line break.
+
+    A file copied or written only in part ends in the middle of a row: the reader marks its last
+    record so that :meth:`ExportFile._entries` can refuse a row that was cut off.
+    """
+
+    open_quote: bool = False
+    ended: bool = True  # a line break ends the file
+
+    @classmethod
+    def of(cls, cells: list[str], text: str) -> FinalRecord:
+        """The last record's cells, and what the text it was read from says about its end."""
+        final = cls(cells)
+        final.ended = text.endswith(("\n", "\r"))
+        try:
+            for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
+                pass
+        except csv.Error as exc:
+            final.open_quote = "unexpected end of data" in str(exc)
+        return final
+
+
+def _remembered(lines: Iterator[str], recent: list[str]) -> Iterator[str]:
+    """The lines as they are, each also appended to ``recent`` (which the reader clears after each record)."""
+    append = recent.append
+    for text in lines:
+        append(text)
+        yield text
 
 
 def _tracked_lines(handle: Any, encoding: str, taken: list[bytes], plain: list[bool]) -> Iterator[str]:
@@ -710,11 +791,12 @@ _SERIAL = re.compile(r"\d{5}(\.\d+)?")
 _SPACES = re.compile(r"\s+")
 
 
-def parse_datetime(text: str, *, tz: tzinfo, formats: tuple[str, ...] = ()) -> datetime | None:
+def parse_datetime(text: str, *, tz: tzinfo, formats: tuple[str, ...] = (), serials: bool = True) -> datetime | None:
     """A local time cell as an aware datetime; blank → None; unreadable → ValueError (Chinese).
 
-    ISO-like text takes the fast path; Excel serials, the usual Chinese forms and the
-    profile's own formats follow.
+    ISO-like text takes the fast path; Excel serials (only with ``serials``: a workbook's numeric
+    cells; in a CSV a bare number is text, not a date), the usual Chinese forms and the profile's
+    own formats follow.
     """
     if not text:
         return None
@@ -729,6 +811,11 @@ def parse_datetime(text: str, *, tz: tzinfo, formats: tuple[str, ...] = ()) -> d
             continue
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)  # an explicit offset wins
     if _SERIAL.fullmatch(value):
+        if not serials:
+            raise ValueError(
+                "是一个纯数字，不是日期时间：CSV 中的日期应写成 2026-11-20 14:30；"
+                "只有 Excel 表格中的数字单元格才按日期序列号读取"
+            )
         serial = float(value)
         if 20000 <= serial <= 80000:
             return (_EXCEL_EPOCH + timedelta(seconds=round(serial * 86400))).replace(tzinfo=tz)

@@ -6,10 +6,11 @@ import hashlib
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from tracker.domain.errors import TrackerError
+from tracker.domain.labels import format_local
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action, State
 from tracker.services.imports.profiles import Profile
@@ -193,11 +194,45 @@ class CellDigest:
         return any(cells[i] for i in self.extra if i < len(cells))
 
 
+EARLIEST_YEAR = 2000  # no 12345 order of this bureau is older; 1899 or 1900 is an empty Excel date
+FUTURE_LIMIT = timedelta(days=365)  # a deadline or a requested date at most a year ahead
+RECORDED_TOLERANCE = timedelta(days=1)  # a recorded step at most this far past the import's clock
+FORWARD_FIELDS = frozenset({"处理时限", "申请延期至"})  # dates that lie ahead by nature
+
+
+@dataclass(frozen=True)
+class RowChecks:
+    """What a row is checked against besides its own cells: the district's streets and the clock.
+
+    ``streets``: the street list (管理 → 街镇与执法队); empty while none is configured, then any street
+    is taken as written. ``now``: the import's time; None skips the checks against the clock.
+    ``serials``: whether a bare number may be an Excel date serial (only a workbook's cells).
+    """
+
+    streets: frozenset[str] = frozenset()
+    now: datetime | None = None
+    serials: bool = True
+
+
 @lru_cache(maxsize=1 << 16)
-def _utc_moment(text: str, tz: tzinfo, formats: tuple[str, ...]) -> datetime | None:
+def _utc_moment(text: str, tz: tzinfo, formats: tuple[str, ...], serials: bool = True) -> datetime | None:
     """A time cell in UTC (an export's times repeat: each distinct text is read once)."""
-    moment = parse_datetime(text, tz=tz, formats=formats)
+    moment = parse_datetime(text, tz=tz, formats=formats, serials=serials)
     return None if moment is None else moment.astimezone(UTC)
+
+
+def implausible(column: str, moment: datetime, now: datetime | None) -> str | None:
+    """Why a time read from an export cannot be true (too old, too far ahead), or None."""
+    if moment.astimezone(UTC).year < EARLIEST_YEAR:
+        return f"日期 {format_local(moment)} 早于 {EARLIEST_YEAR} 年，不是可信的时间（常见于空日期被读成 1899/1900 年）"
+    if now is None:
+        return None
+    if column in FORWARD_FIELDS:
+        if moment > now + FUTURE_LIMIT:
+            return f"日期 {format_local(moment)} 比导入时间 {format_local(now)} 晚一年以上，不是可信的期限"
+    elif moment > now + RECORDED_TOLERANCE:
+        return f"记录的时间 {format_local(moment)} 晚于导入时间 {format_local(now)}：尚未发生的环节不能导入"
+    return None
 
 
 def parse_row(
@@ -208,6 +243,7 @@ def parse_row(
     shift: Shift | None = None,
     digest: str | None = None,
     line_hash: str | None = None,
+    checks: RowChecks = RowChecks(),
 ) -> ParsedRow:
     """Check and convert one row; raises :class:`RowProblem` for the first bad cell."""
     fields = {name: profile.map_value(name, value) for name, value in row.fields.items()}
@@ -218,20 +254,25 @@ def parse_row(
 
     def when(column: str) -> datetime | None:
         try:
-            moment = _utc_moment(fields.get(column, ""), profile.timezone, profile.date_formats)
+            moment = _utc_moment(fields.get(column, ""), profile.timezone, profile.date_formats, checks.serials)
         except ValueError as exc:
             raise problem(column, str(exc)) from None
         if moment is None:
             return None
-        if shift is None:
-            return moment
-        try:
-            return shift(moment)
-        except TrackerError as exc:  # e.g. the demo's working-day shift needs an unloaded year
-            raise problem(column, exc.message) from None
+        if shift is not None:
+            try:
+                moment = shift(moment)
+            except TrackerError as exc:  # e.g. the demo's working-day shift needs an unloaded year
+                raise problem(column, exc.message) from None
+        why = implausible(column, moment, checks.now)
+        if why is not None:
+            raise problem(column, why + "；本行未导入")
+        return moment
 
     if not order_no:
         raise problem("工单编号", "工单编号为空")
+    if checks.streets:
+        _check_street(fields, checks.streets, problem)
     dispatched = when("派单时间") or when("受理时间")
     if dispatched is None:
         raise problem("派单时间", "派单时间与受理时间均为空，无法起算期限")
@@ -278,6 +319,14 @@ def parse_row(
         extras=extras,
     )
     steps = _steps(fields, when, problem, profile, verdict)
+    dispatch_column = "派单时间" if fields.get("派单时间") else "受理时间"
+    for column, moment in [(s.column, s.at) for s in steps] + [("处理时限", order.platform_due_at)]:
+        if moment is not None and moment < dispatched:
+            raise problem(
+                column,
+                f"{column} {format_local(moment)} 早于{dispatch_column} {format_local(dispatched)}："
+                "任何环节都不能早于派单；本行未导入",
+            )
     warnings: list[RowError] = []
     closing = [s for s in steps if s.action is Action.PLATFORM_CLOSE]
     reopened = closing and any(s.action is Action.REDO and s.at > closing[-1].at for s in steps)
@@ -316,6 +365,23 @@ def parse_row(
         warnings,
         line_hash,
     )
+
+
+def _check_street(fields: dict[str, str], streets: frozenset[str], problem: Callable[[str, str], RowProblem]) -> None:
+    """Every order belongs to a street's squad: an empty or unknown 所属街镇 refuses the row."""
+    street = fields.get("所属街镇", "")
+    if street in streets:
+        return
+    if "所属街镇" not in fields:
+        reason = "文件没有「所属街镇」列：无法确定由哪个街镇的执法队办理，本行未导入"
+    elif not street:
+        reason = "所属街镇为空：无法确定由哪个街镇的执法队办理，本行未导入；请在原系统补全后重新导入"
+    else:
+        reason = (
+            "不在本区街镇名单中（管理 → 街镇与执法队）：无法确定由哪个执法队办理，本行未导入；"
+            "请核对街镇名称，或先在名单中添加该街镇"
+        )
+    raise problem("所属街镇", reason)
 
 
 def _steps(

@@ -22,9 +22,17 @@ from tracker.services.imports.plan import NewOrderWriter, RepeatIndex, plan_new_
 from tracker.services.imports.reader import ExportFile, SheetRow, open_export
 from tracker.services.imports.reconcile import Conflict, reconcile
 from tracker.services.imports.report import ImportReport
-from tracker.services.imports.rows import ParsedRow, RowError, RowProblem, line_digester, parse_row, row_digest
+from tracker.services.imports.rows import (
+    ParsedRow,
+    RowChecks,
+    RowError,
+    RowProblem,
+    line_digester,
+    parse_row,
+    row_digest,
+)
 from tracker.services.imports.survey import Survey, line_survey, survey_rows
-from tracker.services.orders import Context, MemoryStore
+from tracker.services.orders import Context, MemoryStore, directory
 
 if TYPE_CHECKING:  # the options are the importer's; it imports these steps
     from tracker.services.imports.importer import ImportOptions
@@ -224,6 +232,9 @@ def plan_chunk(
         if stored
         else {}
     )
+    # once the district's streets are listed, every order must name one of them (its squad); a bare
+    # number is a date serial only in a workbook's cells
+    checks = RowChecks(frozenset(directory.street_names(session)), options.now, serials=export.encoding is None)
     new_rows: list[ParsedRow] = []
     planned = ChunkPlan([], [])
     for sheet_row, order_no in zip(chunk, numbers, strict=True):
@@ -234,7 +245,9 @@ def plan_chunk(
             continue
         try:
             line = line_digest(sheet_row.line) if line_digest is not None and sheet_row.line is not None else None
-            parsed = parse_row(sheet_row, profile, source=source, shift=options.shift, digest=digest, line_hash=line)
+            parsed = parse_row(
+                sheet_row, profile, source=source, shift=options.shift, digest=digest, line_hash=line, checks=checks
+            )
         except RowProblem as problem:
             report.rejected.append(problem.error)
             continue

@@ -45,6 +45,15 @@ def read_manifest(folder: Path = SAMPLES) -> tuple[datetime, list[SampleFile]]:
     return as_of, files
 
 
+def manifest_streets(folder: Path = SAMPLES) -> list[str]:
+    """The streets of the samples' district, as the manifest lists them (``streets``; none when absent)."""
+    try:
+        streets = tomllib.loads((folder / "manifest.toml").read_text(encoding="utf-8")).get("streets", [])
+    except (OSError, tomllib.TOMLDecodeError):
+        return []  # read_manifest says what is wrong with the file
+    return [name for name in streets if isinstance(name, str) and name.strip()]
+
+
 class WorkdayShift:
     """Moves sample times so the export moment lands on the latest working day not after ``now``.
 
@@ -129,6 +138,11 @@ def load_samples(session: Session, *, now: datetime, folder: Path = SAMPLES) -> 
         shift = WorkdayShift(as_of, now, calendar)
         note = f"{exc.message.rstrip('。')}。示例数据改为按 {last.isoformat()}（最后一个已载入的工作日）载入。"
     actor = Actor.cli("示例数据载入")
+    listed = set(session.exec(select(Street.name)).all())
+    for name in manifest_streets(folder):  # the samples' streets are the district's: listed before import
+        if name not in listed:
+            add_street(session, name=name)
+            listed.add(name)
     reports = [
         import_file(
             session,

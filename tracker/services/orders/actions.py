@@ -24,6 +24,7 @@ from tracker.domain.lifecycle import (
     OrderFacts,
     allowed_actions,
     decide,
+    is_late_entry,
 )
 from tracker.domain.privacy import audit_changes, mask_phones_in_text
 from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State, Unit
@@ -232,6 +233,7 @@ def facts_from(order: Any, open_rows: list[Any]) -> OrderFacts:
         cycle_started_at=order.cycle_started_at,
         resume_state=State(order.return_from_state) if order.return_from_state else None,
         signed_at=getattr(order, "signed_at", None),
+        contact_at=getattr(order, "contact_at", None),
     )
 
 
@@ -271,9 +273,12 @@ def transition(store: Store, *, order: Any, action: Action, data: ActionInput, c
         )
         store.add_row(order, values)
     after = _snapshot(order, store.open_rows(order))
-    changes = {
+    changes: dict[str, Any] = {
         name: [_jsonable(before[name]), _jsonable(after[name])] for name in before if before[name] != after[name]
     }
+    late = _late_entry(action, data, ctx.now, open_rows)
+    if late is not None:
+        changes["late_entry"] = late
     store.add_event(order, _event_values(order, action, State(before["state"]), changes, ctx, _note(action, data)))
     store.done()
 
@@ -308,7 +313,10 @@ def _apply_fields(order: Any, action: Action, data: ActionInput, ctx: Context, d
         order.reply = data.reply if data.reply.strip() else order.reply
         order.verdict = data.verdict or order.verdict
         order.reply_method = data.reply_method or order.reply_method
-        order.closed_at = now
+        order.closed_at = data.closed_at or now
+        if data.closed_at is not None:  # a closure recorded later: its stages ended when it happened
+            for stage in (Stage.CLOSURE, Stage.REDO, Stage.SUPERVISION):
+                done_at[stage] = data.closed_at
     elif action is Action.REDO:
         # the closed cycle's reply and verdict stay in this event's changes and on the detail page
         order.cycle += 1
@@ -415,6 +423,25 @@ def _extend_closing_deadline(open_rows: list[Any], new_date: date | None) -> Non
     row.due_error = None
     row.unit = Unit.FIXED.value
     row.rule_label = f"{row.rule_label}；已批准延期至 {new_date.isoformat()}"
+
+
+def _late_entry(action: Action, data: ActionInput, now: datetime, open_rows: list[Any]) -> dict[str, Any] | None:
+    """补录: a step recorded more than an hour after it happened (the event's ``changes.late_entry``).
+
+    The recorded time is what counts for the deadline (README "补录"); the entry says when it
+    happened, why it is entered only now, and whether the deadline it met had already passed when
+    it was entered, so that a supervisor sees it in the trail and can check it.
+    """
+    recorded = {Action.FIRST_CONTACT: data.contact_at, Action.CLOSE: data.closed_at}.get(action)
+    if recorded is None or not is_late_entry(recorded, now):
+        return None
+    stage = Stage.FIRST_CONTACT if action is Action.FIRST_CONTACT else Stage.CLOSURE
+    due = next((row.due_at for row in open_rows if row.stage == stage.value and row.due_at is not None), None)
+    return {
+        "recorded_at": recorded.isoformat(),
+        "reason": data.late_reason.strip(),
+        "due_passed_at_entry": bool(due is not None and recorded <= due < now),
+    }
 
 
 def _note(action: Action, data: ActionInput) -> str:
