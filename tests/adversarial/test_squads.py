@@ -131,6 +131,27 @@ def test_two_order_number_spellings_refuse_the_file(session: Session, tmp_path: 
         run_import(session, path)
 
 
+def test_the_levels_of_the_category_tree_come_together_and_the_second_level_feeds_the_category(
+    session: Session, tmp_path: Path
+) -> None:
+    # a real export carries 一级分类 … 三级分类 side by side: levels of one tree, not two answers to guess between
+    header = "工单编号,派单时间,一级分类,二级分类,三级分类,所属街镇"
+    path = write_csv(tmp_path, header, "C1,2026-11-16 09:00,市容环境,油烟扰民,餐饮油烟,静安寺街道")
+    report = run_import(session, path)
+    assert (report.created, report.rejected) == (1, [])
+    order = session.exec(select(Order).where(Order.order_no == "C1")).one()
+    assert order.category == "油烟扰民"  # 二级分类, listed first under 问题分类 in the profile
+    assert order.extras == {"一级分类": "市容环境", "三级分类": "餐饮油烟"}  # kept, never dropped
+
+
+def test_a_category_tree_in_another_order_still_takes_its_best_level(session: Session, tmp_path: Path) -> None:
+    header = "工单编号,派单时间,三级分类,一级分类,所属街镇"
+    report = run_import(session, write_csv(tmp_path, header, "C2,2026-11-16 09:00,餐饮油烟,市容环境,静安寺街道"))
+    assert report.created == 1
+    order = session.exec(select(Order).where(Order.order_no == "C2")).one()
+    assert order.category == "市容环境" and order.extras == {"三级分类": "餐饮油烟"}
+
+
 # --- a file cut off in its last row -------------------------------------------------------------
 
 

@@ -443,8 +443,16 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
     columns: list[tuple[int, str]] = []
     extras: dict[int, str] = {}
     claimed: dict[str, int] = {}  # canonical field → the column that feeds it
+    # a ranked field (levels of one hierarchy, e.g. 一级分类 and 二级分类) is fed by its best-ranked column
+    feeding: dict[str, tuple[int, int]] = {}  # ranked field → (rank, column) of its best column
+    for index, name in enumerate(header):
+        for canonical in chosen.fields_for(name) if name and name not in chosen.ignore else ():
+            if canonical in chosen.ranked:
+                rank = (chosen.rank(canonical, name), index)
+                feeding[canonical] = min(feeding.get(canonical, rank), rank)
     for index, name in enumerate(header):
         fields = list(chosen.fields_for(name)) if name and name not in chosen.ignore else []
+        fields = [f for f in fields if f not in feeding or feeding[f][1] == index]
         for canonical in fields:
             if canonical in claimed:  # two columns for one field: which one the export meant is not ours to guess
                 first = claimed[canonical]

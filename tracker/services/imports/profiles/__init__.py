@@ -64,6 +64,9 @@ class Profile:
     yes: frozenset[str]
     values: Mapping[str, Mapping[str, str]]
     ignore: frozenset[str] = frozenset()
+    # fields whose header spellings are levels of one hierarchy (一级分类…五级分类): an export may carry
+    # several; the one listed first in [headers] feeds the field, the others are kept as extras
+    ranked: frozenset[str] = frozenset()
     path: Path | None = None
     _lookup: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
@@ -79,6 +82,12 @@ class Profile:
     def fields_for(self, header: str) -> tuple[str, ...]:
         """The canonical fields a header cell feeds (empty when unknown)."""
         return self._lookup.get(header_key(header), ())
+
+    def rank(self, canonical: str, header: str) -> int:
+        """Where a header spelling stands among the field's own (its canonical name, then [headers] in order)."""
+        names = [header_key(n) for n in (canonical, *self.headers.get(canonical, ()))]
+        key = header_key(header)
+        return names.index(key) if key in names else len(names)
 
     def map_value(self, canonical: str, value: str) -> str:
         """A field value through the profile's value map (unchanged when not listed)."""
@@ -149,6 +158,9 @@ def parse_profile(text: str, *, path: Path | None = None) -> Profile:
     ignore = data.get("ignore_columns", [])
     if not isinstance(ignore, list) or not all(isinstance(c, str) for c in ignore):
         raise ProfileError(f"{where}的 ignore_columns 应为列名的列表，实际为：{ignore!r}")
+    ranked = data.get("ranked_headers", [])
+    if not isinstance(ranked, list) or not all(isinstance(c, str) and c in header_map for c in ranked):
+        raise ProfileError(f"{where}的 ranked_headers 应为 [headers] 中字段名的列表，实际为：{ranked!r}")
     return Profile(
         name=name,
         title=str(data.get("title", name)),
@@ -163,6 +175,7 @@ def parse_profile(text: str, *, path: Path | None = None) -> Profile:
         yes=frozenset(str(v) for v in yes),
         values=values,
         ignore=frozenset(ignore),
+        ranked=frozenset(ranked),
         path=path,
     )
 
