@@ -30,6 +30,7 @@ from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State, Uni
 from tracker.models import Order, OrderDeadline, OrderEvent
 from tracker.services.accounts import Actor
 from tracker.services.orders import deadlines as deadline_rows
+from tracker.services.orders import notices
 
 AUDITED_FIELDS = (
     "state",
@@ -275,6 +276,9 @@ def transition(store: Store, *, order: Any, action: Action, data: ActionInput, c
         name: [_jsonable(before[name]), _jsonable(after[name])] for name in before if before[name] != after[name]
     }
     store.add_event(order, _event_values(order, action, State(before["state"]), changes, ctx, _note(action, data)))
+    if isinstance(store, SessionStore) and action in notices.NOTICE_ACTIONS:  # the squad's groups hear of it
+        rows = store.open_rows(order)
+        notices.enqueue_order_notice(store.session, order=order, action=action, open_rows=rows, now=ctx.now)
     store.done()
 
 
