@@ -170,6 +170,8 @@ def _input_from_toml(index: int, table: dict[str, Any]) -> ChannelInput:
     for name in ("street", "kind"):
         if not isinstance(table.get(name), str) or not table[name].strip():
             raise NotifyConfigError(f"{where}：缺少字段 {name}")
+    if isinstance(table.get("emails"), list):  # emails = ["a@…", "b@…"] reads better in TOML
+        table = {**table, "emails": ", ".join(str(e) for e in table["emails"])}
     texts = {}
     for name in ("webhook", "webhook_file", "secret", "secret_file", "emails", "quiet_start", "quiet_end"):
         value = table.get(name)
@@ -182,10 +184,6 @@ def _input_from_toml(index: int, table: dict[str, Any]) -> ChannelInput:
         if not isinstance(value, bool):
             raise NotifyConfigError(f"{where}（{table['street']}）：字段 {name} 的值「{value}」应为 true 或 false")
         flags[name] = value
-    emails = table.get("emails", "")
-    if isinstance(emails, list):
-        emails = ", ".join(str(e) for e in emails)
-        texts["emails"] = emails
     return ChannelInput(
         street=table["street"],
         kind=table["kind"],

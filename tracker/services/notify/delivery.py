@@ -16,7 +16,7 @@ import smtplib
 import time
 import urllib.error
 import urllib.request
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -133,7 +133,7 @@ def claim(
     holder: str,
     lease: timedelta,
     skip: set[int],
-    attempts_in_run: dict[int, deque[datetime]],
+    attempts_in_run: dict[int, deque[datetime]] | None = None,
 ) -> tuple[NotifyMessage, NotifyChannel] | None:
     """The next due message of a channel under its rate limit, its attempt and lease written; flushes.
 
@@ -158,7 +158,7 @@ def claim(
         channel = session.get(NotifyChannel, message.channel_id)
         if channel is None:
             continue
-        recent = attempts_in_run[channel.id or 0]
+        recent = (attempts_in_run if attempts_in_run is not None else {}).setdefault(channel.id or 0, deque())
         while recent and recent[0] <= now - RATE_WINDOW:
             recent.popleft()
         if max(len(recent), _recent_attempts(session, message.channel_id, now)) >= PER_MINUTE[channel.kind]:
@@ -218,7 +218,7 @@ def deliver(
     """Send due outbox messages one by one, each claimed and finished in its own committed transaction."""
     result = DeliveryResult()
     skip: set[int] = set()
-    attempts_in_run: dict[int, deque[datetime]] = defaultdict(deque)
+    attempts_in_run: dict[int, deque[datetime]] = {}
     for _ in range(limit):
         with Session(engine, expire_on_commit=False) as session:
             claimed = claim(
