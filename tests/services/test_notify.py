@@ -9,12 +9,7 @@ import hashlib
 import hmac
 import json
 import re
-import threading
-import urllib.parse
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from tests.helpers import local
+from tests.helpers_notify import Robot
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.notify import NotifyConfigError
 from tracker.domain.vocabulary import Action
@@ -46,66 +42,6 @@ MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 SECRET = "SEC0123456789abcdef0123456789abcdef"
 KEY_A = "keyJingansi0001"
 KEY_B = "keyCaojiadu0002"
-
-
-@dataclass
-class Robot:
-    """A local group robot: records every request, answers from a script (then ``ok``)."""
-
-    server: ThreadingHTTPServer
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    script: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def wecom(self, key: str) -> str:
-        return f"{self.base}/cgi-bin/webhook/send?key={key}"
-
-    def dingtalk(self, token: str) -> str:
-        return f"{self.base}/robot/send?access_token={token}"
-
-    def delivered(self) -> list[dict[str, Any]]:
-        return [r for r in self.requests if r["answer"] == 0]
-
-
-@pytest.fixture
-def robot() -> Iterator[Robot]:
-    holder: list[Robot] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            me = holder[0]
-            status, answer = me.script.pop(0) if me.script else (200, {"errcode": 0, "errmsg": "ok"})
-            parts = urllib.parse.urlsplit(self.path)
-            me.requests.append(
-                {
-                    "path": parts.path,
-                    "query": dict(urllib.parse.parse_qsl(parts.query)),
-                    "json": json.loads(body),
-                    "content_type": self.headers["Content-Type"],
-                    "answer": answer["errcode"] if status == 200 else status,
-                }
-            )
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holder.append(Robot(server))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield holder[0]
-    server.shutdown()
-    server.server_close()
 
 
 TRANSPORT = Transport(allow_loopback=True, timeout=5)
