@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socketserver
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -66,6 +67,61 @@ def robot() -> Iterator[Robot]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     holder.append(Robot(server))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield holder[0]
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class MailBox:
+    """A local SMTP server's received messages (raw DATA, as bytes)."""
+
+    server: socketserver.ThreadingTCPServer
+    messages: list[tuple[list[str], bytes]] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[MailBox]:
+    """Just enough SMTP (EHLO, MAIL, RCPT, DATA, QUIT) to receive what smtplib sends."""
+    holder: list[MailBox] = []
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(b"220 localhost test SMTP\r\n")
+            recipients: list[str] = []
+            while line := self.rfile.readline():
+                command = line.decode("ascii", "replace").strip()
+                verb = command[:4].upper()
+                if verb in ("EHLO", "HELO"):
+                    self.wfile.write(b"250 localhost\r\n")
+                elif verb == "MAIL":
+                    recipients = []
+                    self.wfile.write(b"250 OK\r\n")
+                elif verb == "RCPT":
+                    recipients.append(command.split(":", 1)[1].strip(" <>"))
+                    self.wfile.write(b"250 OK\r\n")
+                elif verb == "DATA":
+                    self.wfile.write(b"354 go ahead\r\n")
+                    data = b""
+                    while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                        data += chunk
+                    holder[0].messages.append((recipients, data))
+                    self.wfile.write(b"250 OK\r\n")
+                elif verb == "QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+                else:
+                    self.wfile.write(b"250 OK\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    holder.append(MailBox(server))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield holder[0]

@@ -369,3 +369,41 @@ def test_channels_are_checked_before_anything_is_saved(session: Session, streets
         ("静安寺街道", "wecom", "", str(secret_file), ""),
         ("曹家渡街道", "email", "", "", "duty@caojiadu.example.cn"),
     ]
+
+
+def test_an_email_channel_gets_the_batch_as_one_mail(  # type: ignore[no-untyped-def]
+    session: Session, engine: Engine, streets, new_order, calendar, mailbox
+) -> None:
+    from email import message_from_bytes, policy
+
+    from tracker.services.orders import MailSettings
+
+    save_channel(
+        session,
+        data=ChannelInput(
+            street="静安寺街道", kind="email", emails="duty@jingansi.example.cn; chief@jingansi.example.cn"
+        ),
+        actor="管理员",
+        now=local("2026-11-01 09:00"),
+    )
+    session.commit()
+    mine = orders(new_order, "静安寺街道", 3)
+    orders(new_order, "曹家渡街道", 1, start=50)
+    scan(session, now=local("2026-11-18 09:00"), calendar=calendar)
+    compose(session, now=local("2026-11-18 09:01"), base_url="")
+    session.commit()
+    transport = Transport(mail=MailSettings(host="127.0.0.1", port=mailbox.port, sender="tracker@example.cn"))
+    nothing = Transport()  # SMTP not configured: recorded, retried, not lost
+    deliver(engine, clock=lambda: local("2026-11-18 09:01"), holder="t", transport=nothing)
+    [problem] = problem_messages(session)
+    assert "未配置 SMTP" in problem.last_error and problem.status == "failed"
+    retry_message(session, message_id=problem.id or 0, now=local("2026-11-18 09:05"))
+    session.commit()
+    deliver(engine, clock=lambda: local("2026-11-18 09:05"), holder="t", transport=transport)
+    [(to, raw)] = mailbox.messages
+    assert to == ["duty@jingansi.example.cn", "chief@jingansi.example.cn"]
+    mail = message_from_bytes(raw, policy=policy.default)
+    assert mail["Subject"] == "静安寺街道 诉件提醒 3 项（红色 3）"
+    body = mail.get_body().get_content()  # type: ignore[union-attr]
+    assert all(o.order_no in body for o in mine) and "SH202611160050" not in body
+    assert MOBILE.search(body) is None
