@@ -407,3 +407,50 @@ def test_an_email_channel_gets_the_batch_as_one_mail(  # type: ignore[no-untyped
     body = mail.get_body().get_content()  # type: ignore[union-attr]
     assert all(o.order_no in body for o in mine) and "SH202611160050" not in body
     assert MOBILE.search(body) is None
+
+
+KILLER = """
+import os, signal, sys
+from datetime import datetime
+from tracker.db import make_engine
+from tracker.services.notify import Transport, deliver
+
+class Dying(Transport):
+    def post(self, url, body):
+        if sys.argv[2] == "before":
+            os.kill(os.getpid(), signal.SIGKILL)  # dies before the request leaves
+        answer = super().post(url, body)
+        os.kill(os.getpid(), signal.SIGKILL)  # the robot took it; dies before `sent` is committed
+        return answer
+
+now = datetime.fromisoformat(sys.argv[3])
+deliver(make_engine(sys.argv[1]), clock=lambda: now, holder="doomed", transport=Dying(allow_loopback=True, timeout=5))
+"""
+
+
+@pytest.mark.parametrize(("when", "arrivals"), [("before", 1), ("after", 2)])
+def test_a_scheduler_killed_by_sigkill(  # type: ignore[no-untyped-def]
+    session: Session, engine: Engine, database_url: str, streets, new_order, calendar, robot: Robot, when, arrivals
+) -> None:
+    """Killed before the request leaves: sent once after the lease. Killed after the robot accepted it and
+    before ``sent`` was committed: sent again after the lease (the documented at-least-once window)."""
+    import subprocess
+    import sys
+
+    channel(session, "静安寺街道", "wecom", robot.wecom(KEY_A))
+    orders(new_order, "静安寺街道", 2)
+    scan(session, now=local("2026-11-18 09:00"), calendar=calendar)
+    compose(session, now=local("2026-11-18 09:01"), base_url="")
+    session.commit()
+    start = local("2026-11-18 09:01").isoformat()
+    killed = subprocess.run([sys.executable, "-c", KILLER, database_url, when, start], cwd=Path(__file__).parents[2])
+    assert killed.returncode == -9
+    assert len(robot.requests) == arrivals - 1
+    run(session, engine, "2026-11-18 09:02", holder="standby")  # lease of the dead one still runs
+    assert len(robot.requests) == arrivals - 1
+    run(session, engine, "2026-11-18 09:04", holder="standby")
+    run(session, engine, "2026-11-18 09:10", holder="standby")
+    assert len(robot.requests) == arrivals
+    message = session.exec(select(NotifyMessage)).one()
+    session.refresh(message)
+    assert message.status == "sent" and message.attempts == 2
