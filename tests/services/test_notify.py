@@ -454,3 +454,20 @@ def test_a_scheduler_killed_by_sigkill(  # type: ignore[no-untyped-def]
     message = session.exec(select(NotifyMessage)).one()
     session.refresh(message)
     assert message.status == "sent" and message.attempts == 2
+
+
+def test_yellow_then_red_are_told_once_each(  # type: ignore[no-untyped-def]
+    session: Session, engine: Engine, streets, new_order, calendar, robot: Robot
+) -> None:
+    channel(
+        session, "静安寺街道", "wecom", robot.wecom(KEY_A), quiet_start="00:00", quiet_end="00:00"
+    )  # no quiet hours
+    [order] = orders(new_order, "静安寺街道", 1)  # contact due 2026-11-17 23:59
+    for when in ("2026-11-17 12:00", "2026-11-17 20:00", "2026-11-17 20:10", "2026-11-18 00:30", "2026-11-18 01:00"):
+        scan(session, now=local(when), calendar=calendar)
+        session.commit()
+        run(session, engine, when)
+    contents = [r["json"]["markdown"]["content"] for r in robot.requests]
+    assert len(contents) == 2  # blue is not told; each rise once
+    assert "黄色预警" in contents[0] and "红色预警" in contents[1]
+    assert all(order.order_no in c for c in contents)
