@@ -471,3 +471,54 @@ def test_yellow_then_red_are_told_once_each(  # type: ignore[no-untyped-def]
     assert len(contents) == 2  # blue is not told; each rise once
     assert "黄色预警" in contents[0] and "红色预警" in contents[1]
     assert all(order.order_no in c for c in contents)
+
+
+def test_return_and_extension_decisions_are_told_with_their_outcome(  # type: ignore[no-untyped-def]
+    session: Session, engine: Engine, streets, new_order, make_ctx, robot: Robot
+) -> None:
+    from datetime import date
+
+    channel(session, "静安寺街道", "wecom", robot.wecom(KEY_A))
+    first, second = orders(new_order, "静安寺街道", 2)
+    apply_action(session, order=first, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(
+        session,
+        order=first,
+        action=Action.REQUEST_RETURN,
+        data=ActionInput(reason_code="非本辖区", basis="地址属江宁路街道，市民电话 13812345678"),
+        ctx=make_ctx("2026-11-16 10:00"),
+    )
+    apply_action(session, order=second, action=Action.SIGN, data=ActionInput(), ctx=make_ctx("2026-11-16 09:30"))
+    apply_action(
+        session,
+        order=second,
+        action=Action.REQUEST_EXTENSION,
+        data=ActionInput(reason="需协调房管部门", new_due_date=date(2026, 11, 30)),
+        ctx=make_ctx("2026-11-16 10:00"),
+    )
+    session.commit()
+    run(session, engine, "2026-11-16 10:01")
+    assert robot.requests == []  # a squad's own requests are not told back to it
+    apply_action(
+        session,
+        order=first,
+        action=Action.REJECT_RETURN,
+        data=ActionInput(reason="属本辖区"),
+        ctx=make_ctx("2026-11-16 11:00"),
+    )
+    apply_action(
+        session, order=second, action=Action.APPROVE_EXTENSION, data=ActionInput(), ctx=make_ctx("2026-11-16 11:00")
+    )
+    session.commit()
+    run(session, engine, "2026-11-16 11:01")
+    [request] = robot.requests  # both decisions in one message
+    content = request["json"]["markdown"]["content"]
+    assert (
+        f"[{first.order_no}](https://tracker.example.cn/orders/{first.id}) 退单审核结果，阶段：办结，退单申请被驳回"
+        in content
+    )
+    assert (
+        f"[{second.order_no}](https://tracker.example.cn/orders/{second.id}) 延期审核结果，阶段：办结，延期申请已批准，期限：2026-11-30 23:59"
+        in content
+    )
+    assert MOBILE.search(content) is None

@@ -14,7 +14,7 @@ from sqlalchemy import String, and_, cast, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from tracker.domain.labels import STAGE_LABELS, format_local
+from tracker.domain.labels import STAGE_LABELS
 from tracker.domain.vocabulary import Action, AlertLevel, Stage
 from tracker.models import Alert, Digest, NotifyChannel, NotifyEvent, Order
 
@@ -115,9 +115,7 @@ def enqueue_order_notice(session: Session, *, order: Order, action: Action, open
     for row in open_rows:
         if row.stage == wanted.value:
             stage, due = STAGE_LABELS[wanted], row.due_at
-    detail = DECISION_WORDS[action]
-    if action is Action.APPROVE_EXTENSION and due is not None:
-        detail += f"，新期限 {format_local(due)}"
+    detail = DECISION_WORDS[action]  # an approved extension's new deadline is the line's 期限
     key = f"{action.value}:{order.id}:{order.cycle}:{now.isoformat()}"
     values = [
         {
