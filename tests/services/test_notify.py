@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -522,3 +523,40 @@ def test_return_and_extension_decisions_are_told_with_their_outcome(  # type: ig
         in content
     )
     assert MOBILE.search(content) is None
+
+
+def test_two_senders_at_once_send_each_message_once(  # type: ignore[no-untyped-def]
+    session: Session, engine: Engine, streets, new_order, robot: Robot
+) -> None:
+    channel_id = channel(session, "静安寺街道", "wecom", robot.wecom(KEY_A))
+    for i in range(12):
+        [order] = orders(new_order, "静安寺街道", 1, start=200 + i)
+        session.add(
+            NotifyEvent(
+                channel_id=channel_id,
+                key=f"k{i}",
+                kind="redo",
+                street="静安寺街道",
+                order_id=order.id,
+                order_no=order.order_no,
+                created_at=local("2026-11-18 09:00"),
+            )
+        )
+        session.flush()
+        compose(session, now=local("2026-11-18 09:00"), base_url="")
+    session.commit()
+    senders = [
+        threading.Thread(
+            target=deliver,
+            args=(engine,),
+            kwargs={"clock": lambda: local("2026-11-18 09:00"), "holder": f"s{n}", "transport": TRANSPORT},
+        )
+        for n in range(2)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    numbers = sorted(re.findall(r"SH2026111602\d\d", "".join(r["json"]["markdown"]["content"] for r in robot.requests)))
+    assert numbers == [f"SH2026111602{i:02d}" for i in range(12)]
+    assert session.exec(select(NotifyMessage).where(NotifyMessage.status != "sent")).all() == []
