@@ -245,14 +245,16 @@ def test_the_rate_limit_holds_twenty_a_minute_per_robot(  # type: ignore[no-unty
     session: Session, engine: Engine, streets, new_order, robot: Robot
 ) -> None:
     channel_id = channel(session, "静安寺街道", "wecom", robot.wecom(KEY_A))
-    for i in range(25):  # 25 separate decisions composed in 25 runs: 25 messages waiting
-        [order] = orders(new_order, "静安寺街道", 1, start=100 + i)
+    other_id = channel(session, "曹家渡街道", "wecom", robot.wecom(KEY_B))
+    for i, (street, target) in enumerate([("静安寺街道", channel_id)] * 45 + [("曹家渡街道", other_id)]):
+        # 45 separate decisions composed in 45 runs: 45 messages waiting, and one for another robot behind them
+        [order] = orders(new_order, street, 1, start=100 + i)
         session.add(
             NotifyEvent(
-                channel_id=channel_id,
+                channel_id=target,
                 key=f"k{i}",
                 kind="supervise",
-                street="静安寺街道",
+                street=street,
                 order_id=order.id,
                 order_no=order.order_no,
                 created_at=local("2026-11-18 09:00"),
@@ -262,11 +264,14 @@ def test_the_rate_limit_holds_twenty_a_minute_per_robot(  # type: ignore[no-unty
         compose(session, now=local("2026-11-18 09:00"), base_url="")
     session.commit()
     deliver(engine, clock=lambda: local("2026-11-18 09:00"), holder="t", transport=TRANSPORT)
-    assert len(robot.requests) == 20
+    keys = [r["query"]["key"] for r in robot.requests]
+    assert keys.count(KEY_A) == 20 and keys.count(KEY_B) == 1  # the other robot is not held up behind the first
     deliver(engine, clock=lambda: local("2026-11-18 09:00:30"), holder="t", transport=TRANSPORT)
-    assert len(robot.requests) == 20
+    assert len(robot.requests) == 21
     deliver(engine, clock=lambda: local("2026-11-18 09:01:01"), holder="t", transport=TRANSPORT)
-    assert len(robot.requests) == 25
+    assert len(robot.requests) == 41
+    deliver(engine, clock=lambda: local("2026-11-18 09:02:02"), holder="t", transport=TRANSPORT)
+    assert len(robot.requests) == 46
 
 
 def test_quiet_hours_hold_all_but_red_when_the_street_asks(  # type: ignore[no-untyped-def]

@@ -140,39 +140,44 @@ def claim(
     The caller commits before sending, so the attempt is on record whatever happens next.
     """
     take_write_lock(session)
-    query = (
-        select(NotifyMessage)
-        .where(
-            NotifyMessage.status == "pending",
-            col(NotifyMessage.next_attempt_at) <= now,
-            (col(NotifyMessage.lease_until).is_(None)) | (col(NotifyMessage.lease_until) < now),
+    in_run = attempts_in_run if attempts_in_run is not None else {}
+    while True:  # each pass that finds only rate-limited channels skips them all, so this ends
+        query = (
+            select(NotifyMessage)
+            .where(
+                NotifyMessage.status == "pending",
+                col(NotifyMessage.next_attempt_at) <= now,
+                (col(NotifyMessage.lease_until).is_(None)) | (col(NotifyMessage.lease_until) < now),
+            )
+            .order_by(col(NotifyMessage.next_attempt_at), col(NotifyMessage.id))
+            .limit(20)
         )
-        .order_by(col(NotifyMessage.next_attempt_at), col(NotifyMessage.id))
-        .limit(20)
-    )
-    if skip:
-        query = query.where(col(NotifyMessage.channel_id).not_in(skip))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    for message in session.exec(query).all():
-        channel = session.get(NotifyChannel, message.channel_id)
-        if channel is None:
-            continue
-        recent = (attempts_in_run if attempts_in_run is not None else {}).setdefault(channel.id or 0, deque())
-        while recent and recent[0] <= now - RATE_WINDOW:
-            recent.popleft()
-        if max(len(recent), _recent_attempts(session, message.channel_id, now)) >= PER_MINUTE[channel.kind]:
-            skip.add(message.channel_id)  # this channel's minute is used up: the next run goes on
-            continue
-        message.attempts += 1
-        message.lease_until = now + lease
-        message.lease_holder = holder
-        message.last_attempt_at = now
-        session.add(message)
-        session.flush()
-        recent.append(now)
-        return message, channel
-    return None
+        if skip:
+            query = query.where(col(NotifyMessage.channel_id).not_in(skip))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        candidates = session.exec(query).all()
+        if not candidates:
+            return None
+        for message in candidates:
+            channel = session.get(NotifyChannel, message.channel_id)
+            if channel is None or message.channel_id in skip:
+                skip.add(message.channel_id)
+                continue
+            recent = in_run.setdefault(message.channel_id, deque())
+            while recent and recent[0] <= now - RATE_WINDOW:
+                recent.popleft()
+            if max(len(recent), _recent_attempts(session, message.channel_id, now)) >= PER_MINUTE[channel.kind]:
+                skip.add(message.channel_id)  # this channel's minute is used up: the next run goes on
+                continue
+            message.attempts += 1
+            message.lease_until = now + lease
+            message.lease_holder = holder
+            message.last_attempt_at = now
+            session.add(message)
+            session.flush()
+            recent.append(now)
+            return message, channel
 
 
 def finish(session: Session, *, message_id: int, holder: str, answer: Answer, now: datetime, max_attempts: int) -> str:
