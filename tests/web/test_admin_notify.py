@@ -88,6 +88,7 @@ def test_a_failed_message_is_shown_and_can_be_resent(as_role, engine) -> None:  
         message_id = message.id
     page = text(admin.get("/admin/notify"))
     assert "webhook key 无效（errcode 93000）" in page and "已放弃" in page
+    assert "1 个（发送失败 1 条）" in text(admin.get("/admin/"))
     assert post(admin, "/admin/notify/retry", {"message_id": str(message_id)}).status_code == 302
     with Session(engine) as s:
         stored = s.get(NotifyMessage, message_id)
