@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlmodel import Session
 
 from tracker.db import take_write_lock
-from tracker.services.notify import Transport, compose, deliver
+from tracker.services.notify import Transport, compose, deliver, prune_sent
 from tracker.services.operations import JobResult
 from tracker.services.orders import MailSettings
 
@@ -41,6 +41,7 @@ def run(session: Session, *, now: datetime) -> JobResult:
     with Session(engine, expire_on_commit=False) as compose_session:
         take_write_lock(compose_session)
         composed = compose(compose_session, now=now, base_url=config["PUBLIC_URL"])
+        pruned = prune_sent(compose_session, before=now - timedelta(days=config["NOTIFY_KEEP_DAYS"]))
         compose_session.commit()
     result = deliver(
         engine,
@@ -57,6 +58,7 @@ def run(session: Session, *, now: datetime) -> JobResult:
             "retrying": result.retrying,
             "failed": result.failed,
             "rate_limited": result.rate_limited,
+            "pruned": pruned,
             "errors": result.errors[:10],
         },
     )

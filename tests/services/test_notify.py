@@ -565,3 +565,42 @@ def test_two_senders_at_once_send_each_message_once(  # type: ignore[no-untyped-
     numbers = sorted(re.findall(r"SH2026111602\d\d", "".join(r["json"]["markdown"]["content"] for r in robot.requests)))
     assert numbers == [f"SH2026111602{i:02d}" for i in range(12)]
     assert session.exec(select(NotifyMessage).where(NotifyMessage.status != "sent")).all() == []
+
+
+def test_old_sent_messages_are_pruned_and_failed_ones_kept(session: Session, streets) -> None:  # type: ignore[no-untyped-def]
+    from tracker.services.notify import prune_sent
+
+    channel_id = channel(session, "静安寺街道", "email", "", emails="duty@jingansi.example.cn")
+    for key, status, sent in (
+        ("old", "sent", "2026-08-01 09:00"),
+        ("new", "sent", "2026-11-10 09:00"),
+        ("bad", "failed", None),
+    ):
+        message = NotifyMessage(
+            channel_id=channel_id,
+            idempotency_key=key,
+            street="静安寺街道",
+            kind="batch",
+            status=status,
+            next_attempt_at=local("2026-08-01 09:00"),
+            created_at=local("2026-08-01 09:00"),
+            sent_at=local(sent) if sent else None,
+        )
+        session.add(message)
+        session.flush()
+        session.add(
+            NotifyEvent(
+                channel_id=channel_id,
+                key=key,
+                kind="redo",
+                street="静安寺街道",
+                created_at=local("2026-08-01 09:00"),
+                batched_at=local("2026-08-01 09:00"),
+                message_id=message.id,
+            )
+        )
+    session.commit()
+    assert prune_sent(session, before=local("2026-11-18 09:00") - timedelta(days=90)) == 1
+    session.commit()
+    assert sorted(m.idempotency_key for m in session.exec(select(NotifyMessage))) == ["bad", "new"]
+    assert sorted(e.key for e in session.exec(select(NotifyEvent))) == ["bad", "new"]

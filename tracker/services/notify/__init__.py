@@ -22,6 +22,7 @@ from tracker.services.notify.outbox import (
     channel_states,
     compose,
     problem_messages,
+    prune_sent,
     retry_message,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "list_channels",
     "load_channels_file",
     "problem_messages",
+    "prune_sent",
     "resolve_target",
     "retry_message",
     "save_channel",

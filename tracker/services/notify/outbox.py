@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from tracker.domain.deadlines import to_local
@@ -179,3 +179,14 @@ def retry_message(session: Session, *, message_id: int, now: datetime) -> Notify
     session.add(message)
     session.flush()
     return message
+
+
+def prune_sent(session: Session, *, before: datetime) -> int:
+    """Delete messages sent before ``before`` with their events (failed and waiting ones stay); flushes."""
+    old = select(NotifyMessage.id).where(NotifyMessage.status == "sent", col(NotifyMessage.sent_at) < before)
+    session.execute(delete(NotifyEvent).where(col(NotifyEvent.message_id).in_(old)))
+    result = session.execute(
+        delete(NotifyMessage).where(col(NotifyMessage.status) == "sent", col(NotifyMessage.sent_at) < before)
+    )
+    session.flush()
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
