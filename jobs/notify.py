@@ -11,6 +11,7 @@ from flask import current_app
 from sqlmodel import Session
 
 from tracker.db import take_write_lock
+from tracker.models import utcnow
 from tracker.services.notify import Transport, compose, deliver, prune_sent
 from tracker.services.operations import JobResult
 from tracker.services.orders import MailSettings
@@ -45,7 +46,9 @@ def run(session: Session, *, now: datetime) -> JobResult:
         compose_session.commit()
     result = deliver(
         engine,
-        clock=lambda: now,
+        # leases and back-off by the real clock when the run is late (a coalesced tick, run-job --now): a
+        # lease must never start out already expired
+        clock=lambda: max(now, utcnow()),
         holder=HOLDER,
         transport=transport_from_config(),
         max_attempts=config["NOTIFY_MAX_ATTEMPTS"],
