@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tests.helpers import local
 from tests.helpers_notify import Robot
@@ -604,3 +604,29 @@ def test_old_sent_messages_are_pruned_and_failed_ones_kept(session: Session, str
     session.commit()
     assert sorted(m.idempotency_key for m in session.exec(select(NotifyMessage))) == ["bad", "new"]
     assert sorted(e.key for e in session.exec(select(NotifyEvent))) == ["bad", "new"]
+
+
+def test_an_alert_held_overnight_is_not_told_once_its_stage_is_done(  # type: ignore[no-untyped-def]
+    session: Session, engine: Engine, streets, new_order, make_ctx, calendar, robot: Robot
+) -> None:
+    channel(session, "静安寺街道", "wecom", robot.wecom(KEY_A))  # quiet 22:00–07:00, red not let through
+    done, still = orders(new_order, "静安寺街道", 2)
+    scan(session, now=local("2026-11-18 23:00"), calendar=calendar)
+    session.commit()
+    run(session, engine, "2026-11-18 23:01")
+    assert robot.requests == []
+    apply_action(
+        session,
+        order=done,
+        action=Action.FIRST_CONTACT,
+        data=ActionInput(contact_result="已联"),
+        ctx=make_ctx("2026-11-18 23:30"),
+    )
+    scan(session, now=local("2026-11-18 23:40"), calendar=calendar)  # resolves its alert
+    session.commit()
+    run(session, engine, "2026-11-19 07:00")
+    [request] = robot.requests
+    content = request["json"]["markdown"]["content"]
+    assert still.order_no in content and done.order_no not in content
+    assert content.startswith("### 静安寺街道 诉件提醒 1 项")
+    assert session.exec(select(NotifyEvent).where(col(NotifyEvent.batched_at).is_(None))).all() == []

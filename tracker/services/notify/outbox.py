@@ -15,7 +15,7 @@ from tracker.domain.deadlines import to_local
 from tracker.domain.labels import STAGE_LABELS
 from tracker.domain.notify import EventView, in_quiet_hours, parse_hhmm, render
 from tracker.domain.vocabulary import Stage
-from tracker.models import NotifyChannel, NotifyEvent, NotifyMessage
+from tracker.models import Alert, NotifyChannel, NotifyEvent, NotifyMessage
 
 
 def _view(event: NotifyEvent) -> EventView:
@@ -44,6 +44,22 @@ def sendable(channel: NotifyChannel, events: list[NotifyEvent], *, now: datetime
     return [e for e in events if e.kind == "alert" and e.level == "red"]
 
 
+def _ended_alerts(session: Session, events: list[NotifyEvent]) -> list[NotifyEvent]:
+    """Alert events whose stage has no open alert any more (done, or the order closed) since they were written."""
+    alerts = [e for e in events if e.kind == "alert" and e.order_id is not None]
+    if not alerts:
+        return []
+    still_open = {
+        (int(order_id), str(stage))
+        for order_id, stage in session.exec(
+            select(Alert.order_id, Alert.stage).where(
+                col(Alert.order_id).in_({e.order_id for e in alerts}), col(Alert.resolved_at).is_(None)
+            )
+        ).all()
+    }
+    return [e for e in alerts if (e.order_id, e.stage) not in still_open]
+
+
 def compose(session: Session, *, now: datetime, base_url: str) -> list[NotifyMessage]:
     """Turn each enabled channel's pending events into one outbox message; flushes (commit with the caller).
 
@@ -70,6 +86,14 @@ def compose(session: Session, *, now: datetime, base_url: str) -> list[NotifyMes
                 .order_by(col(NotifyEvent.id))
             ).all()
         )
+        ended = _ended_alerts(session, pending)
+        if ended:  # held (quiet hours, a channel switched off) while its stage was done: nothing left to tell
+            session.execute(
+                update(NotifyEvent)
+                .where(col(NotifyEvent.id).in_([e.id for e in ended]), col(NotifyEvent.batched_at).is_(None))
+                .values(batched_at=now)
+            )
+            pending = [e for e in pending if e not in ended]
         events = sendable(channel, pending, now=now)
         if not events:
             continue
