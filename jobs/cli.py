@@ -23,7 +23,7 @@ def run_job_command(name: str, now_text: str | None) -> None:
     """立即运行一个定时任务一次，并记录运行结果。
 
     NAME：scan 预警扫描、inbox 收件箱导入、digest 街镇日报、metrics 指标快照、calendar_watch 次年节假日检查、
-    retention 个人信息保留期限。
+    retention 个人信息保留期限、notify 群消息与邮件提醒。
     """
     from jobs.runner import run_job
     from tracker.cli.common import parse_local_time

@@ -7,14 +7,17 @@ from datetime import datetime
 from flask import current_app
 from sqlmodel import Session
 
+from tracker.domain.deadlines import to_local
 from tracker.services.operations import JobResult
-from tracker.services.orders import MailSettings, build_digests, load_recipients, send_digests
+from tracker.services.orders import MailSettings, build_digests, load_recipients, notices, send_digests
 
 
 def run(session: Session, *, now: datetime) -> JobResult:
     """Build and store every street's digest; e-mail them when SMTP is configured."""
     config = current_app.config
     digests = build_digests(session, now=now)
+    # the group robots' copy goes through the outbox (job notify), in this same transaction
+    notices.enqueue_digest_notices(session, digests=digests, day=to_local(now).date(), now=now)
     sent = failed = 0
     if config["SMTP_HOST"]:
         mail = MailSettings(

@@ -10,7 +10,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from jobs import calendar_watch, digest, inbox, metrics, retention, scan
+from jobs import calendar_watch, digest, inbox, metrics, notify, retention, scan
 from tracker.domain.labels import JOB_TITLES
 from tracker.services.operations import JobFunc
 
@@ -52,5 +52,12 @@ JOBS: dict[str, JobSpec] = {
             lambda c: _at(c, "CALENDAR_WATCH_AT", month="11,12"),
         ),
         JobSpec("retention", JOB_TITLES["retention"], retention.run, lambda c: _at(c, "RETENTION_AT")),
+        JobSpec(
+            "notify",
+            JOB_TITLES["notify"],
+            notify.run,
+            lambda c: IntervalTrigger(minutes=float(c["NOTIFY_EVERY_MINUTES"]), timezone=TIMEZONE),
+            write_lock=False,
+        ),
     )
 }

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel
 import jobs.cli
 import tracker.models
 from tests.helpers import local
+from tests.helpers_notify import mailbox, robot  # noqa: F401 (a local group robot and SMTP server)
 from tracker import create_app
 from tracker.db import make_engine
 from tracker.domain.calendar import WorkCalendar

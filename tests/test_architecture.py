@@ -97,6 +97,7 @@ ALLOWED = {
     "spot_checks": {"orders", "accounts"},
     "stats": {"orders", "accounts"},
     "operations": {"imports", "orders", "accounts"},
+    "notify": {"orders", "accounts"},
 }
 
 

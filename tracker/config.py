@@ -88,6 +88,13 @@ def load(instance_path: str) -> dict[str, Any]:
         "SMTP_USER": os.environ.get("TRACKER_SMTP_USER", ""),
         "SMTP_PASSWORD": secret("TRACKER_SMTP_PASSWORD"),
         "SMTP_STARTTLS": os.environ.get("TRACKER_SMTP_STARTTLS", "") in ("1", "true", "yes"),
+        # squad notifications (README "Squad notifications"): links in messages, how often the outbox is sent
+        "PUBLIC_URL": os.environ.get("TRACKER_PUBLIC_URL", "").strip(),
+        "NOTIFY_EVERY_MINUTES": float(os.environ.get("TRACKER_NOTIFY_EVERY_MINUTES", "1")),
+        "NOTIFY_MAX_ATTEMPTS": int(os.environ.get("TRACKER_NOTIFY_MAX_ATTEMPTS", "12")),
+        "NOTIFY_KEEP_DAYS": int(os.environ.get("TRACKER_NOTIFY_KEEP_DAYS", "90")),
+        # tests only: a robot URL may be http://127.0.0.1:PORT (never in production)
+        "NOTIFY_ALLOW_LOOPBACK": os.environ.get("TRACKER_NOTIFY_ALLOW_LOOPBACK", "") in ("1", "true", "yes"),
         "SCHEDULER_LEASE_SECONDS": int(os.environ.get("TRACKER_SCHEDULER_LEASE_SECONDS", "45")),
         "UPLOAD_MAX_BYTES": int(os.environ.get("TRACKER_UPLOAD_MAX_BYTES", str(100 * 1024 * 1024))),
         "REQUEST_MAX_BYTES": int(os.environ.get("TRACKER_REQUEST_MAX_BYTES", str(1024 * 1024))),

@@ -347,6 +347,105 @@ class Digest(SQLModel, table=True):
     emailed_to: str = ""
 
 
+NOTIFY_KINDS = ("wecom", "dingtalk", "email")
+NOTIFY_EVENTS = ("alert", "supervise", "redo", "return_decision", "extension_decision", "digest")
+NOTIFY_STATUSES = ("pending", "sent", "failed")
+
+
+def _in_text(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class NotifyChannel(SQLModel, table=True):
+    """Where a street's squad hears of its orders: a WeCom or DingTalk group robot, or e-mail addresses.
+
+    A webhook key or signing secret is stored here or named by a file (``*_file``, read when sending);
+    pages never show it again.
+    """
+
+    __tablename__ = "notify_channel"
+    __table_args__ = (
+        sa.CheckConstraint(_in_text("kind", NOTIFY_KINDS), name="ck_notify_channel_kind"),
+        sa.UniqueConstraint("street", "kind", name="uq_notify_channel_street_kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    street: str
+    kind: str = Field(max_length=16)
+    webhook: str = ""  # the robot's full URL (its key or access_token is the secret)
+    webhook_file: str = ""
+    secret: str = ""  # DingTalk signing secret (SEC…)
+    secret_file: str = ""
+    emails: str = ""  # comma separated
+    quiet_start: str = Field(default="22:00", max_length=5)
+    quiet_end: str = Field(default="07:00", max_length=5)
+    red_in_quiet: bool = False
+    enabled: bool = True
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    updated_by: str = ""
+
+
+class NotifyEvent(SQLModel, table=True):
+    """Something a channel must be told, written in the transaction of what happened (the outbox's input).
+
+    ``batched_at`` is set when the event went into a message; ``key`` makes a rerun add nothing twice.
+    """
+
+    __tablename__ = "notify_event"
+    __table_args__ = (
+        sa.CheckConstraint(_in_text("kind", NOTIFY_EVENTS), name="ck_notify_event_kind"),
+        sa.UniqueConstraint("channel_id", "key", name="uq_notify_event_channel_key"),
+        sa.Index("ix_notify_event_pending", "batched_at", "channel_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: int = Field(foreign_key="notify_channel.id")
+    key: str = Field(max_length=200)
+    kind: str = Field(max_length=32)
+    street: str
+    order_id: int | None = Field(default=None, foreign_key="work_order.id")
+    order_no: str = ""
+    stage: str = ""
+    level: str = ""
+    due_at: datetime | None = Field(default=None, sa_column=utc_column())
+    detail: str = ""  # the decision in words (批准 / 驳回), a digest's text
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    batched_at: datetime | None = Field(default=None, sa_column=utc_column())
+    message_id: int | None = Field(default=None, foreign_key="notify_message.id")
+
+
+class NotifyMessage(SQLModel, table=True):
+    """One message to one channel (the outbox row the sender works from): sent once, retried with back-off.
+
+    ``idempotency_key`` is unique: composing the same events again finds the row instead of adding
+    one. ``attempts`` and ``lease_until`` are committed before the request goes out.
+    """
+
+    __tablename__ = "notify_message"
+    __table_args__ = (
+        sa.CheckConstraint(_in_text("status", NOTIFY_STATUSES), name="ck_notify_message_status"),
+        sa.Index("ix_notify_message_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: int = Field(foreign_key="notify_channel.id", index=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    street: str
+    kind: str = Field(max_length=16)  # batch | digest
+    title: str = ""
+    body: str = ""  # markdown as composed (masked); the platform payload is built from it when sending
+    event_count: int = 0
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False))
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column())
+    lease_holder: str = ""
+    last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column())
+    last_error: str = ""
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
+
+
 class MetricSnapshot(SQLModel, table=True):
     """One rate for one street on one day (numerator, denominator and the date that put orders in).
 

@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     from tracker.cli.database import init_db_command
     from tracker.cli.deadlines import calendar_group, deadline_command, rules_group
     from tracker.cli.imports import demo_load_command, import_orders_command
+    from tracker.cli.notify import notify_group
     from tracker.cli.retention import retention_group
     from tracker.cli.sampling import sample_size_command
     from tracker.cli.stats import snapshot_metrics_command
@@ -39,5 +40,6 @@ def init_app(app: Flask) -> None:
         sample_size_command,
         backup_group,
         retention_group,
+        notify_group,
     ):
         app.cli.add_command(cmd)

@@ -179,4 +179,5 @@ JOB_TITLES = {  # the scheduler's jobs by id (jobs/registry.py schedules them un
     "metrics": "指标快照",
     "calendar_watch": "次年节假日检查",
     "retention": "个人信息保留期限",
+    "notify": "群消息与邮件提醒",
 }

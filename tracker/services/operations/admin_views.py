@@ -19,6 +19,8 @@ from tracker.models import (
     DeadlineRuleRow,
     ExportLog,
     JobRun,
+    NotifyChannel,
+    NotifyMessage,
     Order,
     OrderDeadline,
     PhoneReveal,
@@ -49,6 +51,8 @@ def section_counts(session: Session) -> dict[str, int]:
         "job_errors": _count(session, JobRun, col(JobRun.outcome) == "error"),
         "reveals": _count(session, PhoneReveal),
         "exports": _count(session, ExportLog),
+        "notify_channels": _count(session, NotifyChannel),
+        "notify_failed": _count(session, NotifyMessage, col(NotifyMessage.status) == "failed"),
     }
 
 

@@ -1,12 +1,14 @@
 """Orders: the one door for an order's state (``actions``), its stage deadlines, alerts and digests, the
 holiday calendar and deadline rules as stored, streets and categories, the order lists and export, and what
-is kept beside an order without moving it: its attachments (photos, PDF; ``attachments``) and notes (``notes``).
+is kept beside an order without moving it: its attachments (photos, PDF; ``attachments``) and notes (``notes``),
+and what the street's notification channels must be told (``notices``: written in the transaction of the
+alert or action; the ``notify`` service sends it).
 
 Only ``actions`` assigns an order's state and writes its audit event (tests/test_architecture.py).
 May import: ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
 """
 
-from tracker.services.orders import calendar, directory, rules
+from tracker.services.orders import calendar, directory, notices, rules
 from tracker.services.orders.actions import (
     DETAIL_FIELDS,
     Context,
@@ -127,6 +129,7 @@ __all__ = [
     "load_calendar",
     "load_recipients",
     "may_withdraw",
+    "notices",
     "open_order",
     "order_attachments",
     "order_detail",

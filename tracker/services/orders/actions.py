@@ -1,4 +1,9 @@
-"""The one door for order state: create an order, apply a lifecycle action, write the audit event."""
+"""The one door for order state: create an order, apply a lifecycle action, write the audit event.
+
+One piece: every change of an order's state passes here, with its deadline effects, its audit event,
+the 补录 check of a recorded time and the notices its street is told, in one transaction; split, a
+caller could change state through one half without the other.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State, Uni
 from tracker.models import Order, OrderDeadline, OrderEvent
 from tracker.services.accounts import Actor
 from tracker.services.orders import deadlines as deadline_rows
+from tracker.services.orders import notices
 
 AUDITED_FIELDS = (
     "state",
@@ -280,6 +286,9 @@ def transition(store: Store, *, order: Any, action: Action, data: ActionInput, c
     if late is not None:
         changes["late_entry"] = late
     store.add_event(order, _event_values(order, action, State(before["state"]), changes, ctx, _note(action, data)))
+    if isinstance(store, SessionStore) and action in notices.NOTICE_ACTIONS:  # the squad's groups hear of it
+        rows = store.open_rows(order)
+        notices.enqueue_order_notice(store.session, order=order, action=action, open_rows=rows, now=ctx.now)
     store.done()
 
 

@@ -24,6 +24,7 @@ from tracker.domain.roles import is_district_wide
 from tracker.domain.vocabulary import AlertLevel, Stage
 from tracker.models import Alert, Digest, Order, OrderDeadline
 from tracker.services.accounts import Viewer, log_refusal, scoped
+from tracker.services.orders import notices
 from tracker.services.orders.counts import LiveCounts, StageAlert, live_counts, open_stages
 
 
@@ -137,6 +138,7 @@ def scan(
             resolved_at=case((ended, literal(now, alert.c.resolved_at.type)), else_=None),
         )
     )
+    notices.enqueue_alert_notices(session, now=now)  # same transaction: an alert is told once it is stored
     raised = _count(session, alert.c.raised_at == now)
     escalated = _count(session, and_(alert.c.level_changed_at == now, alert.c.raised_at < now))
     resolved = _count(session, alert.c.resolved_at == now)
