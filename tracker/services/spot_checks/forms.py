@@ -86,11 +86,11 @@ SIZE_CHOICES: Mapping[str, str] = {
 }
 
 
-FORM_PLAN = replace(DEFAULT_PLAN, allocation=Allocation.PROPORTIONAL, minimum_per_stratum=2)
-"""The form's defaults: domain.md §6's 5 % stratified by squad with its risk inclusions, but 5 % of the whole
-population spread over the squads in proportion (each at least 2), not 5 % of each squad with at least 10
-each: on a month of a small district those minimums take every order of most squads, a census nobody asked for.
-A plan that would still take the whole population is refused unless confirmed (plans.draw_plan)."""
+FORM_PLAN = replace(DEFAULT_PLAN, allocation=Allocation.PROPORTIONAL)
+"""The form's defaults: domain.md §6's rule as the bureau states it, 5 % of each squad's closed orders (5 % of
+the whole spread over the squads in proportion) with at least 10 per squad, plus every 不满意 and returned
+order. On a small month those minimums take whole squads: the preview says so per squad (整层抽取) before the
+draw, and a plan that would take the whole population is refused unless confirmed (plans.draw_plan)."""
 
 
 def default_form(now: datetime) -> dict[str, Any]:
