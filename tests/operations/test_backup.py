@@ -82,6 +82,7 @@ def deployed(tmp_path: Path):  # type: ignore[no-untyped-def]
         draw_plan(
             session, viewer=viewer, actor=Actor.cli("测试"), now=utcnow(), data=data, checklist=load_checklist(None)
         )
+        session.commit()  # receive_upload ends the caller's transaction (its dry run plans first on SQLite)
         sample = ROOT / "sample_orders" / "城管诉件导出_2026-11-20.csv"
         settings = uploads.ImportSettings(
             actor=Actor.cli("测试"), now=utcnow(), limits=Limits(), repeat_window=timedelta(days=30)
