@@ -55,3 +55,12 @@ def test_nothing_left_is_none(empty: str | None) -> None:
 def test_a_name_that_starts_like_a_district_is_kept() -> None:
     # 小区 at the start is not a district prefix of two or three characters followed by a road
     assert normalise_address("静安区彭浦新村小区3号") == "彭浦新村小区3号"
+
+
+def test_building_level_drops_the_flat() -> None:
+    from tracker.domain.addresses import building_of
+
+    assert {building_of(a) for a in SAME_PLACE} == {"南京西路1000弄2支弄3号"}
+    assert building_of("共和新路320号402室") == building_of("共和新路320号") == "共和新路320号"
+    assert building_of("彭浦新村") == "彭浦新村"
+    assert building_of(None) is None

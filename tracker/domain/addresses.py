@@ -52,3 +52,18 @@ def normalise_address(address: str | None) -> str | None:
     text = text.replace("号号", "号")
     text = _DIGIT_ZERO.sub(r"\1", text)
     return text or None
+
+
+_FLAT = re.compile(r"^(.+?号)\d+$")
+
+
+def building_of(address: str | None) -> str | None:
+    """The normalised address at building level (``…3号401`` → ``…3号``): the flat number is personal data.
+
+    Hotspots are grouped and shown at this level, so a list, chart or export never names a flat.
+    """
+    key = normalise_address(address)
+    if key is None:
+        return None
+    match = _FLAT.match(key)
+    return match.group(1) if match else key
