@@ -1,4 +1,4 @@
-"""The Poisson upper tail against values worked out by hand, and the alarm rule's minimum count."""
+"""The binomial upper tail against the direct sum, and the alarm rule's minimum count."""
 
 from __future__ import annotations
 
@@ -6,27 +6,28 @@ import math
 
 import pytest
 
-from tracker.domain.rising import is_rise, poisson_upper_tail
+from tracker.domain.rising import binomial_upper_tail, is_rise, rise_p_value
 
 
-@pytest.mark.parametrize(("count", "mean"), [(1, 1.0), (3, 2.0), (10, 4.5), (0, 3.0), (40, 10.0)])
-def test_tail_matches_the_direct_sum(count: int, mean: float) -> None:
-    lower = sum(math.exp(-mean) * mean**i / math.factorial(i) for i in range(count))
-    assert poisson_upper_tail(count, mean) == pytest.approx(1 - lower, rel=1e-9, abs=1e-15)
+@pytest.mark.parametrize(("count", "total", "share"), [(1, 1, 0.5), (3, 10, 1 / 9), (12, 28, 1 / 9), (0, 5, 0.2)])
+def test_tail_matches_the_direct_sum(count: int, total: int, share: float) -> None:
+    direct = sum(math.comb(total, i) * share**i * (1 - share) ** (total - i) for i in range(count, total + 1))
+    assert binomial_upper_tail(count, total, share) == pytest.approx(direct, rel=1e-9, abs=1e-15)
 
 
 def test_tiny_tails_stay_positive() -> None:
-    tail = poisson_upper_tail(60, 2.0)
+    tail = binomial_upper_tail(200, 400, 1 / 9)
     assert 0 < tail < 1e-40
 
 
-def test_zero_mean() -> None:
-    assert poisson_upper_tail(1, 0.0) == 0.0
-    assert poisson_upper_tail(0, 0.0) == 1.0
+def test_edges() -> None:
+    assert binomial_upper_tail(3, 2, 0.5) == 0.0
+    assert binomial_upper_tail(1, 5, 0.0) == 0.0
 
 
 def test_alarm_rule() -> None:
-    assert not is_rise(2, 0.0)  # 0 → 2 is below the minimum count
-    assert is_rise(9, 2.0)  # P(X ≥ 9 | 2) ≈ 0.0002
-    assert not is_rise(5, 3.0)  # P(X ≥ 5 | 3) ≈ 0.18
-    assert not is_rise(20, 15.0)
+    assert not is_rise(2, 0)  # 0 → 2 is below the minimum count
+    assert is_rise(12, 16)  # 2 a week for 8 weeks, then 12
+    assert rise_p_value(12, 16) < 1e-4
+    assert not is_rise(7, 43)  # about 5 a week, then 7
+    assert not is_rise(13, 83)  # about 10 a week, then 13

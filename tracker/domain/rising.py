@@ -1,9 +1,13 @@
 """Rising problems (异常上升): is a week's count improbable under its own baseline? Standard library only.
 
-The method, as the analysis page states it: the baseline is the mean weekly count of the previous
-8 weeks (at least ``BASELINE_FLOOR``, so a quiet series is not divided by zero); a week is flagged
-when its count is at least ``MIN_COUNT`` and the Poisson probability of a count at least that high
-under the baseline is below ``ALPHA``.
+The method, as the analysis page states it. Each street × category's weekly counts are taken as
+Poisson with a constant rate; the question is whether the judged week's rate is higher than that of
+the ``BASELINE_WEEKS`` weeks before it. Plugging the baseline mean into a Poisson tail treats an
+estimate as the truth and raised 1.35 % false alarms at a nominal 1 % on stationary series (the
+test in tests/services/test_analysis.py), so we use the exact test for two Poisson rates instead:
+given the total ``n`` over the 9 weeks, the judged week's count is Binomial(n, 1/9) when nothing
+changed, and the week is flagged when P(X ≥ count) < ``ALPHA`` and count ≥ ``MIN_COUNT`` (so
+that 0 → 2 is never an alarm).
 """
 
 from __future__ import annotations
@@ -13,40 +17,35 @@ import math
 BASELINE_WEEKS = 8
 ALPHA = 0.01
 MIN_COUNT = 5
-BASELINE_FLOOR = 0.5
 
 
-def poisson_upper_tail(count: int, mean: float) -> float:
-    """P(X ≥ count) for X ~ Poisson(mean), summed in log space so large means do not underflow."""
+def binomial_upper_tail(count: int, total: int, share: float) -> float:
+    """P(X ≥ count) for X ~ Binomial(total, share), summed in log space (exact for the counts we see)."""
     if count <= 0:
         return 1.0
-    if mean <= 0:
+    if count > total:
         return 0.0
-    # 1 − P(X ≤ count − 1); the lower sum is stable for the counts we see (≤ a few thousand)
-    log_term = -mean  # log P(X = 0)
-    lower = math.exp(log_term)
-    for i in range(1, count):
-        log_term += math.log(mean) - math.log(i)
-        lower += math.exp(log_term)
-    return max(0.0, 1.0 - lower) if lower < 0.999999 else _upper_sum(count, mean)
+    if share <= 0:
+        return 0.0
+    if share >= 1:
+        return 1.0
+    log_p, log_q = math.log(share), math.log1p(-share)
+    base = math.lgamma(total + 1)
+    terms = [
+        base - math.lgamma(i + 1) - math.lgamma(total - i + 1) + i * log_p + (total - i) * log_q
+        for i in range(count, total + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * math.fsum(math.exp(t - top) for t in terms))
 
 
-def _upper_sum(count: int, mean: float) -> float:
-    """P(X ≥ count) summed upward from ``count`` (precise when the tail is tiny)."""
-    log_term = -mean + count * math.log(mean) - math.lgamma(count + 1)
-    total = 0.0
-    i = count
-    while True:
-        term = math.exp(log_term)
-        total += term
-        if term < total * 1e-15 or i > count + 10_000:
-            return total
-        i += 1
-        log_term += math.log(mean) - math.log(i)
+def rise_p_value(count: int, baseline_total: int, *, weeks: int = BASELINE_WEEKS) -> float:
+    """How improbable ``count`` in the judged week is, next to ``baseline_total`` over ``weeks`` weeks before it."""
+    return binomial_upper_tail(count, count + baseline_total, 1 / (weeks + 1))
 
 
-def is_rise(count: int, baseline: float, *, alpha: float = ALPHA, min_count: int = MIN_COUNT) -> bool:
-    """Whether ``count`` in one week is an alarm against a baseline mean of weekly counts."""
-    if count < min_count:
-        return False
-    return poisson_upper_tail(count, max(baseline, BASELINE_FLOOR)) < alpha
+def is_rise(
+    count: int, baseline_total: int, *, weeks: int = BASELINE_WEEKS, alpha: float = ALPHA, min_count: int = MIN_COUNT
+) -> bool:
+    """Whether ``count`` in one week is an alarm against ``baseline_total`` orders in the ``weeks`` before it."""
+    return count >= min_count and rise_p_value(count, baseline_total, weeks=weeks) < alpha

@@ -4,6 +4,7 @@ Counts are SQL; a number shown in two places is computed here once.
 May import: ``orders``, ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
 """
 
+from tracker.services.stats.analysis import Hotspot, Hotspots, Rise, hotspots, rises
 from tracker.services.stats.board import DashboardFilter, default_filter
 from tracker.services.stats.dashboard import build_dashboard
 from tracker.services.stats.metrics import snapshot_day
@@ -12,12 +13,17 @@ from tracker.services.stats.rates import RATE_METRICS, PeriodError, PeriodRates,
 __all__ = [
     "RATE_METRICS",
     "DashboardFilter",
+    "Hotspot",
+    "Hotspots",
     "PeriodError",
     "PeriodRates",
     "Rate",
+    "Rise",
     "StreetRates",
     "build_dashboard",
     "default_filter",
+    "hotspots",
     "live_rates",
+    "rises",
     "snapshot_day",
 ]
