@@ -178,3 +178,41 @@ def test_false_alarm_rate_on_stationary_series() -> None:
     print(f"\n异常上升误报率：{flags} / {judged} = {rate:.4%}（{SEEDS} 个种子 × {GROUPS} 个序列）")
     assert judged == SEEDS * GROUPS
     assert rate < 0.01
+
+
+def test_patterns_count_what_was_planted(session: Session) -> None:
+    from tracker.services.stats.analysis import build_analysis
+
+    fri_late = local("2026-11-20 17:10")  # a Friday
+    mon = local("2026-11-23 09:05")
+    rows = [order(1, fri_late, "静安寺街道", "油烟扰民", "甲路1号"), order(2, mon, "静安寺街道", "噪声扰民", "乙路2号")]
+    rows.append(order(3, local("2026-10-05 09:30"), "曹家渡街道", "油烟扰民", "丙路3号"))
+    session.add_all(rows)
+    session.flush()
+    met = {1: ("first_contact", "late"), 2: ("first_contact", "met"), 3: ("closure", "met")}
+    for order_id, (stage, outcome) in met.items():
+        row = rows[order_id - 1]
+        session.add(
+            OrderDeadline(
+                order_id=row.id, stage=stage, started_at=row.dispatched_at, unit="working_days", outcome=outcome
+            )
+        )
+    session.commit()
+    result = build_analysis(session, viewer=SUPERVISOR, now=NOW)
+    p = result.patterns
+    assert p.heatmap[4][17] == 1 and p.heatmap[0][9] == 2 and sum(map(sum, p.heatmap)) == 3
+    assert p.months == ["2026-10", "2026-11"]
+    assert p.categories == {"油烟扰民": [1, 1], "噪声扰民": [0, 1]}
+    assert (p.hours[17].contact_met, p.hours[17].contact_decided) == (0, 1)
+    assert (p.hours[9].contact_met, p.hours[9].contact_decided, p.hours[9].closure_met) == (1, 1, 1)
+    assert (p.friday_late, p.other_times) == ((0, 1), (1, 1))
+    squad = build_analysis(session, viewer=CAOJIADU, now=NOW).patterns
+    assert sum(map(sum, squad.heatmap)) == 1 and squad.friday_late == (0, 0)
+
+
+def test_the_page_reads_the_same_hotspots_and_rises(session: Session, planted: list[Order]) -> None:
+    from tracker.services.stats.analysis import build_analysis
+
+    result = build_analysis(session, viewer=SUPERVISOR, now=NOW)
+    assert result.hotspots.items == hotspots(session, viewer=SUPERVISOR, now=NOW).items
+    assert result.rises == rises(session, viewer=SUPERVISOR, now=NOW)[1]

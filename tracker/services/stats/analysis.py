@@ -17,7 +17,8 @@ from tracker.domain.addresses import building_of
 from tracker.domain.deadlines import local_day_bounds, to_local
 from tracker.domain.rising import ALPHA, BASELINE_WEEKS, MIN_COUNT, rise_p_value
 from tracker.services.accounts import Viewer
-from tracker.services.stats.frames import local, order_frame, overdue_ids
+from tracker.services.stats.frames import deadline_frame, local, order_frame, overdue_ids
+from tracker.services.stats.patterns import Patterns, time_patterns
 
 HOTSPOT_DAYS = 90
 HOTSPOT_MIN_ORDERS = 3
@@ -192,16 +193,52 @@ def rise_table(counts: pd.DataFrame, *, alpha: float = ALPHA, min_count: int = M
     return table
 
 
-def rises(session: Session, *, viewer: Viewer, now: datetime) -> tuple[date, list[Rise]]:
-    """The last complete week (Beijing) and its flagged street × category counts, most improbable first."""
+def rise_weeks(now: datetime) -> list[date]:
+    """The Mondays of the judged week (the last complete Beijing week before ``now``) and of its baseline."""
     this_monday = week_start(to_local(now).date())
-    weeks = [this_monday - timedelta(weeks=n) for n in range(BASELINE_WEEKS + 1, 0, -1)]
-    start = local_day_bounds(weeks[0])[0]
-    end = local_day_bounds(this_monday)[0]
-    frame = order_frame(session, viewer=viewer, start=start, end=end)
-    table = rise_table(weekly_counts(frame, weeks))
+    return [this_monday - timedelta(weeks=n) for n in range(BASELINE_WEEKS + 1, 0, -1)]
+
+
+def find_rises(frame: pd.DataFrame, weeks: list[date]) -> list[Rise]:
+    """Flagged street × category counts of the last of ``weeks``, most improbable first."""
+    start, end = local_day_bounds(weeks[0])[0], local_day_bounds(weeks[-1] + timedelta(days=7))[0]
+    inside = frame[(frame["dispatched"] >= pd.Timestamp(start)) & (frame["dispatched"] < pd.Timestamp(end))]
+    table = rise_table(weekly_counts(inside, weeks))
     flagged = table[table["flagged"]].sort_values("p")
-    return weeks[-1], [
+    return [
         Rise(str(street), str(category), weeks[-1], int(row["count"]), float(row["baseline"]), float(row["p"]))
         for (street, category), row in flagged.iterrows()  # one row per flag
     ]
+
+
+def rises(session: Session, *, viewer: Viewer, now: datetime) -> tuple[date, list[Rise]]:
+    """The last complete week (Beijing) and its flagged street × category counts, most improbable first."""
+    weeks = rise_weeks(now)
+    start = local_day_bounds(weeks[0])[0]
+    end = local_day_bounds(weeks[-1] + timedelta(days=7))[0]
+    return weeks[-1], find_rises(order_frame(session, viewer=viewer, start=start, end=end), weeks)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the analysis page shows (counts and building-level places only)."""
+
+    days: int
+    hotspots: Hotspots
+    week: date
+    rises: list[Rise]
+    patterns: Patterns
+
+
+def build_analysis(session: Session, *, viewer: Viewer, now: datetime, days: int = HOTSPOT_DAYS) -> Analysis:
+    """Hotspots, rises and time patterns from one read of the orders (the window, the one before, 9 weeks)."""
+    weeks = rise_weeks(now)
+    split = now - timedelta(days=days)
+    start = min(split - timedelta(days=days), local_day_bounds(weeks[0])[0])
+    frame = order_frame(session, viewer=viewer, start=start, end=now, with_address=True)
+    frame["overdue"] = frame["id"].isin(overdue_ids(session, viewer=viewer, start=split, end=now, now=now))
+    current = frame[frame["dispatched"] >= pd.Timestamp(split)]
+    two_windows = frame[frame["dispatched"] >= pd.Timestamp(split - timedelta(days=days))]
+    hot = Hotspots(split, now, find_hotspots(two_windows, split=split))
+    deadlines = deadline_frame(session, viewer=viewer, start=split, end=now)
+    return Analysis(days, hot, weeks[-1], find_rises(frame, weeks), time_patterns(current, deadlines))
