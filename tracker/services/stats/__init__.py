@@ -4,14 +4,30 @@ Counts are SQL; a number shown in two places is computed here once.
 May import: ``orders``, ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
 """
 
-from tracker.services.stats.analysis import Hotspot, Hotspots, Rise, hotspots, rises
+from tracker.services.stats.analysis import (
+    HOTSPOT_DAYS,
+    HOTSPOT_MIN_DAYS,
+    HOTSPOT_MIN_ORDERS,
+    Analysis,
+    Hotspot,
+    Hotspots,
+    Rise,
+    build_analysis,
+    hotspots,
+    rises,
+)
+from tracker.services.stats.analysis_figures import analysis_figures
 from tracker.services.stats.board import DashboardFilter, default_filter
 from tracker.services.stats.dashboard import build_dashboard
 from tracker.services.stats.metrics import snapshot_day
 from tracker.services.stats.rates import RATE_METRICS, PeriodError, PeriodRates, Rate, StreetRates, live_rates
 
 __all__ = [
+    "HOTSPOT_DAYS",
+    "HOTSPOT_MIN_DAYS",
+    "HOTSPOT_MIN_ORDERS",
     "RATE_METRICS",
+    "Analysis",
     "DashboardFilter",
     "Hotspot",
     "Hotspots",
@@ -20,6 +36,8 @@ __all__ = [
     "Rate",
     "Rise",
     "StreetRates",
+    "analysis_figures",
+    "build_analysis",
     "build_dashboard",
     "default_filter",
     "hotspots",

@@ -1,0 +1,72 @@
+"""The 分析 page: the planted hotspot and rise shown with links, squad scope, no personal data, bad window named."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import numpy as np
+import time_machine
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from tests.services.test_analysis import NOW, PLANTED, noise, order
+
+
+def plant(engine: Engine) -> None:
+    with Session(engine) as session:
+        rows = noise(np.random.default_rng(3), 60, NOW - timedelta(days=25), 20, 1000)
+        days = [80, 60, 30, 12, 2]
+        rows += [
+            order(i, NOW - timedelta(days=d, hours=3), "静安寺街道", "油烟扰民", a)
+            for i, (d, a) in enumerate(zip(days, PLANTED, strict=True), start=1)
+        ]
+        session.add_all(rows)
+        session.commit()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_supervisor_sees_the_hotspot_without_personal_data(as_role, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    plant(engine)
+    page = as_role("supervisor").get("/analysis/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "重复诉件热点（1 处）" in text
+    row = re.search(r'<tr class="hotspot">(.*?)</tr>', text, re.S)
+    assert row and "南京西路1000弄2支弄3号" in row.group(1) and "油烟扰民" in row.group(1)
+    assert len(re.findall(r'href="/orders/\d+"', row.group(1))) == 5
+    for personal in ("张三", "13812345678", "3号401", "3号402", "401室", "3-401"):
+        assert personal not in text
+    assert 'id="chart-heatmap"' in text and "二项分布" in text
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text)  # no inline script (CSP)
+    assert not re.search(r"\sstyle=", text)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_squads_see_their_street_only(client, people, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.web.conftest import sign_in
+
+    plant(engine)
+    sign_in(client, people["other_squad"])
+    text = client.get("/analysis/").get_data(as_text=True)
+    assert "重复诉件热点（0 处）" in text and "南京西路" not in text
+    assert "本页只含 曹家渡街道 的工单" in text
+    client.post("/logout")
+    client2 = client.application.test_client()
+    sign_in(client2, people["squad"])
+    assert "重复诉件热点（1 处）" in client2.get("/analysis/").get_data(as_text=True)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_bad_window_is_named_and_the_default_used(as_role) -> None:  # type: ignore[no-untyped-def]
+    text = as_role("supervisor").get("/analysis/?days=abc").get_data(as_text=True)
+    assert "筛选条件“统计窗口（天）”的值「abc」无效" in text
+    assert 'name="days" min="7" max="366" value="90"' in text
+    assert "值「3」无效" in as_role("supervisor").get("/analysis/?days=3").get_data(as_text=True)
+    good = as_role("supervisor").get("/analysis/?days=30").get_data(as_text=True)
+    assert 'value="30"' in good and "无效" not in good
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_nav_links_the_page(as_role) -> None:  # type: ignore[no-untyped-def]
+    assert 'href="/analysis/">分析</a>' in as_role("squad").get("/dashboard/").get_data(as_text=True)
