@@ -1,4 +1,4 @@
-"""digest: per squad, today's new alerts, still-open overdue stages, yesterday's closures (08:30 by default)."""
+"""digest: per squad, today's new alerts, still-open overdue stages, yesterday's closures, analysis lines (08:30)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from sqlmodel import Session
 
 from tracker.services.operations import JobResult
 from tracker.services.orders import MailSettings, build_digests, load_recipients, send_digests
+from tracker.services.stats import digest_lines
 
 
 def run(session: Session, *, now: datetime) -> JobResult:
     """Build and store every street's digest; e-mail them when SMTP is configured."""
     config = current_app.config
-    digests = build_digests(session, now=now)
+    digests = build_digests(session, now=now, analysis=digest_lines(session, now=now))
     sent = failed = 0
     if config["SMTP_HOST"]:
         mail = MailSettings(

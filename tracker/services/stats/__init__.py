@@ -19,6 +19,15 @@ from tracker.services.stats.analysis import (
 from tracker.services.stats.analysis_figures import analysis_figures
 from tracker.services.stats.board import DashboardFilter, default_filter
 from tracker.services.stats.dashboard import build_dashboard
+from tracker.services.stats.marks import (
+    MarkRefused,
+    active_marks,
+    digest_lines,
+    end_mark,
+    mark_events,
+    mark_hotspot,
+    may_mark,
+)
 from tracker.services.stats.metrics import snapshot_day
 from tracker.services.stats.rates import RATE_METRICS, PeriodError, PeriodRates, Rate, StreetRates, live_rates
 
@@ -31,17 +40,24 @@ __all__ = [
     "DashboardFilter",
     "Hotspot",
     "Hotspots",
+    "MarkRefused",
     "PeriodError",
     "PeriodRates",
     "Rate",
     "Rise",
     "StreetRates",
+    "active_marks",
     "analysis_figures",
     "build_analysis",
     "build_dashboard",
     "default_filter",
+    "digest_lines",
+    "end_mark",
     "hotspots",
     "live_rates",
+    "mark_events",
+    "mark_hotspot",
+    "may_mark",
     "rises",
     "snapshot_day",
 ]
