@@ -70,3 +70,36 @@ def test_a_bad_window_is_named_and_the_default_used(as_role) -> None:  # type: i
 @time_machine.travel(NOW, tick=False)
 def test_the_nav_links_the_page(as_role) -> None:  # type: ignore[no-untyped-def]
     assert 'href="/analysis/">分析</a>' in as_role("squad").get("/dashboard/").get_data(as_text=True)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_supervisor_marks_a_hotspot_and_the_squad_sees_it(client, people, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.web.conftest import post, sign_in
+
+    plant(engine)
+    sign_in(client, people["supervisor"])
+    form = {
+        "place": "南京西路1000弄2支弄3号",
+        "category": "油烟扰民",
+        "days": "90",
+        "street": "静安寺街道",
+        "note": "加装净化器",
+    }
+    bad = post(client, "/analysis/marks", {**form, "street": "火星街道"}, follow_redirects=True).get_data(as_text=True)
+    assert "标记未完成：字段“责任街镇”的值「火星街道」不是已登记的街镇，未保存" in bad
+    assert "源头治理中的地点（0 处）" in bad
+    missing = post(client, "/analysis/marks", {**form, "place": "无此地"}, follow_redirects=True).get_data(as_text=True)
+    assert "「无此地 油烟扰民」不是当前窗口内的重复诉件热点" in missing
+    page = post(client, "/analysis/marks", form, follow_redirects=True).get_data(as_text=True)
+    assert "已将「南京西路1000弄2支弄3号 油烟扰民」标记为源头治理中。" in page
+    assert "源头治理中的地点（1 处）" in page and "源头治理中（静安寺街道）" in page
+    assert re.search(r"测试duchao 标记（静安寺街道）", page)
+    client.post("/logout", data={"csrf_token": ""})
+    squad = client.application.test_client()
+    sign_in(squad, people["squad"])
+    text = squad.get("/analysis/").get_data(as_text=True)
+    assert "源头治理中的地点（1 处）" in text and "加装净化器" in text and "结束治理" not in text
+    assert post(squad, "/analysis/marks", form).status_code == 403
+    other = client.application.test_client()
+    sign_in(other, people["other_squad"])
+    assert "源头治理中的地点（0 处）" in other.get("/analysis/").get_data(as_text=True)

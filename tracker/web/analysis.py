@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
-from tracker.db import get_session
-from tracker.domain.deadlines import to_local
+from tracker.db import begin_write, get_session
+from tracker.domain.errors import TrackerError
 from tracker.domain.rising import ALPHA, BASELINE_WEEKS, MIN_COUNT
 from tracker.models import utcnow
+from tracker.services.orders import street_choices_all
 from tracker.services.stats import (
     HOTSPOT_DAYS,
     HOTSPOT_MIN_DAYS,
     HOTSPOT_MIN_ORDERS,
     Rise,
+    active_marks,
     analysis_figures,
     build_analysis,
+    end_mark,
+    hotspots,
+    mark_events,
+    mark_hotspot,
+    may_mark,
 )
 from tracker.web.auth import viewer
+from tracker.web.orders import actor_of_viewer
 
 bp = Blueprint("analysis", __name__, template_folder="templates", url_prefix="/analysis")
 MIN_WINDOW, MAX_WINDOW = 7, 366
@@ -54,13 +63,20 @@ def rise_url(rise: Rise) -> str:
 def index() -> str:
     """分析：重复诉件热点、异常上升、受理与办理的时间规律（执法队只看本街镇）。"""
     days = window_days()
-    result = build_analysis(get_session(), viewer=viewer(), now=utcnow(), days=days)
+    db, me = get_session(), viewer()
+    marks = active_marks(db, viewer=me)
+    marked = [(m.place, m.category, m.marked_at) for m in marks]
+    result = build_analysis(db, viewer=me, now=utcnow(), days=days, marked=marked)
     return render_template(
         "analysis/index.html",
         a=result,
         figures=analysis_figures(result.patterns),
+        marks=marks,
+        mark_of={(m.place, m.category): m for m in marks},
+        events=mark_events(db, [m.id for m in marks if m.id is not None]),
+        may_mark=may_mark(me),
+        streets=street_choices_all(db) if may_mark(me) else [],
         rise_url=rise_url,
-        to_local=to_local,
         method={
             "weeks": BASELINE_WEEKS,
             "alpha": ALPHA,
@@ -70,3 +86,58 @@ def index() -> str:
         },
         week_end=result.week + timedelta(days=6),
     )
+
+
+@bp.post("/marks")
+def mark() -> Response:
+    """把一处重复诉件热点标记为源头治理中（或修改责任街镇、说明），留痕。"""
+    me = viewer()
+    if not may_mark(me):
+        abort(403)
+    db = get_session()
+    place, category = request.form.get("place", ""), request.form.get("category", "")
+    days = request.form.get("days", type=int) or HOTSPOT_DAYS
+    days = days if MIN_WINDOW <= days <= MAX_WINDOW else HOTSPOT_DAYS
+    back = redirect(url_for("analysis.index", days=days))
+    now = utcnow()
+    found = [h for h in hotspots(db, viewer=me, now=now, days=days).items if (h.place, h.category) == (place, category)]
+    if not found:
+        flash(f"标记未完成：「{place[:60]} {category[:40]}」不是当前窗口内的重复诉件热点", "error")
+        return back
+    begin_write(db)
+    try:
+        mark_hotspot(
+            db,
+            hotspot=found[0],
+            street=request.form.get("street", "").strip(),
+            note=request.form.get("note", ""),
+            streets=street_choices_all(db),
+            actor=actor_of_viewer(),
+            now=now,
+            window_days=days,
+        )
+        db.commit()
+    except TrackerError as exc:
+        db.rollback()
+        flash(f"标记未完成：{exc.message}", "error")
+        return back
+    flash(f"已将「{place} {category}」标记为源头治理中。")
+    return back
+
+
+@bp.post("/marks/<int:mark_id>/end")
+def end(mark_id: int) -> Response:
+    """结束一处地点的源头治理（留痕）。"""
+    if not may_mark(viewer()):
+        abort(403)
+    db = get_session()
+    begin_write(db)
+    try:
+        end_mark(db, mark_id=mark_id, actor=actor_of_viewer(), now=utcnow())
+        db.commit()
+    except TrackerError as exc:
+        db.rollback()
+        flash(f"结束源头治理未完成：{exc.message}", "error")
+        return redirect(url_for("analysis.index"))
+    flash("已结束源头治理。")
+    return redirect(url_for("analysis.index"))

@@ -219,6 +219,25 @@ def rises(session: Session, *, viewer: Viewer, now: datetime) -> tuple[date, lis
     return weeks[-1], find_rises(order_frame(session, viewer=viewer, start=start, end=end), weeks)
 
 
+def marked_counts(
+    frame: pd.DataFrame, *, split: datetime, marked: list[tuple[str, str, datetime]]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """For each marked (place, category, marked_at): orders from ``split`` on, and orders since it was marked."""
+    if not marked or frame.empty:
+        return {(p, c): (0, 0) for p, c, _ in marked}
+    places = place_keys(frame["address"]).to_numpy()
+    categories = frame["category"].astype(str).to_numpy()
+    times = frame["dispatched"]
+    counts = {}
+    for place, category, since in marked:  # one vectorised pass per mark (few), none per order
+        here = (places == place) & (categories == category)
+        counts[(place, category)] = (
+            int((here & (times >= pd.Timestamp(split)).to_numpy()).sum()),
+            int((here & (times >= pd.Timestamp(since)).to_numpy()).sum()),
+        )
+    return counts
+
+
 @dataclass(frozen=True)
 class Analysis:
     """What the analysis page shows (counts and building-level places only)."""
@@ -228,10 +247,21 @@ class Analysis:
     week: date
     rises: list[Rise]
     patterns: Patterns
+    marked: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (window, since marked)
 
 
-def build_analysis(session: Session, *, viewer: Viewer, now: datetime, days: int = HOTSPOT_DAYS) -> Analysis:
-    """Hotspots, rises and time patterns from one read of the orders (the window, the one before, 9 weeks)."""
+def build_analysis(
+    session: Session,
+    *,
+    viewer: Viewer,
+    now: datetime,
+    days: int = HOTSPOT_DAYS,
+    marked: list[tuple[str, str, datetime]] | None = None,
+) -> Analysis:
+    """Hotspots, rises and time patterns from one read of the orders (the window, the one before, 9 weeks).
+
+    ``marked``: places under 源头治理 (place, category, marked_at) whose counts to report (see marked_counts).
+    """
     weeks = rise_weeks(now)
     split = now - timedelta(days=days)
     start = min(split - timedelta(days=days), local_day_bounds(weeks[0])[0])
@@ -241,4 +271,5 @@ def build_analysis(session: Session, *, viewer: Viewer, now: datetime, days: int
     two_windows = frame[frame["dispatched"] >= pd.Timestamp(split - timedelta(days=days))]
     hot = Hotspots(split, now, find_hotspots(two_windows, split=split))
     deadlines = deadline_frame(session, viewer=viewer, start=split, end=now)
-    return Analysis(days, hot, weeks[-1], find_rises(frame, weeks), time_patterns(current, deadlines))
+    counts = marked_counts(frame, split=split, marked=marked or [])
+    return Analysis(days, hot, weeks[-1], find_rises(frame, weeks), time_patterns(current, deadlines), counts)

@@ -18,7 +18,7 @@ from tracker.services.stats.analysis import (
     Hotspot,
     find_hotspots,
     find_rises,
-    place_keys,
+    marked_counts,
     rise_weeks,
 )
 from tracker.services.stats.frames import order_frame, overdue_ids
@@ -153,16 +153,13 @@ def digest_lines(session: Session, *, now: datetime, days: int = HOTSPOT_DAYS) -
                     f"（{spot.first.date().isoformat()} 起），未办结 {spot.open} 件"
                 )
     marks = active_marks(session, viewer=SYSTEM)
-    if marks:
-        places = place_keys(frame["address"])
-        for mark in marks:
-            here = (places == mark.place) & (frame["category"] == mark.category).to_numpy()
-            window = int((here & (frame["dispatched"] >= pd.Timestamp(split))).sum())
-            after = int((here & (frame["dispatched"] >= pd.Timestamp(mark.marked_at))).sum())
-            lines[mark.street].append(
-                f"源头治理中：{mark.place} {mark.category}，标记时近 {mark.window_days} 天 {mark.count_at_mark} 件，"
-                f"现近 {days} 天 {window} 件，标记后新增 {after} 件" + (f"；说明：{mark.note}" if mark.note else "")
-            )
+    counts = marked_counts(frame, split=split, marked=[(m.place, m.category, m.marked_at) for m in marks])
+    for mark in marks:
+        window, after = counts[(mark.place, mark.category)]
+        lines[mark.street].append(
+            f"源头治理中：{mark.place} {mark.category}，标记时近 {mark.window_days} 天 {mark.count_at_mark} 件，"
+            f"现近 {days} 天 {window} 件，标记后新增 {after} 件" + (f"；说明：{mark.note}" if mark.note else "")
+        )
     for rise in find_rises(frame, weeks):
         lines[rise.street].append(
             f"上周（{rise.week.isoformat()} 起）异常上升：{rise.category} {rise.count} 件，"
