@@ -103,3 +103,14 @@ def test_supervisor_marks_a_hotspot_and_the_squad_sees_it(client, people, engine
     other = client.application.test_client()
     sign_in(other, people["other_squad"])
     assert "源头治理中的地点（0 处）" in other.get("/analysis/").get_data(as_text=True)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_every_role_opens_the_page_over_the_demo_data(as_role, runner) -> None:  # type: ignore[no-untyped-def]
+    """Real-shaped data: the demo exports, every role."""
+    result = runner.invoke(args=["demo-load", "--now", "2026-11-26T10:00"])
+    assert result.exit_code == 0, result.output
+    for role in ("admin", "supervisor", "squad"):
+        page = as_role(role).get("/analysis/")
+        assert page.status_code == 200, role
+        assert "重复诉件热点" in page.get_data(as_text=True)

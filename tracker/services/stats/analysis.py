@@ -93,7 +93,9 @@ def find_hotspots(
     if frame.empty:
         return []
     data = frame.assign(place=place_keys(frame["address"])).dropna(subset=["place"])
-    data["place"] = data["place"].astype("category")
+    # plain string keys: a reindex across two categorical MultiIndexes whose codes differ in width fails in
+    # pandas (int8 versus int16 codes, seen with the demo data); the groups are few, the cost is small
+    data["category"] = data["category"].astype(object)
     current = data[data["dispatched"] >= pd.Timestamp(split)]
     previous = data[data["dispatched"] < pd.Timestamp(split)]
     keys = ["place", "category"]
