@@ -114,3 +114,37 @@ def test_every_role_opens_the_page_over_the_demo_data(as_role, runner) -> None: 
         page = as_role(role).get("/analysis/")
         assert page.status_code == 200, role
         assert "重复诉件热点" in page.get_data(as_text=True)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_hotspot_export_is_formula_safe_and_has_no_personal_data(as_role, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+    from sqlmodel import select
+
+    from tracker.models import ExportLog
+
+    plant(engine)
+    with Session(engine) as session:  # a category as a hostile export could carry it
+        session.add_all(
+            order(500 + i, NOW - timedelta(days=d), "静安寺街道", '=HYPERLINK("http://x")', "华山路2号")
+            for i, d in enumerate((3, 5, 9))
+        )
+        session.commit()
+    response = as_role("supervisor").get("/analysis/hotspots.xlsx?days=90")
+    assert response.status_code == 200
+    sheet = load_workbook(BytesIO(response.data)).active
+    rows = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
+    assert rows[1][:4] == ["地点（楼号）", "问题分类", "本期件数", "上期件数"]
+    by_place = {r[0]: r for r in rows[2:]}
+    assert by_place["华山路2号"][1] == '\'=HYPERLINK("http://x")'
+    assert by_place["南京西路1000弄2支弄3号"][2:5] == [5, 0, 5]
+    flat = " ".join(str(v) for r in rows for v in r if v is not None)
+    for personal in ("张三", "13812345678", "3号401", "401室"):
+        assert personal not in flat
+    with Session(engine) as session:
+        (entry,) = session.exec(select(ExportLog)).all()
+        assert (entry.kind, entry.row_count, entry.parameters) == ("重复诉件热点", 2, {"days": "90"})
+    squad = as_role("other_squad").get("/analysis/hotspots.xlsx")
+    assert len(list(load_workbook(BytesIO(squad.data)).active.iter_rows())) == 2  # title and headers only

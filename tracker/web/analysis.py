@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from io import BytesIO
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response
 
 from tracker.db import begin_write, get_session
 from tracker.domain.errors import TrackerError
 from tracker.domain.rising import ALPHA, BASELINE_WEEKS, MIN_COUNT
 from tracker.models import utcnow
+from tracker.services.accounts import export_log
 from tracker.services.orders import street_choices_all
 from tracker.services.stats import (
     HOTSPOT_DAYS,
@@ -22,6 +24,7 @@ from tracker.services.stats import (
     build_analysis,
     end_mark,
     hotspots,
+    hotspots_xlsx,
     mark_events,
     mark_hotspot,
     may_mark,
@@ -141,3 +144,25 @@ def end(mark_id: int) -> Response:
         return redirect(url_for("analysis.index"))
     flash("已结束源头治理。")
     return redirect(url_for("analysis.index"))
+
+
+@bp.get("/hotspots.xlsx")
+def export() -> Response:
+    """导出重复诉件热点（只到楼号，不含个人信息；以 = + - @ 开头的内容不会被表格软件当作公式）。"""
+    days = window_days()
+    db, me, now = get_session(), viewer(), utcnow()
+    found = hotspots(db, viewer=me, now=now, days=days)
+    content = hotspots_xlsx(found, {(m.place, m.category): m for m in active_marks(db, viewer=me)})
+    begin_write(db)
+    export_log.record_export(
+        db,
+        viewer=me,
+        kind=export_log.KIND_HOTSPOTS,
+        parameters={"days": days},
+        row_count=len(found.items),
+        masked=True,
+        now=now,
+    )
+    db.commit()
+    name = f"重复诉件热点_{now.date().isoformat()}.xlsx"
+    return send_file(BytesIO(content), as_attachment=True, download_name=name, mimetype="application/vnd.ms-excel")

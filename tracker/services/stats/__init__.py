@@ -16,6 +16,7 @@ from tracker.services.stats.analysis import (
     hotspots,
     rises,
 )
+from tracker.services.stats.analysis_export import hotspots_xlsx
 from tracker.services.stats.analysis_figures import analysis_figures
 from tracker.services.stats.board import DashboardFilter, default_filter
 from tracker.services.stats.dashboard import build_dashboard
@@ -54,6 +55,7 @@ __all__ = [
     "digest_lines",
     "end_mark",
     "hotspots",
+    "hotspots_xlsx",
     "live_rates",
     "mark_events",
     "mark_hotspot",
