@@ -18,6 +18,7 @@ from tracker.services.stats import (
     HOTSPOT_DAYS,
     HOTSPOT_MIN_DAYS,
     HOTSPOT_MIN_ORDERS,
+    PAGE_HOTSPOTS,
     Rise,
     active_marks,
     analysis_figures,
@@ -88,6 +89,7 @@ def index() -> str:
             "min_days": HOTSPOT_MIN_DAYS,
         },
         week_end=result.week + timedelta(days=6),
+        shown=PAGE_HOTSPOTS,
     )
 
 

@@ -24,6 +24,7 @@ HOTSPOT_DAYS = 90
 HOTSPOT_MIN_ORDERS = 3
 HOTSPOT_MIN_DAYS = 2
 ORDER_LINKS = 30  # order numbers listed per hotspot (the count says how many there are)
+PAGE_HOTSPOTS = 100  # hotspots shown on the page (the export holds them all)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Rise:
 
 @dataclass
 class Hotspots:
-    """The hotspots of a window, newest complaint first, and the window itself."""
+    """The hotspots of a window, most orders first (then the newest complaint), and the window itself."""
 
     start: datetime
     end: datetime
@@ -120,7 +121,7 @@ def find_hotspots(
     links = newest.groupby(keys, observed=True)[["id", "order_no"]].apply(
         lambda g: tuple(zip(g["id"].tolist(), g["order_no"].tolist(), strict=True))
     )
-    hot = hot.sort_values(["last", "count"], ascending=False)
+    hot = hot.sort_values(["count", "last"], ascending=False)
     return [
         Hotspot(
             place=str(place),
