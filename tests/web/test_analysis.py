@@ -148,3 +148,21 @@ def test_the_hotspot_export_is_formula_safe_and_has_no_personal_data(as_role, en
         assert (entry.kind, entry.row_count, entry.parameters) == ("重复诉件热点", 2, {"days": "90"})
     squad = as_role("other_squad").get("/analysis/hotspots.xlsx")
     assert len(list(load_workbook(BytesIO(squad.data)).active.iter_rows())) == 2  # title and headers only
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_page_lists_the_busiest_hotspots_first_up_to_its_limit(as_role, engine: Engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import tracker.web.analysis
+
+    plant(engine)
+    with Session(engine) as session:
+        session.add_all(
+            order(600 + i, NOW - timedelta(days=d), "静安寺街道", "噪声扰民", "华山路9号")
+            for i, d in enumerate((1, 4, 6))
+        )
+        session.commit()
+    monkeypatch.setattr(tracker.web.analysis, "PAGE_HOTSPOTS", 1)
+    text = as_role("supervisor").get("/analysis/").get_data(as_text=True)
+    assert "重复诉件热点（2 处）" in text and "按件数从多到少显示前 1 处；全部 2 处见导出文件。" in text
+    rows = re.findall(r'<tr class="hotspot">(.*?)</tr>', text, re.S)
+    assert len(rows) == 1 and "南京西路1000弄2支弄3号" in rows[0]
