@@ -194,7 +194,12 @@ def test_patterns_count_what_was_planted(session: Session) -> None:
         row = rows[order_id - 1]
         session.add(
             OrderDeadline(
-                order_id=row.id, stage=stage, started_at=row.dispatched_at, unit="working_days", outcome=outcome
+                order_id=row.id,
+                stage=stage,
+                started_at=row.dispatched_at,
+                unit="working_days",
+                due_at=row.dispatched_at + timedelta(days=1),
+                outcome=outcome,
             )
         )
     session.commit()
