@@ -654,6 +654,20 @@ class HotspotEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
+class AnalysisSnapshot(SQLModel, table=True):
+    """The 分析 page as the nightly metrics job computed it, per scope ('' = the district, else a street).
+
+    Counts and building-level places only; the page reads it instead of the orders when it is from today.
+    """
+
+    __tablename__ = "analysis_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(unique=True)
+    computed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
 def append_only_statements(dialect: str) -> list[str]:
     """SQL that makes order_event refuse UPDATE and DELETE at the database itself."""
     if dialect == "sqlite":

@@ -221,3 +221,9 @@ def test_the_page_reads_the_same_hotspots_and_rises(session: Session, planted: l
     result = build_analysis(session, viewer=SUPERVISOR, now=NOW)
     assert result.hotspots.items == hotspots(session, viewer=SUPERVISOR, now=NOW).items
     assert result.rises == rises(session, viewer=SUPERVISOR, now=NOW)[1]
+
+
+def test_orders_without_addresses_make_no_hotspots(session: Session) -> None:
+    session.add_all(order(800 + i, NOW - timedelta(days=i + 1), "静安寺街道", "油烟扰民", None) for i in range(4))  # type: ignore[arg-type]
+    session.commit()
+    assert hotspots(session, viewer=SUPERVISOR, now=NOW).items == []

@@ -166,3 +166,23 @@ def test_the_page_lists_the_busiest_hotspots_first_up_to_its_limit(as_role, engi
     assert "重复诉件热点（2 处）" in text and "按件数从多到少显示前 1 处；全部 2 处见导出文件。" in text
     rows = re.findall(r'<tr class="hotspot">(.*?)</tr>', text, re.S)
     assert len(rows) == 1 and "南京西路1000弄2支弄3号" in rows[0]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_page_reads_the_nightly_analysis_of_today(as_role, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from tracker.services.stats import store_analyses
+
+    plant(engine)
+    with Session(engine) as session:
+        store_analyses(session, now=NOW - timedelta(hours=8), streets=["静安寺街道", "曹家渡街道"], marked=[])
+        session.add_all(
+            order(600 + i, NOW - timedelta(days=d), "静安寺街道", "噪声扰民", "华山路9号")
+            for i, d in enumerate((1, 4, 6))
+        )
+        session.commit()
+    client = as_role("supervisor")
+    stored = client.get("/analysis/").get_data(as_text=True)
+    assert "重复诉件热点（1 处）" in stored  # as computed at night, before the new orders
+    assert "数据由每晚的指标任务计算，截至 2026-11-26 02:00" in stored
+    live = client.get("/analysis/?days=89").get_data(as_text=True)
+    assert "重复诉件热点（2 处）" in live and "数据由每晚的指标任务计算" not in live

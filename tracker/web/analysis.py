@@ -29,6 +29,7 @@ from tracker.services.stats import (
     mark_events,
     mark_hotspot,
     may_mark,
+    stored_analysis,
 )
 from tracker.web.auth import viewer
 from tracker.web.orders import actor_of_viewer
@@ -70,7 +71,9 @@ def index() -> str:
     db, me = get_session(), viewer()
     marks = active_marks(db, viewer=me)
     marked = [(m.place, m.category, m.marked_at) for m in marks]
-    result = build_analysis(db, viewer=me, now=utcnow(), days=days, marked=marked)
+    now = utcnow()
+    stored = stored_analysis(db, viewer=me, now=now) if days == HOTSPOT_DAYS else None
+    result, computed_at = stored if stored else (build_analysis(db, viewer=me, now=now, days=days, marked=marked), None)
     return render_template(
         "analysis/index.html",
         a=result,
@@ -90,6 +93,7 @@ def index() -> str:
         },
         week_end=result.week + timedelta(days=6),
         shown=PAGE_HOTSPOTS,
+        computed_at=computed_at,
     )
 
 
@@ -105,7 +109,9 @@ def mark() -> Response:
     days = days if MIN_WINDOW <= days <= MAX_WINDOW else HOTSPOT_DAYS
     back = redirect(url_for("analysis.index", days=days))
     now = utcnow()
-    found = [h for h in hotspots(db, viewer=me, now=now, days=days).items if (h.place, h.category) == (place, category)]
+    stored = stored_analysis(db, viewer=me, now=now) if days == HOTSPOT_DAYS else None
+    current = stored[0].hotspots if stored else hotspots(db, viewer=me, now=now, days=days)
+    found = [h for h in current.items if (h.place, h.category) == (place, category)]
     if not found:
         flash(f"标记未完成：「{place[:60]} {category[:40]}」不是当前窗口内的重复诉件热点", "error")
         return back

@@ -19,9 +19,11 @@ from tracker.services.stats.analysis import (
 )
 from tracker.services.stats.analysis_export import hotspots_xlsx
 from tracker.services.stats.analysis_figures import analysis_figures
+from tracker.services.stats.analysis_store import store_analyses, stored_analysis
 from tracker.services.stats.board import DashboardFilter, default_filter
 from tracker.services.stats.dashboard import build_dashboard
 from tracker.services.stats.marks import (
+    SYSTEM,
     MarkRefused,
     active_marks,
     digest_lines,
@@ -39,6 +41,7 @@ __all__ = [
     "HOTSPOT_MIN_ORDERS",
     "PAGE_HOTSPOTS",
     "RATE_METRICS",
+    "SYSTEM",
     "Analysis",
     "DashboardFilter",
     "Hotspot",
@@ -64,4 +67,6 @@ __all__ = [
     "may_mark",
     "rises",
     "snapshot_day",
+    "store_analyses",
+    "stored_analysis",
 ]

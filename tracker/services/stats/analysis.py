@@ -72,6 +72,8 @@ class Hotspots:
 def place_keys(addresses: pd.Series) -> pd.Series:
     """Building-level keys for a categorical address column: normalised once per distinct address."""
     categories = addresses.cat.categories
+    if len(categories) == 0:  # no order has an address
+        return pd.Series([None] * len(addresses), index=addresses.index, dtype=object)
     keys = pd.Series([building_of(a) for a in categories], index=categories, dtype=object)
     codes = addresses.cat.codes.to_numpy()
     values = keys.to_numpy()[codes]
