@@ -3,10 +3,12 @@
 Reuses the web benchmark's database (benchmarks/web.py: instance/bench-web-N.db, built once, about
 7 minutes for 1,000,000 orders over two years; reused while its .complete.json marker is there).
 
-Timed, each ``--repeat`` times (median reported), for a supervisor (district) and a squad user (one
-street): the service call ``build_analysis`` (hotspots over 90 days against the 90 before, rises of
-the last week against 8, time patterns) and the whole page through the Flask test client (signed in
-through the real form). Reference, measured in the same run over the same rows: a raw SQL
+First, once, what the nightly metrics job does: ``store_analyses`` computes the page (hotspots over
+90 days against the 90 before, rises of the last week against 8, time patterns) for the district
+and each street and stores it (timed: ``nightly_store_s``). Then, each ``--repeat`` times (median
+reported), for a supervisor (district) and a squad user (one street): the service call
+``stored_analysis`` and the whole page through the Flask test client (signed in through the real
+form), which reads today's stored analysis. Reference, measured in the same run over the same rows: a raw SQL
 ``GROUP BY address, category`` of the orders dispatched in the 180 days the page reads (through
 SQLAlchemy, district-wide). Target (issue 17): the page under 1 second server time for both users.
 The last line printed is one JSON object with every figure.
@@ -60,7 +62,8 @@ def main() -> None:
     from tracker.db import get_engine
     from tracker.domain.roles import Role
     from tracker.services.accounts.users import Viewer
-    from tracker.services.stats import build_analysis
+    from tracker.services.orders import all_streets
+    from tracker.services.stats import store_analyses, stored_analysis
 
     app = create_app({"DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "bench-analysis", "TESTING": False})
     engine = get_engine(app)
@@ -80,6 +83,14 @@ def main() -> None:
     figures["reference_runs"] = runs
     figures["rows_in_180_days"] = rows_read
     figures["groups"] = len(groups)
+    with Session(engine) as session:  # what the nightly metrics job does before anyone opens the page
+        streets = [s.name for s in all_streets(session)]
+        stored_started = time.perf_counter()
+        scopes = store_analyses(session, now=datetime.now(UTC), streets=streets, marked=[])
+        session.commit()
+        figures["nightly_store_s"] = round(time.perf_counter() - stored_started, 1)
+        figures["nightly_scopes"] = scopes
+    print(f"每晚分析快照：{scopes} 份，{figures['nightly_store_s']} 秒")
     viewers = {
         "supervisor": (Viewer(0, SUPERVISOR, "督察", Role.SUPERVISOR, None), SUPERVISOR),
         "squad": (Viewer(0, squad_username(0), "执法队", Role.SQUAD, STREETS[0]), squad_username(0)),
@@ -88,7 +99,9 @@ def main() -> None:
         with Session(engine) as session:
 
             def service(v: Viewer = viewer, s: Session = session) -> Any:
-                return build_analysis(s, viewer=v, now=datetime.now(UTC))
+                found = stored_analysis(s, viewer=v, now=datetime.now(UTC))
+                assert found is not None, "没有今天的分析快照"
+                return found[0]
 
             service_s, service_runs, result = timed(service, args.repeat)
         client = app.test_client()
