@@ -1,9 +1,8 @@
-"""源头治理 marks on recurring places (hotspot_mark), their append-only audit (hotspot_event), analysis_snapshot
+"""源头治理 marks on recurring places (hotspot_mark) and their append-only audit (hotspot_event)
 
 hotspot_mark: one row per (building-level place, category) a supervisor marked 源头治理中, with the
 responsible street, the note, the hotspot's count when marked, and when it ended. hotspot_event:
 every mark, change and end, refusing UPDATE and DELETE at the database like order_event.
-analysis_snapshot: the 分析 page per scope as the nightly metrics job computed it (JSON of counts).
 
 Revision ID: e3b9c71d5a24
 Revises: a7c4e2f91b06
@@ -59,15 +58,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_hotspot_event_mark_id"), "hotspot_event", ["mark_id"], unique=False)
-    op.create_table(
-        "analysis_snapshot",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("scope", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("computed_at", tracker.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("content", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("scope"),
-    )
     for statement in tracker.models.append_only_ddl("hotspot_event", op.get_bind().dialect.name):
         op.execute(statement)
 
@@ -77,7 +67,6 @@ def downgrade() -> None:
     if bind.dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS hotspot_event_no_change ON hotspot_event")
         op.execute("DROP TRIGGER IF EXISTS hotspot_event_no_truncate ON hotspot_event")
-    op.drop_table("analysis_snapshot")
     op.drop_index(op.f("ix_hotspot_event_mark_id"), table_name="hotspot_event")
     op.drop_table("hotspot_event")
     op.drop_table("hotspot_mark")
