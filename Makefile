@@ -108,3 +108,9 @@ bench-concurrency: $(VENV)/.installed-dev
 .PHONY: bench-counts
 bench-counts: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.counts
+
+## bench-analysis: the 分析 page over BENCH_ORDERS orders in SQLite (the bench-web database, built once under instance/
+## and reused), a supervisor and a squad user, against a raw SQL GROUP BY over the same rows; target under 1 second
+.PHONY: bench-analysis
+bench-analysis: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.analysis --orders $(BENCH_ORDERS)

@@ -1,4 +1,4 @@
-"""digest: per squad, today's new alerts, still-open overdue stages, yesterday's closures (08:30 by default)."""
+"""digest: per squad, today's new alerts, still-open overdue stages, yesterday's closures, analysis lines (08:30)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from sqlmodel import Session
 from tracker.domain.deadlines import to_local
 from tracker.services.operations import JobResult
 from tracker.services.orders import MailSettings, build_digests, load_recipients, notices, send_digests
+from tracker.services.stats import digest_lines
 
 
 def run(session: Session, *, now: datetime) -> JobResult:
     """Build and store every street's digest; e-mail them when SMTP is configured."""
     config = current_app.config
-    digests = build_digests(session, now=now)
+    digests = build_digests(session, now=now, analysis=digest_lines(session, now=now))
     # the group robots' copy goes through the outbox (job notify), in this same transaction
     notices.enqueue_digest_notices(session, digests=digests, day=to_local(now).date(), now=now)
     sent = failed = 0

@@ -1,4 +1,4 @@
-"""metrics: each night, yesterday's rates per street stored for the trend charts (01:00 by default)."""
+"""metrics: each night, yesterday's rates per street for the trend charts, and the 分析 page per scope (01:00)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from sqlmodel import Session
 
 from tracker.domain.deadlines import to_local
 from tracker.services.operations import JobResult
-from tracker.services.stats import snapshot_day
+from tracker.services.orders import all_streets
+from tracker.services.stats import SYSTEM, active_marks, snapshot_day, store_analyses
 
 RECOMPUTE_DAYS = 31  # returns, call-backs and redos arrive after the day that counts them
 
@@ -18,7 +19,9 @@ def run(session: Session, *, now: datetime) -> JobResult:
     last = to_local(now).date() - timedelta(days=1)
     first = last - timedelta(days=RECOMPUTE_DAYS - 1)
     total = sum(len(snapshot_day(session, day=first + timedelta(days=n), now=now)) for n in range(RECOMPUTE_DAYS))
+    marked = [(m.place, m.category, m.marked_at) for m in active_marks(session, viewer=SYSTEM)]
+    scopes = store_analyses(session, now=now, streets=[s.name for s in all_streets(session)], marked=marked)
     return JobResult(
-        f"指标快照：{first.isoformat()} 至 {last.isoformat()}，共 {total} 项",
-        {"first_day": first.isoformat(), "last_day": last.isoformat(), "rows": total},
+        f"指标快照：{first.isoformat()} 至 {last.isoformat()}，共 {total} 项；分析页快照 {scopes} 份",
+        {"first_day": first.isoformat(), "last_day": last.isoformat(), "rows": total, "analysis_scopes": scopes},
     )

@@ -710,6 +710,63 @@ class SampleEvent(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
 
 
+class HotspotMark(SQLModel, table=True):
+    """A recurring place (building, category) put under 源头治理 by a supervisor: who answers for it, and how it went.
+
+    ``count_at_mark`` is the hotspot's count in its window when it was marked, so the page can show
+    whether complaints there fell. Every change is recorded in ``hotspot_event``.
+    """
+
+    __tablename__ = "hotspot_mark"
+    __table_args__ = (
+        sa.UniqueConstraint("place", "category", name="uq_hotspot_mark_place_category"),
+        sa.CheckConstraint("status IN ('treating', 'ended')", name="ck_hotspot_mark_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    place: str  # building level (domain.addresses.building_of): never a flat number
+    category: str
+    street: str  # the street responsible for the 源头治理
+    status: str = Field(default="treating", max_length=16)
+    note: str = ""
+    count_at_mark: int = 0
+    window_days: int = 90
+    marked_at: datetime = Field(sa_column=utc_column(nullable=False))
+    marked_by: str = Field(max_length=128)
+    marked_by_name: str = Field(max_length=128)
+    ended_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class HotspotEvent(SQLModel, table=True):
+    """Append-only audit of 源头治理 marks: marked, changed (note or street), ended."""
+
+    __tablename__ = "hotspot_event"
+    __table_args__ = (sa.CheckConstraint("action IN ('mark', 'update', 'end')", name="ck_hotspot_event_action"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mark_id: int = Field(foreign_key="hotspot_mark.id", index=True)
+    action: str = Field(max_length=16)
+    street: str
+    note: str = ""
+    actor: str = Field(max_length=128)
+    actor_name: str = Field(max_length=128)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class AnalysisSnapshot(SQLModel, table=True):
+    """The 分析 page as the nightly metrics job computed it, per scope ('' = the district, else a street).
+
+    Counts and building-level places only; the page reads it instead of the orders when it is from today.
+    """
+
+    __tablename__ = "analysis_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(unique=True)
+    computed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
 def append_only_statements(dialect: str) -> list[str]:
     """SQL that makes order_event refuse UPDATE and DELETE at the database itself."""
     if dialect == "sqlite":
@@ -778,5 +835,5 @@ def _append_only(target: sa.Table, connection: sa.Connection, **_kw: Any) -> Non
         connection.exec_driver_sql(statement)
 
 
-for _table in (OrderEvent.__table__, PhoneReveal.__table__, ExportLog.__table__):  # type: ignore[attr-defined]
+for _table in (OrderEvent.__table__, PhoneReveal.__table__, ExportLog.__table__, HotspotEvent.__table__):  # type: ignore[attr-defined]
     sa.event.listen(_table, "after_create", _append_only)

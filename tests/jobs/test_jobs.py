@@ -359,8 +359,8 @@ def test_metrics_snapshot_per_street_with_numerators_and_denominators(session: S
     )
     result = metrics.run(session, now=local("2026-11-25 01:00"))  # snapshot of 11-24
     assert (
-        result.summary == "指标快照：2026-10-25 至 2026-11-24，共 15 项"
-    )  # 2 streets and 3 street × category, 3 rates each
+        result.summary == "指标快照：2026-10-25 至 2026-11-24，共 15 项；分析页快照 1 份"
+    )  # 2 streets and 3 street × category, 3 rates each; the 分析 page of the district (no street registered)
     snapshot = session.exec(select(MetricSnapshot)).all()
     rows = {(r.street, r.metric): (r.numerator, r.denominator, r.basis) for r in snapshot if r.category == ""}
     by_category = {(r.street, r.category, r.metric): (r.numerator, r.denominator) for r in snapshot if r.category}

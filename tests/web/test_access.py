@@ -57,6 +57,7 @@ PARAMS: dict[str, Callable[[Engine], object]] = {
     "plan_id": lambda e: _first(e, select(SamplePlan.id).order_by(col(SamplePlan.id))),
     "item_id": lambda e: _first(e, select(SampleItem.id).order_by(col(SampleItem.id))),
     "attachment_id": lambda e: _attachment_of_first_order(e, "静安寺街道"),
+    "mark_id": lambda e: 1,  # a 源头治理 mark (none in the demo: ending it is refused with a message, not an error)
 }
 # Parameters that name an order of 曹家渡街道, to prove a squad of 静安寺街道 cannot reach it.
 FOREIGN: dict[str, Callable[[Engine], object]] = {

@@ -15,6 +15,7 @@ NAV = (
     ("orders.index", "工单", frozenset(Role)),
     ("alerts.index", "逾期预警", frozenset(Role)),
     ("dashboard.index", "统计", frozenset(Role)),
+    ("analysis.index", "分析", frozenset(Role)),
     ("spot_checks.index", "质量抽查", frozenset({Role.SUPERVISOR, Role.ADMIN})),
     ("imports.index", "导入", frozenset({Role.ADMIN})),
     ("admin.index", "管理", frozenset({Role.ADMIN})),
@@ -52,6 +53,7 @@ def init_app(app: Flask) -> None:
     from tracker.web import (
         admin,
         alerts,
+        analysis,
         api,
         attachments,
         auth,
@@ -72,7 +74,7 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     charts.init_app(app)
     metrics.init_app(app)
-    for module in (orders, attachments, alerts, dashboard, spot_checks, imports, admin, api, health):
+    for module in (orders, attachments, alerts, dashboard, analysis, spot_checks, imports, admin, api, health):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local

@@ -24,12 +24,20 @@ from tracker.services.orders.calendar import load_calendar
 from tracker.services.orders.counts import bounds_at, overdue_stages_by_street
 
 
-def build_digests(session: Session, *, now: datetime, calendar: WorkCalendar | None = None) -> list[Digest]:
+def build_digests(
+    session: Session,
+    *,
+    now: datetime,
+    calendar: WorkCalendar | None = None,
+    analysis: dict[str, list[str]] | None = None,
+) -> list[Digest]:
     """Build (or rebuild) every street's digest for the local day of ``now``; flushes.
 
     New alerts: raised or raised further in the 24 hours before ``now``, so one digest a day
     misses none. Overdue: open stages past their current due time, as ``counts`` counts them
     (domain.overdue; whenever the order was dispatched), with the orders they belong to.
+    ``analysis``: lines per street from the analysis (new hotspots, places under 源头治理, rises;
+    computed by ``stats``), told last.
     """
     bounds = bounds_at(now, calendar or load_calendar(session))
     today = to_local(now).date()
@@ -56,6 +64,9 @@ def build_digests(session: Session, *, now: datetime, calendar: WorkCalendar | N
         content[order.street or NO_STREET]["closed_yesterday"].append(
             {"order_no": order.order_no, "closed_at": format_local(order.closed_at), "verdict": order.verdict or ""}
         )
+    for street, told in (analysis or {}).items():
+        if told:
+            content[street]["analysis"] = [{"text": line} for line in told]
     digests = []
     for street, parts in sorted(content.items()):
         digest = session.exec(select(Digest).where(Digest.street == street, Digest.day == today)).first()
@@ -108,6 +119,9 @@ def digest_text(street: str, day: date, content: dict[str, Any]) -> str:
     lines += [f"  {a['order_no']} {a['stage']} 期限 {a['due_at']}" for a in content["overdue"]]
     lines.append(f"三、昨日办结 {len(content['closed_yesterday'])} 件")
     lines += [f"  {c['order_no']} 办结于 {c['closed_at']} {c['verdict']}" for c in content["closed_yesterday"]]
+    if content.get("analysis"):
+        lines.append(f"四、分析提示（重复诉件热点、源头治理、异常上升） {len(content['analysis'])} 项")
+        lines += [f"  {a['text']}" for a in content["analysis"]]
     return "\n".join(lines)
 
 
