@@ -6,6 +6,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from tracker.domain.chart_style import count_axis, month_axis, month_start, percent_axis
 from tracker.domain.chart_style import layout as _layout
 from tracker.services.stats.patterns import WEEKDAYS, Patterns
 
@@ -47,11 +48,14 @@ def analysis_figures(patterns: Patterns) -> dict[str, dict[str, Any]]:
     months = go.Figure(
         [
             go.Bar(
-                x=patterns.months, y=counts, name=category, hovertemplate=f"{category} %{{x}}：%{{y}} 件<extra></extra>"
+                x=[month_start(m) for m in patterns.months],
+                y=counts,
+                name=category,
+                hovertemplate=f"{category} %{{x}}：%{{y}} 件<extra></extra>",
             )
             for category, counts in patterns.categories.items()
         ],
-        layout=_layout("各问题分类逐月受理量", barmode="stack", yaxis={"title": {"text": "工单数"}}),
+        layout=_layout("各问题分类逐月受理量（按派单月份）", barmode="stack", xaxis=month_axis(""), yaxis=count_axis()),
     )
     rates = go.Figure(
         [
@@ -75,7 +79,8 @@ def analysis_figures(patterns: Patterns) -> dict[str, dict[str, Any]]:
         layout=_layout(
             "按派单小时的先行联系及时率与按时办结率",
             xaxis={"title": {"text": "派单小时"}},
-            yaxis={"title": {"text": "%"}, "range": [0, 105]},
+            yaxis=percent_axis(),
+            legend={"orientation": "h", "y": -0.3},
         ),
     )
     return {"heatmap": heatmap.to_plotly_json(), "months": months.to_plotly_json(), "rates": rates.to_plotly_json()}
