@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from tracker.db import begin_write, get_session
@@ -34,7 +33,7 @@ from tracker.services.orders import (
     state_counts,
     street_choices_all,
 )
-from tracker.web import attachments, live
+from tracker.web import attachments, csv_download, live
 from tracker.web.action_forms import ATTACHABLE, FIELDS, FormError, parse_action_form
 from tracker.web.auth import viewer
 
@@ -140,7 +139,10 @@ def index() -> str:
 
 @bp.get("/orders/export.xlsx")
 def export() -> Response | tuple[str, int]:
-    """导出当前筛选结果（电话、姓名脱敏；以 = + - @ 开头的内容不会被表格软件当作公式）。"""
+    """导出当前筛选结果（电话、姓名脱敏；以 = + - @ 开头的内容不会被表格软件当作公式）。
+
+    ``?format=csv`` gives the 工单 sheet (or ``sheet=当前预警``) as CSV, same rows, masking and log.
+    """
     db = get_session()
     me, filters, now = viewer(), filters_from_request(), live.now()
     try:
@@ -149,17 +151,23 @@ def export() -> Response | tuple[str, int]:
         )
     except ExportTooLarge as exc:
         return render_template("error.html", title="导出条数过多", message=exc.message), 422
+    download = csv_download.prepare(content)
     _, row_count = list_orders(
         db, viewer=me, now=now, calendar=load_calendar(db), filters=filters, limit=1, thresholds=live.thresholds()
     )
     begin_write(db)
     export_log.record_export(
-        db, viewer=me, kind=export_log.KIND_ORDERS, parameters=request.args, row_count=row_count, masked=True, now=now
+        db,
+        viewer=me,
+        kind=export_log.KIND_ORDERS,
+        parameters=download.logged(request.args),
+        row_count=row_count,
+        masked=True,
+        now=now,
     )
     db.commit()
-    buffer = BytesIO(content)
-    name = f"工单导出_{labels.format_local(utcnow())[:10]}.xlsx"
-    return send_file(buffer, as_attachment=True, download_name=name, mimetype="application/vnd.ms-excel")
+    name = f"工单导出_{labels.format_local(utcnow())[:10]}"
+    return download.response(content, name=name, xlsx_mimetype="application/vnd.ms-excel")
 
 
 @bp.get("/orders/<int:order_id>")
