@@ -1,12 +1,13 @@
 """CSV beside every XLSX download: ``?format=csv`` (and ``sheet=`` for a workbook of several sheets).
 
-The CSV is read from the very workbook the XLSX route would send, so rows, values, masking and scope
-are the same; each cell passes :func:`tracker.domain.spreadsheets.rows_to_csv` (BOM, CRLF, formula-safe).
+The CSV is read from the very workbook the XLSX route would send (or, for the orders export, written from the
+same cells the workbook is written from), so rows, values, masking and scope are the same; each cell passes
+:func:`tracker.domain.spreadsheets.rows_to_csv` (BOM, CRLF, formula-safe).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -42,9 +43,8 @@ def sheet_names(xlsx: bytes) -> list[str]:
         book.close()
 
 
-def chosen_sheet(xlsx: bytes, default: str | None = None) -> str:
+def chosen_sheet(names: Sequence[str], default: str | None = None) -> str:
     """The sheet named by ``sheet=`` (refused, naming the choices, if unknown), else ``default`` or the first."""
-    names = sheet_names(xlsx)
     wanted = request.args.get("sheet", "").strip()
     if wanted:
         if wanted not in names:
@@ -52,7 +52,7 @@ def chosen_sheet(xlsx: bytes, default: str | None = None) -> str:
                 f"导出参数 sheet 的值「{wanted[:40]}」不是本导出的工作表：可选 {'、'.join(names)}"
             )
         return wanted
-    return default if default in names else names[0]
+    return default if default is not None and default in names else names[0]
 
 
 def workbook_csv(xlsx: bytes, sheet: str) -> bytes:
@@ -88,9 +88,24 @@ class Download:
             return csv_response(workbook_csv(xlsx, self.sheet), f"{name}_{self.sheet}.csv")
         return send_file(BytesIO(xlsx), as_attachment=True, download_name=f"{name}.xlsx", mimetype=xlsx_mimetype)
 
+    def sheets_response(
+        self, sheets: Mapping[str, list[list[object]]], xlsx: Callable[[], bytes], *, name: str, xlsx_mimetype: str
+    ) -> Response:
+        """The chosen sheet's cells straight to CSV (no workbook built), or ``xlsx()`` as before."""
+        if self.format == FORMAT_CSV and self.sheet is not None:
+            return csv_response(rows_to_csv(sheets[self.sheet]), f"{name}_{self.sheet}.csv")
+        return send_file(BytesIO(xlsx()), as_attachment=True, download_name=f"{name}.xlsx", mimetype=xlsx_mimetype)
+
 
 def prepare(xlsx: bytes, *, default_sheet: str | None = None) -> Download:
     """Read ``format=`` and ``sheet=`` before anything is logged; a bad value raises :class:`ExportParameterError`."""
     if requested_format() == FORMAT_CSV:
-        return Download(FORMAT_CSV, chosen_sheet(xlsx, default_sheet))
+        return Download(FORMAT_CSV, chosen_sheet(sheet_names(xlsx), default_sheet))
+    return Download(FORMAT_XLSX)
+
+
+def prepare_sheets(names: Sequence[str], *, default_sheet: str | None = None) -> Download:
+    """As :func:`prepare`, for an export whose sheets are known before any workbook is built."""
+    if requested_format() == FORMAT_CSV:
+        return Download(FORMAT_CSV, chosen_sheet(names, default_sheet))
     return Download(FORMAT_XLSX)

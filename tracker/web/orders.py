@@ -18,18 +18,21 @@ from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
 from tracker.models import utcnow
 from tracker.services.accounts import Actor, export_log, reveal_phone, street_choices, visible_order
 from tracker.services.orders import (
+    CURRENT_SHEET,
     DEADLINE_SORT,
+    ORDERS_SHEET,
     SORTS,
     Context,
     ExportTooLarge,
     OrderFilter,
     apply_action,
     category_names,
-    export_orders,
+    export_order_sheets,
     list_orders,
     load_calendar,
     order_detail,
     rule_table,
+    sheets_xlsx,
     state_counts,
     street_choices_all,
 )
@@ -145,13 +148,13 @@ def export() -> Response | tuple[str, int]:
     """
     db = get_session()
     me, filters, now = viewer(), filters_from_request(), live.now()
+    download = csv_download.prepare_sheets((ORDERS_SHEET, CURRENT_SHEET))
     try:
-        content = export_orders(
+        sheets = export_order_sheets(
             db, viewer=me, filters=filters, now=now, calendar=load_calendar(db), thresholds=live.thresholds()
         )
     except ExportTooLarge as exc:
         return render_template("error.html", title="导出条数过多", message=exc.message), 422
-    download = csv_download.prepare(content)
     _, row_count = list_orders(
         db, viewer=me, now=now, calendar=load_calendar(db), filters=filters, limit=1, thresholds=live.thresholds()
     )
@@ -167,7 +170,9 @@ def export() -> Response | tuple[str, int]:
     )
     db.commit()
     name = f"工单导出_{labels.format_local(utcnow())[:10]}"
-    return download.response(content, name=name, xlsx_mimetype="application/vnd.ms-excel")
+    return download.sheets_response(
+        sheets, lambda: sheets_xlsx(sheets), name=name, xlsx_mimetype="application/vnd.ms-excel"
+    )
 
 
 @bp.get("/orders/<int:order_id>")
