@@ -19,6 +19,7 @@ from tracker.web.auth import requires, viewer
 from tracker.web.orders import actor_of_viewer
 
 bp = Blueprint("imports", __name__, template_folder="templates", url_prefix="/imports")
+REJECTED_SHEETS = ("汇总", "明细")  # the sheets of the batch report (services.imports.report_sheets)
 REJECTED_CSV_SHEET = "明细"  # the CSV of a batch report is its detail sheet (the rejected, conflicting, skipped rows)
 
 
@@ -195,8 +196,8 @@ def rejected(batch: str) -> Response:
     view = uploads.batch_view(get_session(), batch)
     if view is None:
         abort(404)
-    content = uploads.rejected_xlsx(view)
-    download = csv_download.prepare(content, default_sheet=REJECTED_CSV_SHEET)
+    download = csv_download.prepare_sheets(REJECTED_SHEETS, default_sheet=REJECTED_CSV_SHEET)
+    sheets = uploads.rejected_sheets(view)
     row_count = len(view.report.rejected) + len(view.report.conflicts) + len(view.report.skipped)
     db = get_session()
     begin_write(db)
@@ -210,8 +211,9 @@ def rejected(batch: str) -> Response:
         now=utcnow(),
     )
     db.commit()
-    return download.response(
-        content,
+    return download.sheets_response(
+        sheets,
+        lambda: uploads.rejected_xlsx(view),
         name=f"导入批次_{view.batch.batch}_拒绝与冲突",
         xlsx_mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
