@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tests.adversarial.test_export_fidelity import ADMIN
 from tests.helpers_import import JINGAN_STREETS, list_streets
 from tests.services.test_analysis import NOW as ANALYSIS_NOW
 from tests.services.test_analysis import order
@@ -24,6 +26,7 @@ from tests.web.test_imports import EVIL, upload, upload_id
 from tests.web.test_orders import PHONE, load_demo
 from tests.web.test_spot_checks import ALL_PASS, NOW, draw, first_items
 from tracker.models import ExportLog, Order
+from tracker.services.orders import ExportTooLarge, OrderFilter, export_order_sheets
 from tracker.web.spot_checks import RESULT_SHEETS
 
 HOSTILE = ("=", "+", "-", "@", "\t")
@@ -103,6 +106,24 @@ def test_a_bad_format_or_sheet_is_refused_in_chinese_and_nothing_is_logged(as_ro
     assert "导出参数 sheet 的值「全部」不是本导出的工作表：可选 工单、当前预警" in bad_sheet.get_data(as_text=True)
     assert logs(engine) == []
     assert client.get("/orders/export.xlsx?format=CSV").status_code == 200  # the case of the value does not matter
+
+
+@time_machine.travel(NOW, tick=False)
+def test_too_many_orders_is_refused_before_anything_is_written_or_logged(as_role, runner, engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import tracker.web.orders
+
+    load_demo(runner)
+    with Session(engine) as session:
+        own = len(session.exec(select(Order.id).where(Order.street == "静安寺街道")).all())
+        with pytest.raises(ExportTooLarge, match=f"筛选结果超过 {own - 1} 件"):
+            export_order_sheets(session, viewer=ADMIN, filters=OrderFilter(street="静安寺街道"), max_rows=own - 1)
+        sheets = export_order_sheets(session, viewer=ADMIN, filters=OrderFilter(street="静安寺街道"), max_rows=own)
+        assert len(list(sheets["工单"])) == own + 1  # the header and every order: exactly at the limit is allowed
+    monkeypatch.setattr(tracker.web.orders, "export_order_sheets", partial(export_order_sheets, max_rows=own - 1))
+    for query in ("", "?format=csv"):
+        response = as_role("squad").get(f"/orders/export.xlsx{query}")
+        assert response.status_code == 422 and f"筛选结果超过 {own - 1} 件" in response.get_data(as_text=True)
+    assert logs(engine) == []
 
 
 @pytest.fixture

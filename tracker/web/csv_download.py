@@ -7,7 +7,7 @@ same cells the workbook is written from), so rows, values, masking and scope are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -88,13 +88,18 @@ class Download:
             return csv_response(workbook_csv(xlsx, self.sheet), f"{name}_{self.sheet}.csv")
         return send_file(BytesIO(xlsx), as_attachment=True, download_name=f"{name}.xlsx", mimetype=xlsx_mimetype)
 
-    def sheets_response(
-        self, sheets: Mapping[str, list[list[object]]], xlsx: Callable[[], bytes], *, name: str, xlsx_mimetype: str
-    ) -> Response:
-        """The chosen sheet's cells straight to CSV (no workbook built), or ``xlsx()`` as before."""
+    def content(self, sheets: Mapping[str, Iterable[Sequence[object]]], xlsx: Callable[[], bytes]) -> bytes:
+        """The chosen sheet's cells straight to CSV (no workbook built), or ``xlsx()``; made before the export is
+        logged, so an export that fails while being written is not logged."""
         if self.format == FORMAT_CSV and self.sheet is not None:
-            return csv_response(rows_to_csv(sheets[self.sheet]), f"{name}_{self.sheet}.csv")
-        return send_file(BytesIO(xlsx()), as_attachment=True, download_name=f"{name}.xlsx", mimetype=xlsx_mimetype)
+            return rows_to_csv(sheets[self.sheet])
+        return xlsx()
+
+    def send(self, content: bytes, *, name: str, xlsx_mimetype: str) -> Response:
+        """``content`` (from :meth:`content`) as ``name``.xlsx or ``name``_<sheet>.csv."""
+        if self.format == FORMAT_CSV:
+            return csv_response(content, f"{name}_{self.sheet}.csv")
+        return send_file(BytesIO(content), as_attachment=True, download_name=f"{name}.xlsx", mimetype=xlsx_mimetype)
 
 
 def prepare(xlsx: bytes, *, default_sheet: str | None = None) -> Download:

@@ -197,7 +197,7 @@ def rejected(batch: str) -> Response:
     if view is None:
         abort(404)
     download = csv_download.prepare_sheets(REJECTED_SHEETS, default_sheet=REJECTED_CSV_SHEET)
-    sheets = uploads.rejected_sheets(view)
+    content = download.content(uploads.rejected_sheets(view), lambda: uploads.rejected_xlsx(view))
     row_count = len(view.report.rejected) + len(view.report.conflicts) + len(view.report.skipped)
     db = get_session()
     begin_write(db)
@@ -211,9 +211,8 @@ def rejected(batch: str) -> Response:
         now=utcnow(),
     )
     db.commit()
-    return download.sheets_response(
-        sheets,
-        lambda: uploads.rejected_xlsx(view),
+    return download.send(
+        content,
         name=f"导入批次_{view.batch.batch}_拒绝与冲突",
         xlsx_mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )

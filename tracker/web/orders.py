@@ -153,6 +153,7 @@ def export() -> Response | tuple[str, int]:
         sheets = export_order_sheets(
             db, viewer=me, filters=filters, now=now, calendar=load_calendar(db), thresholds=live.thresholds()
         )
+        content = download.content(sheets, lambda: sheets_xlsx(sheets))
     except ExportTooLarge as exc:
         return render_template("error.html", title="导出条数过多", message=exc.message), 422
     _, row_count = list_orders(
@@ -170,9 +171,7 @@ def export() -> Response | tuple[str, int]:
     )
     db.commit()
     name = f"工单导出_{labels.format_local(utcnow())[:10]}"
-    return download.sheets_response(
-        sheets, lambda: sheets_xlsx(sheets), name=name, xlsx_mimetype="application/vnd.ms-excel"
-    )
+    return download.send(content, name=name, xlsx_mimetype="application/vnd.ms-excel")
 
 
 @bp.get("/orders/<int:order_id>")
