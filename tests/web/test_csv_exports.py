@@ -92,6 +92,8 @@ def test_orders_csv_matches_the_xlsx_scoped_masked_formula_safe_and_logged(as_ro
     assert csv_entry.parameters == {"format": "csv", "sheet": "工单"} and csv_entry.masked
     assert csv_entry.row_count == xlsx_entry.row_count == len(rows) - 1
     assert alerts_entry.parameters == {"format": "csv", "sheet": "当前预警"}
+    page = as_role("admin").get("/admin/exports").get_data(as_text=True)
+    assert page.count("<td>工单列表</td><td>CSV</td>") == 2 and page.count("<td>工单列表</td><td>XLSX</td>") == 1
 
 
 @time_machine.travel(NOW, tick=False)
