@@ -109,6 +109,12 @@ bench-concurrency: $(VENV)/.installed-dev
 bench-counts: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.counts
 
+## bench-csv: the CSV beside an XLSX export over BENCH_CSV_ROWS order-like rows (default 20,000): written straight
+## from the cells (the orders export) and read back from the workbook (the other exports), against building the XLSX
+.PHONY: bench-csv
+bench-csv: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.csv_export
+
 ## bench-analysis: the 分析 page over BENCH_ORDERS orders in SQLite (the bench-web database, built once under instance/
 ## and reused), a supervisor and a squad user, against a raw SQL GROUP BY over the same rows; target under 1 second
 .PHONY: bench-analysis

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -98,6 +100,25 @@ def test_report_xlsx_is_formula_safe(runner, tmp_path: Path) -> None:  # type: i
     runner.invoke(args=["import-orders", str(export), "--profile", "12345", "--report-xlsx", str(xlsx_path)])
     row = [c.value for c in load_workbook(xlsx_path)["明细"][2]]
     assert row[3] == "'=cmd|' /C calc'!A0"
+
+
+def test_report_csv_is_the_detail_sheet_with_a_bom_and_formula_safe(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    export = tmp_path / "evil.csv"
+    export.write_text(
+        HEADER + "\n=cmd|' /C calc'!A0,2026-13-16 09:00,求助,渣土,某路,北站街道,待签收,,\n", encoding="utf-8"
+    )
+    xlsx_path, csv_path = tmp_path / "r.xlsx", tmp_path / "r.csv"
+    args = ["import-orders", str(export), "--profile", "12345", "--report-xlsx", str(xlsx_path)]
+    result = runner.invoke(args=[*args, "--report-csv", str(csv_path)])
+    assert result.exit_code == 0, result.output
+    content = csv_path.read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf") and b"\r\n" in content
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8")[1:], newline="")))
+    sheet = [
+        ["" if c is None else str(c) for c in row]
+        for row in load_workbook(xlsx_path)["明细"].iter_rows(values_only=True)
+    ]
+    assert rows == sheet and rows[1][3] == "'=cmd|' /C calc'!A0"
 
 
 def test_dry_run_changes_nothing(runner, engine: Engine) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 
 from tracker.cli.common import fail, parse_local_time, unit_of_work
 from tracker.domain.errors import TrackerError
+from tracker.domain.spreadsheets import rows_to_csv
 from tracker.models import utcnow
 from tracker.services.accounts import Actor
 from tracker.services.imports import (
@@ -24,6 +25,7 @@ from tracker.services.imports import (
     load_profile,
     lock_imports,
     plan_first_default,
+    report_sheets,
     reports_to_xlsx,
 )
 from tracker.services.orders import load_calendar, rule_table
@@ -54,6 +56,11 @@ def print_report(report: ImportReport, *, limit: int = 50) -> None:
 @click.option("--dry-run", is_flag=True, help="完整试导入并报告结果，但不保存任何改动")
 @click.option("--report-json", type=click.Path(dir_okay=False, path_type=Path), help="把导入报告写成 JSON 文件")
 @click.option("--report-xlsx", type=click.Path(dir_okay=False, path_type=Path), help="把导入报告写成 Excel 文件")
+@click.option(
+    "--report-csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="把导入报告的明细（拒绝、冲突、提示、跳过的行）写成 CSV 文件（UTF-8 带 BOM，Excel 可直接打开）",
+)
 @click.option("--user", default="命令行操作员", help="导入人姓名，记入导入批次")
 @with_appcontext
 def import_orders_command(
@@ -63,6 +70,7 @@ def import_orders_command(
     dry_run: bool,
     report_json: Path | None,
     report_xlsx: Path | None,
+    report_csv: Path | None,
     user: str,
 ) -> None:
     """导入 12345 / 城管诉件等平台导出的工单文件（.xlsx / .xls / .csv），按工单编号新建或更新。
@@ -74,7 +82,11 @@ def import_orders_command(
         profile = load_profile(profile_name) if profile_name else None
     except TrackerError as exc:
         raise fail(exc) from None
-    for option, report_path in (("--report-json", report_json), ("--report-xlsx", report_xlsx)):
+    for option, report_path in (
+        ("--report-json", report_json),
+        ("--report-xlsx", report_xlsx),
+        ("--report-csv", report_csv),
+    ):
         if report_path is not None:
             _check_writable(option, report_path)
     reports: list[ImportReport] = []
@@ -91,6 +103,8 @@ def import_orders_command(
         report_json.write_text(json.dumps(_json(reports, refused), ensure_ascii=False, indent=2), encoding="utf-8")
     if report_xlsx and reports:
         report_xlsx.write_bytes(reports_to_xlsx(reports))
+    if report_csv and reports:
+        report_csv.write_bytes(rows_to_csv(report_sheets(reports)["明细"]))
     if refused:
         raise SystemExit(1)
 

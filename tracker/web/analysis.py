@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from io import BytesIO
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from tracker.db import begin_write, get_session
@@ -31,6 +30,7 @@ from tracker.services.stats import (
     may_mark,
     stored_analysis,
 )
+from tracker.web import csv_download
 from tracker.web.auth import viewer
 from tracker.web.orders import actor_of_viewer
 
@@ -161,16 +161,17 @@ def export() -> Response:
     db, me, now = get_session(), viewer(), utcnow()
     found = hotspots(db, viewer=me, now=now, days=days)
     content = hotspots_xlsx(found, {(m.place, m.category): m for m in active_marks(db, viewer=me)})
+    download = csv_download.prepare(content)
     begin_write(db)
     export_log.record_export(
         db,
         viewer=me,
         kind=export_log.KIND_HOTSPOTS,
-        parameters={"days": days},
+        parameters=download.logged({"days": days}),
         row_count=len(found.items),
         masked=True,
         now=now,
     )
     db.commit()
-    name = f"重复诉件热点_{now.date().isoformat()}.xlsx"
-    return send_file(BytesIO(content), as_attachment=True, download_name=name, mimetype="application/vnd.ms-excel")
+    name = f"重复诉件热点_{now.date().isoformat()}"
+    return download.response(content, name=name, xlsx_mimetype="application/vnd.ms-excel")

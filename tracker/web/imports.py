@@ -6,7 +6,7 @@ from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from tracker.db import begin_write, get_session
@@ -14,10 +14,13 @@ from tracker.domain.roles import Role
 from tracker.models import ImportUpload, utcnow
 from tracker.services.accounts import export_log
 from tracker.services.imports import Limits, uploads
+from tracker.web import csv_download
 from tracker.web.auth import requires, viewer
 from tracker.web.orders import actor_of_viewer
 
 bp = Blueprint("imports", __name__, template_folder="templates", url_prefix="/imports")
+REJECTED_SHEETS = ("汇总", "明细")  # the sheets of the batch report (services.imports.report_sheets)
+REJECTED_CSV_SHEET = "明细"  # the CSV of a batch report is its detail sheet (the rejected, conflicting, skipped rows)
 
 
 def upload_folder() -> Path:
@@ -193,7 +196,8 @@ def rejected(batch: str) -> Response:
     view = uploads.batch_view(get_session(), batch)
     if view is None:
         abort(404)
-    content = uploads.rejected_xlsx(view)
+    download = csv_download.prepare_sheets(REJECTED_SHEETS, default_sheet=REJECTED_CSV_SHEET)
+    content = download.content(uploads.rejected_sheets(view), lambda: uploads.rejected_xlsx(view))
     row_count = len(view.report.rejected) + len(view.report.conflicts) + len(view.report.skipped)
     db = get_session()
     begin_write(db)
@@ -201,15 +205,14 @@ def rejected(batch: str) -> Response:
         db,
         viewer=viewer(),
         kind=export_log.KIND_IMPORT_REPORT,
-        parameters={"batch": batch, "file": view.batch.file_name},
+        parameters=download.logged({"batch": batch, "file": view.batch.file_name}),
         row_count=row_count,
         masked=False,  # rejected rows are shown with their cells as the file had them
         now=utcnow(),
     )
     db.commit()
-    return send_file(
-        BytesIO(content),
-        as_attachment=True,
-        download_name=f"导入批次_{view.batch.batch}_拒绝与冲突.xlsx",
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return download.send(
+        content,
+        name=f"导入批次_{view.batch.batch}_拒绝与冲突",
+        xlsx_mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from tracker.db import begin_write, get_session
@@ -19,22 +18,25 @@ from tracker.domain.vocabulary import Action, AlertLevel, Stage, State
 from tracker.models import utcnow
 from tracker.services.accounts import Actor, export_log, reveal_phone, street_choices, visible_order
 from tracker.services.orders import (
+    CURRENT_SHEET,
     DEADLINE_SORT,
+    ORDERS_SHEET,
     SORTS,
     Context,
     ExportTooLarge,
     OrderFilter,
     apply_action,
     category_names,
-    export_orders,
+    export_order_sheets,
     list_orders,
     load_calendar,
     order_detail,
     rule_table,
+    sheets_xlsx,
     state_counts,
     street_choices_all,
 )
-from tracker.web import attachments, live
+from tracker.web import attachments, csv_download, live
 from tracker.web.action_forms import ATTACHABLE, FIELDS, FormError, parse_action_form
 from tracker.web.auth import viewer
 
@@ -140,13 +142,18 @@ def index() -> str:
 
 @bp.get("/orders/export.xlsx")
 def export() -> Response | tuple[str, int]:
-    """导出当前筛选结果（电话、姓名脱敏；以 = + - @ 开头的内容不会被表格软件当作公式）。"""
+    """导出当前筛选结果（电话、姓名脱敏；以 = + - @ 开头的内容不会被表格软件当作公式）。
+
+    ``?format=csv`` gives the 工单 sheet (or ``sheet=当前预警``) as CSV, same rows, masking and log.
+    """
     db = get_session()
     me, filters, now = viewer(), filters_from_request(), live.now()
+    download = csv_download.prepare_sheets((ORDERS_SHEET, CURRENT_SHEET))
     try:
-        content = export_orders(
+        sheets = export_order_sheets(
             db, viewer=me, filters=filters, now=now, calendar=load_calendar(db), thresholds=live.thresholds()
         )
+        content = download.content(sheets, lambda: sheets_xlsx(sheets))
     except ExportTooLarge as exc:
         return render_template("error.html", title="导出条数过多", message=exc.message), 422
     _, row_count = list_orders(
@@ -154,12 +161,17 @@ def export() -> Response | tuple[str, int]:
     )
     begin_write(db)
     export_log.record_export(
-        db, viewer=me, kind=export_log.KIND_ORDERS, parameters=request.args, row_count=row_count, masked=True, now=now
+        db,
+        viewer=me,
+        kind=export_log.KIND_ORDERS,
+        parameters=download.logged(request.args),
+        row_count=row_count,
+        masked=True,
+        now=now,
     )
     db.commit()
-    buffer = BytesIO(content)
-    name = f"工单导出_{labels.format_local(utcnow())[:10]}.xlsx"
-    return send_file(buffer, as_attachment=True, download_name=name, mimetype="application/vnd.ms-excel")
+    name = f"工单导出_{labels.format_local(utcnow())[:10]}"
+    return download.send(content, name=name, xlsx_mimetype="application/vnd.ms-excel")
 
 
 @bp.get("/orders/<int:order_id>")

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from tracker.db import begin_write, get_session
@@ -29,13 +28,15 @@ from tracker.services.orders import Context, load_calendar, order_detail, rule_t
 from tracker.services.spot_checks import forms
 from tracker.services.spot_checks import results as results_service
 from tracker.services.spot_checks import reviews as review_service
-from tracker.web import attachments
+from tracker.web import attachments, csv_download
 from tracker.web.auth import viewer
 from tracker.web.orders import actor_of_viewer
 
 bp = Blueprint("spot_checks", __name__, template_folder="templates", url_prefix="/spot-checks")
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 ALLOWED = frozenset({Role.SUPERVISOR, Role.ADMIN})
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RESULT_SHEETS = ("合格率", "问题项", "评查明细")  # the sheets of results_workbook, each offered as CSV
 
 
 @bp.before_request
@@ -168,6 +169,7 @@ def _plan_page(plan_id: int, *, verify: bool) -> str:
     return render_template(
         "spot_checks/plan.html",
         plan=found,
+        result_sheets=RESULT_SHEETS,
         lines=lines,
         progress=service.progress_of(lines),
         population=service.population_of(found),
@@ -350,6 +352,7 @@ def plan_results(plan_id: int) -> str:
     return render_template(
         "spot_checks/results.html",
         plan=found,
+        result_sheets=RESULT_SHEETS,
         results=outcome,
         progress=service.progress_of(lines),
         rate_text=results_service.rate_text,
@@ -377,13 +380,9 @@ def plan_export(plan_id: int) -> Response:
     rows, labels = results_service.reviewed_rows(db, viewer=viewer(), plan_ids=[plan_id])
     outcome = results_service.compute_results(rows, labels, lambda **q: "")
     content = results_service.results_workbook(outcome, title=f"诉件质量抽查结果：{found.name}")
-    _log_export(export_log.KIND_SPOT_CHECK_PLAN, {"plan_id": plan_id, "plan": found.name}, len(rows))
-    return send_file(
-        BytesIO(content),
-        as_attachment=True,
-        download_name=f"质量抽查结果_{found.id}.xlsx",
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    download = csv_download.prepare(content)
+    _log_export(export_log.KIND_SPOT_CHECK_PLAN, download.logged({"plan_id": plan_id, "plan": found.name}), len(rows))
+    return download.response(content, name=f"质量抽查结果_{found.id}", xlsx_mimetype=XLSX_MIMETYPE)
 
 
 @bp.get("/results")
@@ -400,6 +399,7 @@ def results() -> str:
     return render_template(
         "spot_checks/results.html",
         plan=None,
+        result_sheets=RESULT_SHEETS,
         results=outcome,
         progress=None,
         rate_text=results_service.rate_text,
@@ -418,13 +418,10 @@ def results_export() -> Response:
     outcome = results_service.compute_results(rows, labels, lambda **q: "")
     period = f"{month_from or '最早'} 至 {month_to or '最近'}"
     content = results_service.results_workbook(outcome, title=f"诉件质量抽查结果汇总（办结月份 {period}）")
-    _log_export(export_log.KIND_SPOT_CHECK_SUMMARY, {"month_from": month_from, "month_to": month_to}, len(rows))
-    return send_file(
-        BytesIO(content),
-        as_attachment=True,
-        download_name="质量抽查结果汇总.xlsx",
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
+    download = csv_download.prepare(content)
+    parameters = download.logged({"month_from": month_from, "month_to": month_to})
+    _log_export(export_log.KIND_SPOT_CHECK_SUMMARY, parameters, len(rows))
+    return download.response(content, name="质量抽查结果汇总", xlsx_mimetype=XLSX_MIMETYPE)
 
 
 @bp.get("/reviews")

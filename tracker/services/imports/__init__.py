@@ -15,7 +15,7 @@ from tracker.services.imports.importer import ImportOptions, import_file, lock_i
 from tracker.services.imports.inbox import process_inbox
 from tracker.services.imports.profiles import load_profile
 from tracker.services.imports.reader import Limits
-from tracker.services.imports.report import ImportReport, reports_to_xlsx
+from tracker.services.imports.report import ImportReport, report_sheets, reports_to_xlsx
 
 __all__ = [
     "ImportOptions",
@@ -26,6 +26,7 @@ __all__ = [
     "lock_imports",
     "plan_first_default",
     "process_inbox",
+    "report_sheets",
     "reports_to_xlsx",
     "uploads",
 ]

@@ -69,10 +69,19 @@ class ImportReport:
 
 def reports_to_xlsx(reports: list[ImportReport]) -> bytes:
     """A summary sheet (one column per file) and one detail row per rejected, conflicting, noted or skipped row."""
-    book = Workbook()
-    summary = book.active
-    assert summary is not None
-    summary.title = "汇总"
+    book = Workbook(write_only=True)
+    for title, rows in report_sheets(reports).items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def report_sheets(reports: list[ImportReport]) -> dict[str, list[list[object]]]:
+    """The cells of :func:`reports_to_xlsx` (formula-safe), sheet by sheet (汇总, 明细); the CSV uses them."""
+    summary: list[list[object]] = []
     labels = (
         "文件",
         "SHA-256",
@@ -106,7 +115,7 @@ def reports_to_xlsx(reports: list[ImportReport]) -> bytes:
             for r in reports
         ]
         summary.append([label, *(formula_safe(v) for v in values)])
-    details = book.create_sheet("明细")
+    details: list[list[object]] = []
     details.append(["文件", "类别", "行号", "工单编号", "列", "值", "原因"])
     for report in reports:
         name = formula_safe(report.file)
@@ -125,6 +134,4 @@ def reports_to_xlsx(reports: list[ImportReport]) -> bytes:
                 )
         for row, why in report.skipped:
             details.append([name, "跳过", row, "", "", "", formula_safe(why)])
-    buffer = BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return {"汇总": summary, "明细": details}

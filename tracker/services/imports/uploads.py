@@ -25,7 +25,7 @@ from tracker.services.accounts import Actor
 from tracker.services.imports.importer import ImportOptions, import_file, plan_first_default
 from tracker.services.imports.profiles import Profile, builtin_profiles, load_profile
 from tracker.services.imports.reader import Limits
-from tracker.services.imports.report import ImportReport
+from tracker.services.imports.report import ImportReport, report_sheets
 from tracker.services.imports.rows import RowError
 from tracker.services.imports.steps import file_sha256
 from tracker.services.orders import load_calendar, rule_table
@@ -449,3 +449,8 @@ def batch_view(session: Session, batch: str) -> BatchView | None:
 def rejected_xlsx(view: BatchView) -> bytes:
     """The batch's rejected and conflicting rows as a formula-safe workbook (the report's own layout)."""
     return replace(view.report, warnings=[]).to_xlsx()
+
+
+def rejected_sheets(view: BatchView) -> dict[str, list[list[object]]]:
+    """The cells of :func:`rejected_xlsx`, sheet by sheet (汇总, 明细), for the CSV download."""
+    return report_sheets([replace(view.report, warnings=[])])

@@ -64,7 +64,14 @@ from tracker.services.orders.directory import (
     squad_name_for,
     street_choices_all,
 )
-from tracker.services.orders.export import ExportTooLarge, export_orders
+from tracker.services.orders.export import (
+    CURRENT_SHEET,
+    ORDERS_SHEET,
+    ExportTooLarge,
+    export_order_sheets,
+    export_orders,
+    sheets_xlsx,
+)
 from tracker.services.orders.notes import NOTE_MAX_CHARS, NoteRefused, add_note, order_notes
 from tracker.services.orders.overview import (
     DEADLINE_SORT,
@@ -80,10 +87,12 @@ from tracker.services.orders.overview import (
 from tracker.services.orders.rules import rule_table
 
 __all__ = [
+    "CURRENT_SHEET",
     "DEADLINE_SORT",
     "DETAIL_FIELDS",
     "HEIC_SUPPORTED",
     "NOTE_MAX_CHARS",
+    "ORDERS_SHEET",
     "SORTS",
     "AlertFilter",
     "AttachmentLimits",
@@ -121,6 +130,7 @@ __all__ = [
     "digest_streets",
     "directory",
     "discard_files",
+    "export_order_sheets",
     "export_orders",
     "find_attachment",
     "latest_digests",
@@ -140,6 +150,7 @@ __all__ = [
     "rules",
     "scan",
     "send_digests",
+    "sheets_xlsx",
     "squad_name_for",
     "state_counts",
     "street_choices_all",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from io import BytesIO
 from itertools import islice
 
 from openpyxl import Workbook
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from tracker.domain import labels
@@ -46,6 +47,7 @@ EXPORT_COLUMNS = (
     ("满意度", "satisfaction"),
 )
 NEXT_COLUMNS = ("下一期限", "下一期限阶段", "预警级别")
+ORDERS_SHEET = "工单"
 CURRENT_SHEET = "当前预警"
 CHUNK = 500  # orders whose open deadlines are read in one query
 
@@ -106,8 +108,41 @@ def export_orders(
     max_rows: int = EXPORT_MAX_ROWS,
     thresholds: AlertThresholds | None = None,
 ) -> bytes:
-    """The viewer's filtered orders as an XLSX file in list order (streamed in chunks, masked), and a sheet
-    当前预警 with the viewer's live counts (counts.live_counts: the same numbers as the pages).
+    """The viewer's filtered orders as an XLSX file (the sheets of :func:`export_order_sheets`)."""
+    sheets = export_order_sheets(
+        session, viewer=viewer, filters=filters, now=now, calendar=calendar, max_rows=max_rows, thresholds=thresholds
+    )
+    return sheets_xlsx(sheets)
+
+
+def sheets_xlsx(sheets: dict[str, Iterable[list[object]]]) -> bytes:
+    """Sheets of ready cells (masked, formula-safe) as one workbook, in order."""
+    workbook = Workbook(write_only=True)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def export_order_sheets(
+    session: Session,
+    *,
+    viewer: Viewer,
+    filters: OrderFilter,
+    now: datetime | None = None,
+    calendar: WorkCalendar | None = None,
+    max_rows: int = EXPORT_MAX_ROWS,
+    thresholds: AlertThresholds | None = None,
+) -> dict[str, Iterable[list[object]]]:
+    """The viewer's filtered orders in list order (masked, formula-safe) as sheet 工单, and a sheet 当前预警 with
+    the viewer's live counts (counts.live_counts: the same numbers as the pages); the XLSX and the CSV export are
+    both written from these cells.
+
+    The 工单 rows are produced lazily, read in chunks as they are written (a 100,000-row export is never held
+    in memory); more than ``max_rows`` raises :class:`ExportTooLarge` here, before anything is produced.
 
     ``now`` and ``calendar`` give the alert level of each next deadline (default: the clock, the stored calendar).
     """
@@ -115,20 +150,22 @@ def export_orders(
     calendar = calendar or load_calendar(session)
     bounds = bounds_at(now, calendar, thresholds)
     query = scoped(filters.where(select(Order), bounds=bounds), viewer)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("工单")
-    sheet.append([title for title, _ in EXPORT_COLUMNS] + list(NEXT_COLUMNS))
-    orders = ordered_orders(session, query, filters.sort, limit=max_rows + 1)
-    for count, line in enumerate(_lines(session, orders, now, calendar, thresholds), start=1):
-        if count > max_rows:
-            raise ExportTooLarge(f"筛选结果超过 {max_rows} 件，请缩小日期范围或增加筛选条件后再导出。")
-        sheet.append([cell_value(line.order, field) for _, field in EXPORT_COLUMNS] + next_cells(line))
+    too_large = f"筛选结果超过 {max_rows} 件，请缩小日期范围或增加筛选条件后再导出。"
+    if session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one() > max_rows:
+        raise ExportTooLarge(too_large)
+
+    def order_rows() -> Iterator[list[object]]:
+        yield [*(title for title, _ in EXPORT_COLUMNS), *NEXT_COLUMNS]
+        orders = ordered_orders(session, query, filters.sort, limit=max_rows + 1)
+        for count, line in enumerate(_lines(session, orders, now, calendar, thresholds), start=1):
+            if count > max_rows:  # orders added since the count above
+                raise ExportTooLarge(too_large)
+            yield [cell_value(line.order, field) for _, field in EXPORT_COLUMNS] + next_cells(line)
+
     current = live_counts(session, viewer=viewer, bounds=bounds, street=filters.street, category=filters.category)
-    summary = workbook.create_sheet(CURRENT_SHEET)
+    summary: list[list[object]] = []
     summary.append([f"当前预警（{current.as_of_label}，{labels.format_local(now)}；不限派单日期）"])
     summary.append(["预警级别", f"工单（{UNIT_ORDERS}，按最紧急的未完成环节计）", f"环节（{UNIT_STAGES}）"])
     for level in LEVELS_WORST_FIRST:
         summary.append([LEVEL_SHORT[level], current.orders[level], current.stages[level]])
-    buffer = BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return {ORDERS_SHEET: order_rows(), CURRENT_SHEET: summary}
