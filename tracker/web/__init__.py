@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 
 from tracker.domain import labels
+from tracker.domain.errors import CalendarNotLoaded
 from tracker.domain.overdue import LEVELS_WORST_FIRST
 from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
 from tracker.domain.roles import ROLE_LABELS, Role
@@ -31,11 +32,18 @@ def nav_links() -> list[tuple[str, str]]:
 
 
 def nav_alert_count() -> int:
-    """The viewer's overdue orders now (件工单, live: services.orders.counts), once per request."""
+    """The viewer's overdue orders now (件工单, live: services.orders.counts), once per request.
+
+    No badge while the year's holiday arrangement is missing (due times cannot be judged then): every
+    page, the error page included, still renders; the pages that count say why themselves.
+    """
     if "nav_alert_count" not in g:
         from tracker.web import live
 
-        g.nav_alert_count = live.counts(g.viewer).overdue_orders if g.get("viewer") else 0
+        try:
+            g.nav_alert_count = live.counts(g.viewer).overdue_orders if g.get("viewer") else 0
+        except CalendarNotLoaded:
+            g.nav_alert_count = 0
     count: int = g.nav_alert_count
     return count
 
@@ -44,6 +52,8 @@ def nav_alert_title() -> str:
     """The badge's words: what it counts and as of when."""
     from tracker.web import live
 
+    if not nav_alert_count():
+        return ""
     current = live.counts(g.viewer)
     return f"{current.as_of_label}，{current.orders_phrase(AlertLevel.RED)}"
 
