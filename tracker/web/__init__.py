@@ -85,7 +85,7 @@ def init_app(app: Flask) -> None:
         batch_name=lambda b: labels.batch_label(b.started_at, b.file_name, b.actor_name),
         state_label=lambda v: labels.STATE_LABELS[State(v)],
         action_label=lambda v: labels.ACTION_LABELS[Action(v)],
-        stage_label=lambda v: labels.STAGE_LABELS[Stage(v)],
+        stage_label=labels.stage_label,
         outcome_label=lambda v: labels.OUTCOME_LABELS[Outcome(v)] if v else "—",
         alert_label=lambda v: labels.ALERT_LABELS[AlertLevel(v)] if v else "",
         extension_label=lambda v: labels.EXTENSION_LABELS[ExtensionStatus(v)],
