@@ -7,17 +7,22 @@ writes one row per step. A 重办 started from an accepted 核查 goes through t
 May import: ``imports``, ``orders``, ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
 """
 
+from tracker.services.verifications.alerting import CheckScanResult, check_level, digest_lines, scan_checks
 from tracker.services.verifications.audit import check_events
 from tracker.services.verifications.importing import NoticeFileError, NoticeImportReport, RowError, import_notice
 from tracker.services.verifications.layout import LayoutError, NoticeLayout, load_layout
 
 __all__ = [
+    "CheckScanResult",
     "LayoutError",
     "NoticeFileError",
     "NoticeImportReport",
     "NoticeLayout",
     "RowError",
     "check_events",
+    "check_level",
+    "digest_lines",
     "import_notice",
     "load_layout",
+    "scan_checks",
 ]
