@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
         attachments,
         auth,
         charts,
+        checks,
         dashboard,
         errors,
         health,
@@ -74,7 +75,7 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     charts.init_app(app)
     metrics.init_app(app)
-    for module in (orders, attachments, alerts, dashboard, analysis, spot_checks, imports, admin, api, health):
+    for module in (orders, attachments, checks, alerts, dashboard, analysis, spot_checks, imports, admin, api, health):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local

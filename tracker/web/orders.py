@@ -34,7 +34,7 @@ from tracker.services.orders import (
     state_counts,
     street_choices_all,
 )
-from tracker.web import attachments, live
+from tracker.web import attachments, checks, live
 from tracker.web.action_forms import ATTACHABLE, FIELDS, FormError, parse_action_form
 from tracker.web.auth import viewer
 
@@ -182,6 +182,7 @@ def detail(order_id: int) -> str:
         now=utcnow(),
         attachable=ATTACHABLE,
         **attachments.evidence(found.order),
+        **checks.for_order(found.order),
     )
 
 
@@ -252,4 +253,5 @@ def reveal(order_id: int) -> str | tuple[str, int]:
         now=utcnow(),
         attachable=ATTACHABLE,
         **attachments.evidence(found.order),
+        **checks.for_order(found.order),
     )
