@@ -168,7 +168,7 @@ def import_form() -> tuple[str, int]:
     return _import_page()
 
 
-@bp.post("/imports/notices")
+@bp.post("/imports/notices/upload")
 @requires(Role.ADMIN)
 def import_post() -> tuple[str, int]:
     """导入热线通报：同一通报重复导入不会改变已有内容；未找到的工单逐行列出。"""
