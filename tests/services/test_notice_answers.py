@@ -24,6 +24,7 @@ from tracker.services.verifications import (
     CheckRefused,
     accept_check,
     answer_check,
+    check_numbers,
     load_layout,
     reply_xlsx,
     return_check,
@@ -159,3 +160,30 @@ def test_the_reply_holds_exactly_the_accepted_answers(
     assert "13912345678" not in str(rows[1][5]) and "139****5678" in str(rows[1][5])  # masked
     assert str(rows[1][6]).startswith("'=HYPERLINK")  # formula-safe
     assert reply_xlsx(session, notice_id=999999, layout=load_layout()) is None
+
+
+def test_the_numbers_per_street_and_type_and_the_rates(
+    session: Session, world: dict[str, int], calendar: WorkCalendar
+) -> None:
+    view = visible_check(session, SQUAD, world["SH202609140001"])
+    assert view is not None
+    answer_check(session, view=view, viewer=SQUAD, answer=GOOD, ctx=ctx(calendar, SQUAD, "2026-09-29 09:00"))
+    return_check(session, view=view, viewer=BOSS, ctx=ctx(calendar, BOSS, "2026-09-29 10:00"), reason="不具体")
+    answer_check(session, view=view, viewer=SQUAD, answer=GOOD, ctx=ctx(calendar, SQUAD, "2026-09-29 15:00"))
+    accept_check(session, view=view, viewer=BOSS, ctx=ctx(calendar, BOSS, "2026-09-30 09:00"))
+    session.commit()
+    day = local("2026-09-28 12:00").date()
+    now = local("2026-10-09 09:00")  # every line was due on Oct 8
+    bureau = check_numbers(session, viewer=BOSS, first=day, last=day, now=now)
+    assert bureau.by_street_kind == {
+        "静安寺街道": {"不满意": 1, "超时办结": 1},
+        "曹家渡街道": {"不满意": 1},
+        "（工单未导入）": {"重复诉件": 1},
+    }
+    assert (bureau.on_time, bureau.due, bureau.returns, bureau.answers) == (1, 4, 1, 2)
+    assert bureau.return_rate == 0.5 and bureau.as_json()["date_basis"].startswith("按通报日期")
+    squad = check_numbers(session, viewer=SQUAD, first=day, last=day, now=now)
+    assert squad.by_street_kind == {"静安寺街道": {"不满意": 1, "超时办结": 1}} and squad.due == 2
+    before = check_numbers(session, viewer=BOSS, first=day, last=day, now=local("2026-10-08 09:00"))
+    assert (before.on_time, before.due) == (1, 1)  # not yet due and not accepted: left out
+    assert check_numbers(session, viewer=BOSS, first=day.replace(day=27), last=day.replace(day=27), now=now).total == 0

@@ -17,6 +17,7 @@ NAV = (
     ("dashboard.index", "统计", frozenset(Role)),
     ("analysis.index", "分析", frozenset(Role)),
     ("spot_checks.index", "质量抽查", frozenset({Role.SUPERVISOR, Role.ADMIN})),
+    ("checks.notices", "通报核查", frozenset({Role.SUPERVISOR, Role.ADMIN})),
     ("imports.index", "导入", frozenset({Role.ADMIN})),
     ("admin.index", "管理", frozenset({Role.ADMIN})),
 )

@@ -4,7 +4,8 @@ deadline, the squad's answer and the supervisor's decision, the reply to the cen
 Owns the tables ``hotline_notice``, ``notice_check`` and ``notice_check_event``. A 通报 file is read with the
 order import's reader and limits (``layout`` maps its headers; ``importing`` stores its lines); ``audit``
 writes one row per step; ``answers`` holds the squad's answer, the bureau's decision and the scope; ``alerting``
-puts the deadlines into the scan and the digest; ``reply`` writes the reply to the centre. A 重办 started from
+puts the deadlines into the scan and the digest; ``reply`` writes the reply to the centre;
+``numbers`` counts them. A 重办 started from
 an accepted 核查 goes through the orders service's one door.
 May import: ``imports``, ``orders``, ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
 """
@@ -23,10 +24,13 @@ from tracker.services.verifications.answers import (
 from tracker.services.verifications.audit import check_events
 from tracker.services.verifications.importing import NoticeFileError, NoticeImportReport, RowError, import_notice
 from tracker.services.verifications.layout import LayoutError, NoticeLayout, load_layout
+from tracker.services.verifications.numbers import DATE_BASIS, CheckNumbers, check_numbers
 from tracker.services.verifications.reply import NoticeLine, notice_list, reply_xlsx
 
 __all__ = [
+    "DATE_BASIS",
     "Answer",
+    "CheckNumbers",
     "CheckRefused",
     "CheckScanResult",
     "CheckView",
@@ -40,6 +44,7 @@ __all__ = [
     "answer_check",
     "check_events",
     "check_level",
+    "check_numbers",
     "digest_lines",
     "import_notice",
     "load_layout",
