@@ -96,12 +96,11 @@ def check_numbers(session: Session, *, viewer: Viewer, first: date, last: date, 
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     street = col(Order.street)
     linked = col(NoticeCheck.order_id).is_not(None)
-    for where, kind, n in session.execute(
-        base(
-            case((linked, func.coalesce(street, NO_STREET)), else_=UNLINKED), col(NoticeCheck.kind), func.count()
-        ).group_by(case((linked, func.coalesce(street, NO_STREET)), else_=UNLINKED), col(NoticeCheck.kind))
+    for has_order, where, kind, n in session.execute(
+        base(linked, street, col(NoticeCheck.kind), func.count()).group_by(linked, street, col(NoticeCheck.kind))
     ).all():
-        counts[str(where)][str(kind)] = int(n)
+        place = (where or NO_STREET) if has_order else UNLINKED
+        counts[place][str(kind)] = counts[place].get(str(kind), 0) + int(n)
     result.by_street_kind = {s: dict(sorted(k.items())) for s, k in sorted(counts.items())}
     accepted = col(NoticeCheck.status) == CheckStatus.ACCEPTED.value
     late_open = and_(~accepted, col(NoticeCheck.due_at) < now)
