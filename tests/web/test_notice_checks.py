@@ -106,3 +106,21 @@ def test_import_answer_decide_reply(app, people, engine, calendar) -> None:  # t
     assert reply.status_code == 200
     rows = list(openpyxl.load_workbook(BytesIO(reply.data)).active.iter_rows(values_only=True))  # type: ignore[union-attr]
     assert [r[1] for r in rows[1:]] == ["SH202611200001"]  # exactly the accepted answer
+
+
+def test_the_numbers_on_the_dashboard_and_in_the_api(app, people, engine, calendar) -> None:  # type: ignore[no-untyped-def]
+    make_order(engine, calendar, "SH202611200001", "静安寺街道")
+    make_order(engine, calendar, "SH202611200002", "曹家渡街道")
+    admin, squad = app.test_client(), app.test_client()
+    sign_in(admin, PEOPLE["admin"])
+    sign_in(squad, PEOPLE["squad"])
+    sent = {"file": (notice_file(), "通报.xlsx"), "csrf_token": csrf_token(admin)}
+    assert admin.post("/imports/notices/upload", data=sent, content_type="multipart/form-data").status_code == 200
+    bureau = admin.get("/api/v1/checks?from=2026-11-20&to=2026-11-20").get_json()
+    assert bureau["total"] == 3 and bureau["by_street_kind"]["曹家渡街道"] == {"超时办结": 1}
+    assert bureau["date_basis"].startswith("按通报日期")
+    own = squad.get("/api/v1/checks?from=2026-11-20&to=2026-11-20").get_json()
+    assert own["by_street_kind"] == {"静安寺街道": {"不满意": 1}}  # a squad counts its own street only
+    assert squad.get("/api/v1/checks?from=2026-11-21&to=2026-11-20").status_code == 400
+    page = squad.get("/dashboard/?from=2026-11-01&to=2026-11-30").get_data(as_text=True)
+    assert 'id="check-numbers"' in page and "按通报日期统计" in page and "曹家渡街道" not in page

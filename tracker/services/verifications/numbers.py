@@ -72,8 +72,11 @@ class CheckNumbers:
         }
 
 
-def check_numbers(session: Session, *, viewer: Viewer, first: date, last: date, now: datetime) -> CheckNumbers:
-    """通报件数 per street and type, 核查按时率 and 退回率 of the lines dated in [first, last] (Beijing days)."""
+def check_numbers(
+    session: Session, *, viewer: Viewer, first: date, last: date, now: datetime, street: str | None = None
+) -> CheckNumbers:
+    """通报件数 per street and type, 核查按时率 and 退回率 of the lines dated in [first, last] (Beijing days);
+    ``street`` narrows them to one street's (within the viewer's scope)."""
     start, end = local_day_bounds(first)[0], local_day_bounds(last)[1]
     imported = col(HotlineNotice.imported_at)
     dated = col(NoticeCheck.notice_date)
@@ -90,14 +93,17 @@ def check_numbers(session: Session, *, viewer: Viewer, first: date, last: date, 
             .outerjoin(Order, col(Order.id) == col(NoticeCheck.order_id))
             .where(in_period)
         )
+        if street is not None:
+            query = query.where(col(Order.street) == street)
         return query if is_district_wide(viewer.role) else scoped(query, viewer)
 
     result = CheckNumbers(first, last)
     counts: dict[str, dict[str, int]] = defaultdict(dict)
-    street = col(Order.street)
+    place_column = col(Order.street)
     linked = col(NoticeCheck.order_id).is_not(None)
+    kind_column = col(NoticeCheck.kind)
     for has_order, where, kind, n in session.execute(
-        base(linked, street, col(NoticeCheck.kind), func.count()).group_by(linked, street, col(NoticeCheck.kind))
+        base(linked, place_column, kind_column, func.count()).group_by(linked, place_column, kind_column)
     ).all():
         place = (where or NO_STREET) if has_order else UNLINKED
         counts[place][str(kind)] = counts[place].get(str(kind), 0) + int(n)
