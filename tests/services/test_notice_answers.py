@@ -16,7 +16,7 @@ from tracker.domain.deadlines import RuleTable
 from tracker.domain.lifecycle import ActionInput
 from tracker.domain.roles import Role
 from tracker.domain.vocabulary import Action, State
-from tracker.models import NoticeCheck, NoticeCheckEvent, Order, OrderEvent
+from tracker.models import MetricSnapshot, NoticeCheck, NoticeCheckEvent, Order, OrderEvent
 from tracker.services.accounts import Actor, Viewer
 from tracker.services.orders import Context, apply_action
 from tracker.services.verifications import (
@@ -28,6 +28,7 @@ from tracker.services.verifications import (
     load_layout,
     reply_xlsx,
     return_check,
+    snapshot_check_day,
     visible_check,
 )
 
@@ -187,3 +188,26 @@ def test_the_numbers_per_street_and_type_and_the_rates(
     before = check_numbers(session, viewer=BOSS, first=day, last=day, now=local("2026-10-08 09:00"))
     assert (before.on_time, before.due) == (1, 1)  # not yet due and not accepted: left out
     assert check_numbers(session, viewer=BOSS, first=day.replace(day=27), last=day.replace(day=27), now=now).total == 0
+
+
+def test_the_nightly_snapshot_stores_the_numbers_per_street(
+    session: Session, world: dict[str, int], calendar: WorkCalendar
+) -> None:
+    view = visible_check(session, SQUAD, world["SH202609140001"])
+    assert view is not None
+    answer_check(session, view=view, viewer=SQUAD, answer=GOOD, ctx=ctx(calendar, SQUAD, "2026-09-29 09:00"))
+    accept_check(session, view=view, viewer=BOSS, ctx=ctx(calendar, BOSS, "2026-09-30 09:00"))
+    session.commit()
+    day = local("2026-09-28 12:00").date()
+    assert snapshot_check_day(session, day=day, now=local("2026-10-09 01:00"), viewer=BOSS) == 6
+    again = snapshot_check_day(session, day=day, now=local("2026-10-09 01:10"), viewer=BOSS)  # a rerun: same rows
+    assert again == 6
+    rows = {(r.street, r.metric): (r.numerator, r.denominator) for r in session.exec(select(MetricSnapshot)).all()}
+    assert rows == {
+        ("静安寺街道", "notice_lines"): (2, 2),
+        ("静安寺街道", "check_on_time"): (1, 2),
+        ("静安寺街道", "check_returned"): (0, 1),
+        ("曹家渡街道", "notice_lines"): (1, 1),
+        ("曹家渡街道", "check_on_time"): (0, 1),
+        ("曹家渡街道", "check_returned"): (0, 0),
+    }  # the line whose order is unknown belongs to no street: not stored

@@ -5,7 +5,7 @@ Owns the tables ``hotline_notice``, ``notice_check`` and ``notice_check_event``.
 order import's reader and limits (``layout`` maps its headers; ``importing`` stores its lines); ``audit``
 writes one row per step; ``answers`` holds the squad's answer, the bureau's decision and the scope; ``alerting``
 puts the deadlines into the scan and the digest; ``reply`` writes the reply to the centre;
-``numbers`` counts them. A 重办 started from
+``numbers`` counts them and ``snapshot`` stores the counts each night. A 重办 started from
 an accepted 核查 goes through the orders service's one door.
 May import: ``imports``, ``orders``, ``accounts``, ``tracker.domain``, ``tracker.models``, ``tracker.db``.
 """
@@ -26,8 +26,10 @@ from tracker.services.verifications.importing import NoticeFileError, NoticeImpo
 from tracker.services.verifications.layout import LayoutError, NoticeLayout, load_layout
 from tracker.services.verifications.numbers import DATE_BASIS, CheckNumbers, check_numbers
 from tracker.services.verifications.reply import NoticeLine, notice_list, reply_xlsx
+from tracker.services.verifications.snapshot import CHECK_METRICS, snapshot_check_day
 
 __all__ = [
+    "CHECK_METRICS",
     "DATE_BASIS",
     "Answer",
     "CheckNumbers",
@@ -53,5 +55,6 @@ __all__ = [
     "reply_xlsx",
     "return_check",
     "scan_checks",
+    "snapshot_check_day",
     "visible_check",
 ]
