@@ -107,6 +107,11 @@ def rules_list_command(as_json: bool) -> None:
         click.echo(
             f"{STAGE_LABELS[rule.stage]:<6}{scope:<10}{unit_amount_label(rule.amount, rule.unit):<10}{rule.note}"
         )
+    check = rules_service.verification_rule(get_session())  # the 核查 of a 热线通报 line without a 反馈时限
+    click.echo(
+        f"{VERIFICATION_LABEL:<6}{'通用':<10}{unit_amount_label(check.amount, check.unit):<10}"
+        + ("" if check.stored else "默认：通报未给反馈时限时按 3 个工作日")
+    )
 
 
 STAGE_CHOICES: dict[str, str] = {
