@@ -928,5 +928,11 @@ def _append_only(target: sa.Table, connection: sa.Connection, **_kw: Any) -> Non
         connection.exec_driver_sql(statement)
 
 
-for _table in (OrderEvent.__table__, PhoneReveal.__table__, ExportLog.__table__, HotspotEvent.__table__):  # type: ignore[attr-defined]
+for _table in (
+    OrderEvent.__table__,  # type: ignore[attr-defined]
+    PhoneReveal.__table__,  # type: ignore[attr-defined]
+    ExportLog.__table__,  # type: ignore[attr-defined]
+    HotspotEvent.__table__,  # type: ignore[attr-defined]
+    NoticeCheckEvent.__table__,  # type: ignore[attr-defined]
+):
     sa.event.listen(_table, "after_create", _append_only)

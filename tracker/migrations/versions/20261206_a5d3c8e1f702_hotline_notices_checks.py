@@ -1,4 +1,4 @@
-"""hotline_notices_checks: 热线通报 and the 核查 of each line, its audit, and the 核查 rule in deadline_rule
+"""hotline_notices_checks: 热线通报 and the 核查 of each line, its audit (append-only), and the 核查 rule in deadline_rule
 
 Revision ID: a5d3c8e1f702
 Revises: f1c8a4d27e95
@@ -107,12 +107,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notice_check_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_notice_check_event_check_id"), ["check_id"], unique=False)
+    for statement in tracker.models.append_only_ddl("notice_check_event", op.get_bind().dialect.name):
+        op.execute(statement)
     _rule_stage(NEW_RULE_STAGE)
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM deadline_rule WHERE stage = 'verification'")
     _rule_stage(OLD_RULE_STAGE)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS notice_check_event_no_change ON notice_check_event")
+        op.execute("DROP TRIGGER IF EXISTS notice_check_event_no_truncate ON notice_check_event")
     with op.batch_alter_table("notice_check_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notice_check_event_check_id"))
     op.drop_table("notice_check_event")
