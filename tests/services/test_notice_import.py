@@ -17,7 +17,7 @@ from tracker.domain.errors import TrackerError
 from tracker.models import HotlineNotice, NoticeCheck, NoticeCheckEvent
 from tracker.services.accounts import Actor
 from tracker.services.orders import rules
-from tracker.services.verifications import NoticeFileError, import_notice, load_layout
+from tracker.services.verifications import LayoutError, NoticeFileError, import_notice, load_layout
 
 HEADER = ["序号", "通报编号", "工单编号", "通报类型", "通报日期", "通报内容/要求", "反馈时限"]
 ADMIN = Actor(id="user:1", name="管理员", source="web")
@@ -154,3 +154,21 @@ def test_the_rule_table_sets_the_default(session: Session, new_order, calendar: 
             note="",
             now=local("2026-09-01 09:00"),
         )
+
+
+def test_a_layout_file_names_what_is_wrong(tmp_path: Path) -> None:
+    assert [h for h, _ in load_layout().reply][:2] == ["通报编号", "工单编号"]
+    with pytest.raises(LayoutError, match="没有名为「上海」的通报格式"):
+        load_layout("上海")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nsource = "12345"\n[headers]\n"通报编号" = ["通报号"]\n', encoding="utf-8")
+    with pytest.raises(LayoutError, match=r"缺少 \[\[reply\]\]"):
+        load_layout(bad)
+    bad.write_text(
+        'name = "x"\nsource = "12345"\n[[reply]]\nheader = "身份证号"\nfield = "id_card"\n', encoding="utf-8"
+    )
+    with pytest.raises(LayoutError, match="field「id_card」不可用"):
+        load_layout(bad)
+    bad.write_text('name = "x"\nsource = "12345"\n[headers]\n"通报编号" = "通报号"\n', encoding="utf-8")
+    with pytest.raises(LayoutError, match="「通报编号」应为文字列表"):
+        load_layout(bad)
