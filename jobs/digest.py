@@ -9,14 +9,23 @@ from sqlmodel import Session
 
 from tracker.domain.deadlines import to_local
 from tracker.services.operations import JobResult
-from tracker.services.orders import MailSettings, build_digests, load_recipients, notices, send_digests
+from tracker.services.orders import (
+    MailSettings,
+    build_digests,
+    load_calendar,
+    load_recipients,
+    notices,
+    send_digests,
+)
 from tracker.services.stats import digest_lines
+from tracker.services.verifications import digest_lines as check_digest_lines
 
 
 def run(session: Session, *, now: datetime) -> JobResult:
     """Build and store every street's digest; e-mail them when SMTP is configured."""
     config = current_app.config
-    digests = build_digests(session, now=now, analysis=digest_lines(session, now=now))
+    checks = check_digest_lines(session, now=now, calendar=load_calendar(session))
+    digests = build_digests(session, now=now, analysis=digest_lines(session, now=now), checks=checks)
     # the group robots' copy goes through the outbox (job notify), in this same transaction
     notices.enqueue_digest_notices(session, digests=digests, day=to_local(now).date(), now=now)
     sent = failed = 0

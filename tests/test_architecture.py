@@ -98,6 +98,7 @@ ALLOWED = {
     "stats": {"orders", "accounts"},
     "operations": {"imports", "orders", "accounts"},
     "notify": {"orders", "accounts"},
+    "verifications": {"imports", "orders", "accounts"},
 }
 
 

@@ -14,7 +14,19 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from tracker.domain.roles import Role
-from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State, Unit
+from tracker.domain.vocabulary import (
+    VERIFICATION_STAGE,
+    Action,
+    AlertLevel,
+    CheckAction,
+    CheckConclusion,
+    CheckStatus,
+    ExtensionStatus,
+    Outcome,
+    Stage,
+    State,
+    Unit,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -507,7 +519,10 @@ class DeadlineRuleRow(SQLModel, table=True):
 
     __tablename__ = "deadline_rule"
     __table_args__ = (
-        sa.CheckConstraint(_in("stage", Stage), name="ck_deadline_rule_stage"),
+        # the order stages, and the 核查 of a 热线通报 line (its deadline rule is edited in the same table)
+        sa.CheckConstraint(
+            "(" + _in("stage", Stage) + f" OR stage = '{VERIFICATION_STAGE}')", name="ck_deadline_rule_stage"
+        ),
         sa.CheckConstraint(_in("unit", Unit), name="ck_deadline_rule_unit"),
         sa.CheckConstraint("amount >= 0", name="ck_deadline_rule_amount"),
         sa.UniqueConstraint("stage", "request_type", "urgency", name="uq_deadline_rule_scope"),
@@ -767,6 +782,84 @@ class AnalysisSnapshot(SQLModel, table=True):
     content: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
 
 
+class HotlineNotice(SQLModel, table=True):
+    """A 热线通报 from the 12345 centre, key (source, notice_no); its lines are :class:`NoticeCheck` rows."""
+
+    __tablename__ = "hotline_notice"
+    __table_args__ = (sa.UniqueConstraint("source", "notice_no", name="uq_hotline_notice_source_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    notice_no: str = Field(max_length=64)
+    file_name: str = Field(max_length=255)
+    imported_at: datetime = Field(sa_column=utc_column(nullable=False))
+    imported_by: str = Field(max_length=128)
+    imported_by_name: str = Field(max_length=128)
+
+
+class NoticeCheck(SQLModel, table=True):
+    """One line of a 通报: the 核查 of one named order, owned by the order's street squad, with its deadline.
+
+    ``order_id`` is empty while the centre's order number is unknown here (reported at import, linked when a
+    later import finds the order). ``alert_level`` is what the alert scan last raised (blue, yellow, red).
+    """
+
+    __tablename__ = "notice_check"
+    __table_args__ = (
+        sa.UniqueConstraint("notice_id", "order_no", "kind", name="uq_notice_check_line"),
+        sa.CheckConstraint(_in("status", CheckStatus), name="ck_notice_check_status"),
+        sa.CheckConstraint(
+            "conclusion IS NULL OR " + _in("conclusion", CheckConclusion), name="ck_notice_check_conclusion"
+        ),
+        sa.CheckConstraint("alert_level IS NULL OR " + _in("alert_level", AlertLevel), name="ck_notice_check_alert"),
+        sa.CheckConstraint("due_basis IN ('notice', 'rule')", name="ck_notice_check_due_basis"),
+        # the alert scan: unanswered 核查 by due time
+        sa.Index("ix_notice_check_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="hotline_notice.id", index=True)
+    line_no: int  # the row in the imported file
+    order_no: str = Field(max_length=64)
+    order_id: int | None = Field(default=None, foreign_key="work_order.id", index=True)
+    kind: str = Field(max_length=64)  # 通报类型: 不满意, 超时办结, 重复诉件 …
+    notice_date: date | None = None
+    requirement: str = ""  # 通报内容/要求
+    due_at: datetime = Field(sa_column=utc_column(nullable=False))
+    due_basis: str = Field(max_length=16)  # 'notice' (反馈时限) or 'rule' (the rule table)
+    rule_label: str = ""
+    status: str = Field(default=CheckStatus.PENDING.value, max_length=16)
+    conclusion: str | None = Field(default=None, max_length=16)
+    cause: str = ""  # 原因分析
+    measures: str = ""  # 整改措施
+    answered_at: datetime | None = Field(default=None, sa_column=utc_column())
+    answered_by: str | None = Field(default=None, max_length=128)
+    answered_by_name: str | None = Field(default=None, max_length=128)
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column())
+    decided_by: str | None = Field(default=None, max_length=128)
+    return_reason: str = ""
+    return_count: int = 0
+    alert_level: str | None = Field(default=None, max_length=16)
+    alert_changed_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class NoticeCheckEvent(SQLModel, table=True):
+    """Append-only audit of a 核查: one row per step (import, answer, accept, return, 重办)."""
+
+    __tablename__ = "notice_check_event"
+    __table_args__ = (sa.CheckConstraint(_in("action", CheckAction), name="ck_notice_check_event_action"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    check_id: int = Field(foreign_key="notice_check.id", index=True)
+    action: str = Field(max_length=16)
+    status_after: str = Field(max_length=16)
+    actor: str = Field(max_length=128)
+    actor_name: str = Field(max_length=128)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    note: str = ""
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
 def append_only_statements(dialect: str) -> list[str]:
     """SQL that makes order_event refuse UPDATE and DELETE at the database itself."""
     if dialect == "sqlite":
@@ -835,5 +928,11 @@ def _append_only(target: sa.Table, connection: sa.Connection, **_kw: Any) -> Non
         connection.exec_driver_sql(statement)
 
 
-for _table in (OrderEvent.__table__, PhoneReveal.__table__, ExportLog.__table__, HotspotEvent.__table__):  # type: ignore[attr-defined]
+for _table in (
+    OrderEvent.__table__,  # type: ignore[attr-defined]
+    PhoneReveal.__table__,  # type: ignore[attr-defined]
+    ExportLog.__table__,  # type: ignore[attr-defined]
+    HotspotEvent.__table__,  # type: ignore[attr-defined]
+    NoticeCheckEvent.__table__,  # type: ignore[attr-defined]
+):
     sa.event.listen(_table, "after_create", _append_only)

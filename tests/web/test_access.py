@@ -18,13 +18,24 @@ from sqlmodel import Session, col, select
 
 from tests.helpers import local
 from tests.web.conftest import PEOPLE, csrf_token, sign_in
-from tracker.models import Alert, AppUser, ImportBatch, ImportUpload, Order, OrderAttachment, SampleItem, SamplePlan
+from tracker.models import (
+    Alert,
+    AppUser,
+    HotlineNotice,
+    ImportBatch,
+    ImportUpload,
+    NoticeCheck,
+    Order,
+    OrderAttachment,
+    SampleItem,
+    SamplePlan,
+)
 from tracker.services.operations.demo import SAMPLES
 
 NOW = local("2026-11-26 10:00")
 ROLES = ("admin", "supervisor", "squad")
 ADMIN_ONLY = ("/admin", "/imports")
-SUPERVISOR_ONLY = ("/spot-checks",)  # supervisors and administrators; a squad gets 403
+SUPERVISOR_ONLY = ("/spot-checks", "/notices")  # supervisors and administrators; a squad gets 403
 OPEN = {"auth.login", "static"}
 # probes for the process manager and Prometheus: open by design, no personal data (tests/operations)
 PROBES = {"health.healthz", "health.readyz", "metrics.metrics"}
@@ -43,6 +54,12 @@ def _attachment_of_first_order(engine: Engine, street: str) -> object:
     return _first(engine, select(OrderAttachment.id).where(OrderAttachment.order_id == first))
 
 
+def _check_of_first_order(engine: Engine, street: str) -> object:
+    """The 核查 on the street's first order (the world's notice names each street's first order)."""
+    first = select(Order.id).where(Order.street == street).order_by(col(Order.id)).limit(1).scalar_subquery()
+    return _first(engine, select(NoticeCheck.id).where(NoticeCheck.order_id == first))
+
+
 # How to fill each URL parameter with a value that exists in the squad's scope (where scope applies).
 PARAMS: dict[str, Callable[[Engine], object]] = {
     "order_id": lambda e: _first(e, select(Order.id).where(Order.street == "静安寺街道").order_by(col(Order.id))),
@@ -57,6 +74,8 @@ PARAMS: dict[str, Callable[[Engine], object]] = {
     "plan_id": lambda e: _first(e, select(SamplePlan.id).order_by(col(SamplePlan.id))),
     "item_id": lambda e: _first(e, select(SampleItem.id).order_by(col(SampleItem.id))),
     "attachment_id": lambda e: _attachment_of_first_order(e, "静安寺街道"),
+    "check_id": lambda e: _check_of_first_order(e, "静安寺街道"),
+    "notice_id": lambda e: _first(e, select(HotlineNotice.id)),
     "mark_id": lambda e: 1,  # a 源头治理 mark (none in the demo: ending it is refused with a message, not an error)
 }
 # Parameters that name an order of 曹家渡街道, to prove a squad of 静安寺街道 cannot reach it.
@@ -66,6 +85,7 @@ FOREIGN: dict[str, Callable[[Engine], object]] = {
         e, select(Alert.id).join(Order, col(Order.id) == col(Alert.order_id)).where(Order.street == "曹家渡街道")
     ),
     "attachment_id": lambda e: _attachment_of_first_order(e, "曹家渡街道"),
+    "check_id": lambda e: _check_of_first_order(e, "曹家渡街道"),
 }
 
 
@@ -124,6 +144,15 @@ def world(app, people, runner, tmp_path, engine):  # type: ignore[no-untyped-def
             data = {"files": (photo, "现场.jpg"), "purpose": "other", "csrf_token": csrf_token(admin)}
             sent = admin.post(f"/orders/{order_id}/attachments", data=data, content_type="multipart/form-data")
             assert sent.status_code == 302
+        with Session(engine) as session:  # a 热线通报 naming each street's first order
+            firsts = [
+                session.exec(select(Order.order_no).where(Order.street == s).order_by(col(Order.id))).first()
+                for s in ("静安寺街道", "曹家渡街道")
+            ]
+        lines = "".join(f"TB-WALK,{number},不满意,2026-11-25\n" for number in firsts)
+        notice = BytesIO(("通报编号,工单编号,通报类型,通报日期\n" + lines).encode())
+        data = {"file": (notice, "通报.csv"), "csrf_token": csrf_token(admin)}
+        assert admin.post("/imports/notices/upload", data=data, content_type="multipart/form-data").status_code == 200
         yield app
 
 

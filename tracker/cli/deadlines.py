@@ -13,8 +13,8 @@ from tracker.cli.common import fail, parse_local_time, unit_of_work
 from tracker.db import get_session
 from tracker.domain.deadlines import LOCAL_TZ, compute_due, explain_due
 from tracker.domain.errors import TrackerError
-from tracker.domain.labels import STAGE_LABELS, format_local, unit_amount_label
-from tracker.domain.vocabulary import Stage, Unit
+from tracker.domain.labels import STAGE_LABELS, VERIFICATION_LABEL, format_local, unit_amount_label
+from tracker.domain.vocabulary import VERIFICATION_STAGE, Stage, Unit
 from tracker.models import utcnow
 from tracker.services.accounts import Actor
 from tracker.services.orders import calendar as calendar_service
@@ -107,9 +107,19 @@ def rules_list_command(as_json: bool) -> None:
         click.echo(
             f"{STAGE_LABELS[rule.stage]:<6}{scope:<10}{unit_amount_label(rule.amount, rule.unit):<10}{rule.note}"
         )
+    check = rules_service.verification_rule(get_session())  # the 核查 of a 热线通报 line without a 反馈时限
+    click.echo(
+        f"{VERIFICATION_LABEL:<6}{'通用':<10}{unit_amount_label(check.amount, check.unit):<10}"
+        + ("" if check.stored else "默认：通报未给反馈时限时按 3 个工作日")
+    )
 
 
-STAGE_CHOICES = {**{s.value: s for s in Stage}, **{label: stage for stage, label in STAGE_LABELS.items()}}
+STAGE_CHOICES: dict[str, str] = {
+    **{s.value: s.value for s in Stage},
+    **{label: stage.value for stage, label in STAGE_LABELS.items()},
+    VERIFICATION_STAGE: VERIFICATION_STAGE,  # the 核查 of a 热线通报 line without a 反馈时限
+    VERIFICATION_LABEL: VERIFICATION_STAGE,
+}
 
 
 @rules_group.command("set")
@@ -128,7 +138,7 @@ def rules_set_command(
         with unit_of_work() as session:
             rules_service.set_rule(
                 session,
-                stage=STAGE_CHOICES[stage].value,
+                stage=STAGE_CHOICES[stage],
                 amount=amount,
                 unit=unit,
                 request_type=request_type,

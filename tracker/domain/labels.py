@@ -7,7 +7,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tracker.domain.privacy import mask_name, mask_phone, mask_phones_in_text
-from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State, Unit
+from tracker.domain.vocabulary import (
+    VERIFICATION_STAGE,
+    Action,
+    AlertLevel,
+    CheckAction,
+    CheckStatus,
+    ExtensionStatus,
+    Outcome,
+    Stage,
+    State,
+    Unit,
+)
 
 _LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -98,6 +109,30 @@ def batch_label(started_at: datetime | None, file_name: str, actor_name: str) ->
     """An import batch as people name it: '2026-12-03 08:05 · 12345导出.xlsx · 王敏' (when, which file, who)."""
     return " · ".join(part for part in (format_local(started_at), file_name, actor_name) if part)
 
+
+VERIFICATION_LABEL = "通报核查"  # the 核查 rule's name in the rule table
+
+
+def stage_label(value: str) -> str:
+    """A stage's label, also for the 核查 rule's stage in the rule table."""
+    return VERIFICATION_LABEL if value == VERIFICATION_STAGE else STAGE_LABELS[Stage(value)]
+
+
+CHECK_STATUS_LABELS: Mapping[CheckStatus, str] = {
+    CheckStatus.PENDING: "待核查",
+    CheckStatus.ANSWERED: "待审核",
+    CheckStatus.RETURNED: "已退回",
+    CheckStatus.ACCEPTED: "已采纳",
+}
+
+CHECK_ACTION_LABELS: Mapping[CheckAction, str] = {
+    CheckAction.IMPORT: "导入通报",
+    CheckAction.LINK: "关联工单",
+    CheckAction.ANSWER: "提交核查",
+    CheckAction.ACCEPT: "采纳",
+    CheckAction.RETURN: "退回",
+    CheckAction.REDO: "发起重办",
+}
 
 FILTER_LABELS: Mapping[str, str] = {
     "dispatched_from": "派单日期自",

@@ -82,3 +82,35 @@ class AlertLevel(StrEnum):
     BLUE = "blue"
     YELLOW = "yellow"
     RED = "red"
+
+
+class CheckStatus(StrEnum):
+    """Where a 核查 (the verification of one order named in a 热线通报) stands."""
+
+    PENDING = "pending"  # 待核查: the squad has not answered yet
+    ANSWERED = "answered"  # 待审核: the squad answered; the supervisor decides
+    RETURNED = "returned"  # 已退回: sent back with a reason; the squad answers again
+    ACCEPTED = "accepted"  # 已采纳: the answer goes into the reply to the centre
+
+
+class CheckConclusion(StrEnum):
+    """The squad's 核查结论: was the complaint founded."""
+
+    TRUE = "属实"
+    PARTLY = "部分属实"
+    FALSE = "不属实"
+
+
+class CheckAction(StrEnum):
+    """Something that happens to a 核查; each writes one audit row."""
+
+    IMPORT = "import"
+    LINK = "link"  # a line whose order was unknown found its order on a later import
+    ANSWER = "answer"
+    ACCEPT = "accept"
+    RETURN = "return"
+    REDO = "redo"  # an accepted 核查 started a 重办 of its order
+
+
+VERIFICATION_STAGE = "verification"  # the 核查 rule's stage in the editable rule table (not an order stage)
+VERIFICATION_DEFAULT_DAYS = 3  # domain.md §8: no date on the notice → 3 working days, like 督办

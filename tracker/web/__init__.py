@@ -18,6 +18,7 @@ NAV = (
     ("dashboard.index", "统计", frozenset(Role)),
     ("analysis.index", "分析", frozenset(Role)),
     ("spot_checks.index", "质量抽查", frozenset({Role.SUPERVISOR, Role.ADMIN})),
+    ("checks.notices", "通报核查", frozenset({Role.SUPERVISOR, Role.ADMIN})),
     ("imports.index", "导入", frozenset({Role.ADMIN})),
     ("admin.index", "管理", frozenset({Role.ADMIN})),
 )
@@ -68,6 +69,7 @@ def init_app(app: Flask) -> None:
         attachments,
         auth,
         charts,
+        checks,
         dashboard,
         errors,
         health,
@@ -84,7 +86,7 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     charts.init_app(app)
     metrics.init_app(app)
-    for module in (orders, attachments, alerts, dashboard, analysis, spot_checks, imports, admin, api, health):
+    for module in (orders, attachments, checks, alerts, dashboard, analysis, spot_checks, imports, admin, api, health):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local
@@ -95,7 +97,7 @@ def init_app(app: Flask) -> None:
         batch_name=lambda b: labels.batch_label(b.started_at, b.file_name, b.actor_name),
         state_label=lambda v: labels.STATE_LABELS[State(v)],
         action_label=lambda v: labels.ACTION_LABELS[Action(v)],
-        stage_label=lambda v: labels.STAGE_LABELS[Stage(v)],
+        stage_label=labels.stage_label,
         outcome_label=lambda v: labels.OUTCOME_LABELS[Outcome(v)] if v else "—",
         alert_label=lambda v: labels.ALERT_LABELS[AlertLevel(v)] if v else "",
         extension_label=lambda v: labels.EXTENSION_LABELS[ExtensionStatus(v)],

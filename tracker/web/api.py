@@ -37,6 +37,7 @@ from tracker.services.orders import (
     visible_repeat_of,
 )
 from tracker.services.stats import PeriodError, PeriodRates, Rate, StreetRates, live_rates
+from tracker.services.verifications import check_numbers
 from tracker.web import live
 from tracker.web.auth import viewer
 from tracker.web.orders import OPEN_STATE, filters_from_request
@@ -467,6 +468,18 @@ def rates() -> Response:
     return json_response(period_json(result))
 
 
+@bp.get("/checks")
+def checks() -> Response:
+    """热线通报核查：通报件数（按街镇、通报类型）、核查按时率、退回率；from、to 为通报日期（含首尾），默认本月。"""
+    last = day_arg("to") or to_local(utcnow()).date()
+    first = day_arg("from") or last.replace(day=1)
+    if last < first:
+        fail(400, f"参数 to（统计期间至）的值「{last.isoformat()}」早于参数 from 的值「{first.isoformat()}」")
+    street = request.args.get("street", "").strip() or None
+    numbers = check_numbers(get_session(), viewer=viewer(), first=first, last=last, now=utcnow(), street=street)
+    return json_response(numbers.as_json())
+
+
 @bp.get("/")
 def index() -> Response:
     """接口一览。"""
@@ -480,6 +493,7 @@ def index() -> Response:
                 "GET /api/v1/alerts": "当前已超期或即将到期的未完成环节（按当前时间计，不限派单日期；"
                 "level、stage、street；page、page_size）",
                 "GET /api/v1/rates": "各项指标（from、to：YYYY-MM-DD，含首尾；street 可选）",
+                "GET /api/v1/checks": "热线通报核查件数、按时率、退回率（from、to：通报日期，含首尾；street）",
             },
             "auth": "浏览器登录会话，或请求头 Authorization: Bearer <令牌>",
         }

@@ -13,6 +13,7 @@ from tracker.domain.vocabulary import Stage
 from tracker.services.accounts import street_choices
 from tracker.services.orders import category_names, street_choices_all
 from tracker.services.stats import RATE_METRICS, DashboardFilter, build_dashboard, default_filter
+from tracker.services.verifications import CheckNumbers, check_numbers
 from tracker.web import live
 from tracker.web.auth import viewer
 from tracker.web.orders import date_arg
@@ -45,6 +46,13 @@ def filters_from_request(streets: list[str]) -> DashboardFilter:
     )
 
 
+def _check_numbers(filters: DashboardFilter) -> CheckNumbers:
+    """The 热线通报核查 numbers of the dashboard's period and street."""
+    return check_numbers(
+        get_session(), viewer=viewer(), first=filters.first, last=filters.last, now=live.now(), street=filters.street
+    )
+
+
 @bp.get("/")
 def index() -> str:
     """统计：期间内派单工单的状态与预警、每日受理量、超期工单、各项指标（按街镇、逐月）。"""
@@ -67,4 +75,12 @@ def index() -> str:
         categories=category_names(db),
         metrics=RATE_METRICS,
         stage_of=Stage,
+        checks=check_numbers(
+            db,
+            viewer=me,
+            first=board.filters.first,
+            last=board.filters.last,
+            now=live.now(),
+            street=board.filters.street,
+        ),
     )

@@ -36,7 +36,7 @@ from tracker.services.orders import (
     state_counts,
     street_choices_all,
 )
-from tracker.web import attachments, csv_download, live
+from tracker.web import attachments, checks, csv_download, live
 from tracker.web.action_forms import ATTACHABLE, FIELDS, FormError, parse_action_form
 from tracker.web.auth import viewer
 
@@ -194,6 +194,7 @@ def detail(order_id: int) -> str:
         now=utcnow(),
         attachable=ATTACHABLE,
         **attachments.evidence(found.order),
+        **checks.for_order(found.order),
     )
 
 
@@ -264,4 +265,5 @@ def reveal(order_id: int) -> str | tuple[str, int]:
         now=utcnow(),
         attachable=ATTACHABLE,
         **attachments.evidence(found.order),
+        **checks.for_order(found.order),
     )

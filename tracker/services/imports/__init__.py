@@ -13,20 +13,24 @@ May import: ``orders``, ``accounts``, ``tracker.domain``, ``tracker.models``, ``
 from tracker.services.imports import uploads
 from tracker.services.imports.importer import ImportOptions, import_file, lock_imports, plan_first_default
 from tracker.services.imports.inbox import process_inbox
-from tracker.services.imports.profiles import load_profile
-from tracker.services.imports.reader import Limits
+from tracker.services.imports.profiles import header_key, load_profile
+from tracker.services.imports.reader import ExportFileError, Limits, parse_datetime, table_rows
 from tracker.services.imports.report import ImportReport, report_sheets, reports_to_xlsx
 
 __all__ = [
+    "ExportFileError",
     "ImportOptions",
     "ImportReport",
     "Limits",
+    "header_key",
     "import_file",
     "load_profile",
     "lock_imports",
+    "parse_datetime",
     "plan_first_default",
     "process_inbox",
     "report_sheets",
     "reports_to_xlsx",
+    "table_rows",
     "uploads",
 ]

@@ -495,6 +495,26 @@ def open_export(path: Path, *, profile: Profile | None = None, limits: Limits = 
     )
 
 
+def table_rows(path: Path, *, limits: Limits = Limits()) -> Iterator[tuple[int, list[str]]]:
+    """Any small sheet (not an order export) as (row number, cleaned cells), after the same file checks and limits.
+
+    For lists that are not orders (a 通报): the caller finds its own header. A cell longer than the limit or
+    holding a NUL byte refuses the whole file, naming its row and column; nothing is half-read.
+    """
+    make_grid, _, _, nul = _open_grid(path, limits)
+    for number, (raw, _) in enumerate(make_grid(False), start=1):
+        if number > limits.max_rows + HEADER_SCAN_ROWS:
+            raise ExportFileError(f"文件「{path.name}」的数据行超过上限 {limits.max_rows:,} 行；请拆分后再导入")
+        cells = clean_cells(list(raw))
+        for column, cell in enumerate(cells, start=1):
+            if len(cell) > limits.max_cell_chars or (nul and "\x00" in cell):
+                reason = "含有 NUL 字符" if "\x00" in cell else f"超过 {limits.max_cell_chars:,} 个字符"
+                raise ExportFileError(
+                    f"文件「{path.name}」第 {number} 行第 {column} 列{reason}，无法保存；未导入任何内容"
+                )
+        yield number, cells
+
+
 def _open_grid(path: Path, limits: Limits) -> tuple[Grid, str | None, list[str], bool]:
     """A way to walk the file's cells as rows of text (again and again), after the file-level checks.
 

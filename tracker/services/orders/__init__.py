@@ -84,7 +84,7 @@ from tracker.services.orders.overview import (
     state_counts,
     visible_repeat_of,
 )
-from tracker.services.orders.rules import rule_table
+from tracker.services.orders.rules import VerificationRule, rule_table, verification_rule
 
 __all__ = [
     "CURRENT_SHEET",
@@ -112,6 +112,7 @@ __all__ = [
     "StageAlert",
     "Store",
     "Upload",
+    "VerificationRule",
     "acknowledge_alert",
     "acknowledge_alerts",
     "add_attachments",
@@ -156,6 +157,7 @@ __all__ = [
     "street_choices_all",
     "transition",
     "update_details",
+    "verification_rule",
     "viewer_alert_counts",
     "viewer_alerts",
     "visible_repeat_of",

@@ -30,6 +30,7 @@ def build_digests(
     now: datetime,
     calendar: WorkCalendar | None = None,
     analysis: dict[str, list[str]] | None = None,
+    checks: dict[str, list[str]] | None = None,
 ) -> list[Digest]:
     """Build (or rebuild) every street's digest for the local day of ``now``; flushes.
 
@@ -37,7 +38,8 @@ def build_digests(
     misses none. Overdue: open stages past their current due time, as ``counts`` counts them
     (domain.overdue; whenever the order was dispatched), with the orders they belong to.
     ``analysis``: lines per street from the analysis (new hotspots, places under 源头治理, rises;
-    computed by ``stats``), told last.
+    computed by ``stats``), told last; ``checks``: lines per street on 热线通报核查 due soon or late
+    (computed by ``verifications``), told before them.
     """
     bounds = bounds_at(now, calendar or load_calendar(session))
     today = to_local(now).date()
@@ -64,6 +66,9 @@ def build_digests(
         content[order.street or NO_STREET]["closed_yesterday"].append(
             {"order_no": order.order_no, "closed_at": format_local(order.closed_at), "verdict": order.verdict or ""}
         )
+    for street, told in (checks or {}).items():
+        if told:
+            content[street]["checks"] = [{"text": line} for line in told]
     for street, told in (analysis or {}).items():
         if told:
             content[street]["analysis"] = [{"text": line} for line in told]
@@ -119,8 +124,12 @@ def digest_text(street: str, day: date, content: dict[str, Any]) -> str:
     lines += [f"  {a['order_no']} {a['stage']} 期限 {a['due_at']}" for a in content["overdue"]]
     lines.append(f"三、昨日办结 {len(content['closed_yesterday'])} 件")
     lines += [f"  {c['order_no']} 办结于 {c['closed_at']} {c['verdict']}" for c in content["closed_yesterday"]]
+    section = iter("四五")
+    if content.get("checks"):
+        lines.append(f"{next(section)}、热线通报核查（新增或升级的预警、已超期未办结） {len(content['checks'])} 项")
+        lines += [f"  {a['text']}" for a in content["checks"]]
     if content.get("analysis"):
-        lines.append(f"四、分析提示（重复诉件热点、源头治理、异常上升） {len(content['analysis'])} 项")
+        lines.append(f"{next(section)}、分析提示（重复诉件热点、源头治理、异常上升） {len(content['analysis'])} 项")
         lines += [f"  {a['text']}" for a in content["analysis"]]
     return "\n".join(lines)
 

@@ -11,9 +11,9 @@ from werkzeug.wrappers import Response
 from tracker.db import begin_write, get_session
 from tracker.domain.deadlines import LOCAL_TZ, DeadlineRule
 from tracker.domain.errors import TrackerError
-from tracker.domain.labels import unit_amount_label
+from tracker.domain.labels import VERIFICATION_LABEL, unit_amount_label
 from tracker.domain.roles import Role
-from tracker.domain.vocabulary import Stage, Unit
+from tracker.domain.vocabulary import VERIFICATION_STAGE, Stage, Unit
 from tracker.models import utcnow
 from tracker.services.operations import admin_views
 from tracker.services.orders import calendar as calendar_service
@@ -37,6 +37,8 @@ from tracker.web.params import in_id_range
 
 
 def _rule_label(row: Any) -> str:
+    if row.stage == VERIFICATION_STAGE:
+        return f"{VERIFICATION_LABEL}：{unit_amount_label(row.amount, Unit(row.unit))}"
     return DeadlineRule(
         stage=Stage(row.stage),
         amount=row.amount,
