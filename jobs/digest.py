@@ -29,15 +29,8 @@ def run(session: Session, *, now: datetime) -> JobResult:
     # the group robots' copy goes through the outbox (job notify), in this same transaction
     notices.enqueue_digest_notices(session, digests=digests, day=to_local(now).date(), now=now)
     sent = failed = 0
-    if config["SMTP_HOST"]:
-        mail = MailSettings(
-            host=config["SMTP_HOST"],
-            port=config["SMTP_PORT"],
-            sender=config["SMTP_FROM"],
-            user=config["SMTP_USER"],
-            password=config["SMTP_PASSWORD"],
-            starttls=config["SMTP_STARTTLS"],
-        )
+    mail = MailSettings.from_config(config)
+    if mail is not None:
         sent, failed = send_digests(digests, mail=mail, recipients=load_recipients(config["DIGEST_RECIPIENTS"]))
     note = f"，发送失败 {failed} 封（下次运行重发）" if failed else ""
     return JobResult(

@@ -22,17 +22,7 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # whose
 def transport_from_config() -> Transport:
     """The robots' and SMTP settings of the app."""
     settings = current_app.config
-    mail = None
-    if settings["SMTP_HOST"]:
-        mail = MailSettings(
-            host=settings["SMTP_HOST"],
-            port=settings["SMTP_PORT"],
-            sender=settings["SMTP_FROM"],
-            user=settings["SMTP_USER"],
-            password=settings["SMTP_PASSWORD"],
-            starttls=settings["SMTP_STARTTLS"],
-        )
-    return Transport(allow_loopback=settings["NOTIFY_ALLOW_LOOPBACK"], mail=mail)
+    return Transport(allow_loopback=settings["NOTIFY_ALLOW_LOOPBACK"], mail=MailSettings.from_config(settings))
 
 
 def run(session: Session, *, now: datetime) -> JobResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import tomllib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -144,6 +145,20 @@ class MailSettings:
     user: str = ""
     password: str = ""
     starttls: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MailSettings | None:
+        """The app's TRACKER_SMTP_* settings, or None when no SMTP host is configured (no e-mail is sent)."""
+        if not config["SMTP_HOST"]:
+            return None
+        return cls(
+            host=config["SMTP_HOST"],
+            port=config["SMTP_PORT"],
+            sender=config["SMTP_FROM"],
+            user=config["SMTP_USER"],
+            password=config["SMTP_PASSWORD"],
+            starttls=config["SMTP_STARTTLS"],
+        )
 
 
 def load_recipients(path: str | None) -> dict[str, list[str]]:
