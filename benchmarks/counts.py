@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks import best
 from benchmarks.scan import _sqlite_value, build
 
 STREETS = 14
@@ -28,16 +29,6 @@ REFERENCE = (
     "SELECT count(*), count(DISTINCT order_id) FROM order_deadline"
     " WHERE completed_at IS NULL AND due_at IS NOT NULL AND due_at < ?"
 )
-
-
-def best(fn, repeat: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    """The fastest of ``repeat`` runs, in milliseconds, and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return min(times), result
 
 
 def main() -> None:

@@ -15,9 +15,8 @@ import argparse
 import json
 import os
 import platform
-import time
-from collections.abc import Callable
 
+from benchmarks import best
 from tracker.domain.spreadsheets import rows_to_csv
 from tracker.services.orders import sheets_xlsx
 from tracker.web.csv_download import workbook_csv
@@ -35,15 +34,6 @@ def cells(rows: int) -> list[list[object]]:
             + [f"诉求内容第{n}件，夜间施工噪声" for _ in range(COLUMNS - 10)]
         )
     return sheet
-
-
-def best(fn: Callable[[], bytes], repeat: int) -> tuple[float, bytes]:
-    times, result = [], b""
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return min(times), result
 
 
 def main() -> None:
