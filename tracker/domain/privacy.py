@@ -76,3 +76,17 @@ def audit_value(field: str, value: object) -> object:
 def audit_changes(changes: dict[str, object]) -> dict[str, object]:
     """An event's ``{field: [before, after]}`` with every value as :func:`audit_value` keeps it."""
     return {name: audit_value(name, pair) for name, pair in changes.items()}
+
+
+def mask_names_in_text(text: str | None, names: list[str | None]) -> str:
+    """Free text with each of ``names`` (the complainant, the contact person) masked wherever it is written.
+
+    A caller often writes their own name into the complaint ("我姓王，王建国"); a text shown outside the
+    bureau keeps the surname only, as :func:`mask_name` does. Names of one character are left alone
+    (masking every 王 would garble the text and protect nothing).
+    """
+    if not text:
+        return ""
+    for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True):
+        text = text.replace(name, mask_name(name))
+    return text
