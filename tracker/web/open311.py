@@ -82,7 +82,8 @@ def bounds() -> Bounds:
     """How much one request may pull, from TRACKER_OPEN311_MAX_PAGE_SIZE and _MAX_DAYS."""
     largest = int(current_app.config["OPEN311_MAX_PAGE_SIZE"])
     days = int(current_app.config["OPEN311_MAX_DAYS"])
-    return Bounds(max_page_size=largest, default_page_size=min(100, largest), max_days=days)
+    # a client without paging (most, the specification has none) gets the whole page the bound allows
+    return Bounds(max_page_size=largest, default_page_size=largest, max_days=days)
 
 
 def settings() -> PublicSettings:
