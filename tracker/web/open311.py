@@ -34,10 +34,11 @@ from tracker.domain.open311 import (
     parse_request_query,
 )
 from tracker.domain.ratelimit import ExpiringCache, RateLimiter
+from tracker.domain.sizes import format_size
 from tracker.models import utcnow
 from tracker.services.open311 import PublicSettings, find_requests, public_services, request_by_id
 from tracker.web.auth import client_address
-from tracker.web.security import csrf
+from tracker.web.security import body_limit, csrf
 
 log = logging.getLogger(__name__)
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -132,11 +133,20 @@ def open311_error(exc: Open311Error) -> Response:
     return refuse(exc.status, exc.message)
 
 
+def http_message(code: int) -> str:
+    """A refusal by the web server in Chinese."""
+    if code == 413:
+        limit = format_size(body_limit(request.endpoint, current_app.config))
+        return f"请求内容超过此页面的大小上限 {limit}，未处理，也未保存任何内容。{READ_ONLY}"
+    return {404: "接口不存在", 405: READ_ONLY}.get(code, "请求无法完成")
+
+
 @bp.errorhandler(Exception)
 def unexpected(exc: Exception) -> Response:
     """Anything else, logged, as an Open311 error."""
-    if isinstance(exc, HTTPException):
-        return refuse(exc.code or 500, exc.description or "请求无法完成")
+    if isinstance(exc, HTTPException):  # e.g. 413 for a body over the limit, refused before it is read
+        code = exc.code or 500
+        return refuse(code, http_message(code))
     log.exception("unhandled error in Open311")
     return refuse(500, "系统出现意外错误，已记录日志，请稍后再试")
 
