@@ -132,8 +132,11 @@ def _expected(session: Session, order_ids: list[int]) -> dict[int, Any]:
 
 def _coordinate(extras: dict[str, Any], keys: tuple[str, ...], limit: float) -> float | None:
     for key in keys:
+        raw = extras.get(key)
+        if raw is None or raw == "":  # most orders: no position at all
+            continue
         try:
-            value = float(str(extras.get(key, "")).strip())
+            value = float(str(raw).strip())
         except ValueError:
             continue
         if math.isfinite(value) and -limit <= value <= limit and value != 0:
