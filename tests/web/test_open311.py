@@ -26,7 +26,7 @@ from tracker.domain.addresses import street_number_address
 from tracker.domain.deadlines import RuleTable
 from tracker.domain.labels import STATE_LABELS
 from tracker.domain.vocabulary import State
-from tracker.models import Order, Street
+from tracker.models import Order, OrderDeadline, Street
 from tracker.services.accounts.actors import Actor
 from tracker.services.orders.actions import Context, NewOrder, create_order
 
@@ -176,6 +176,7 @@ def test_the_georeport_client_reads_what_the_database_holds_for_the_public(
         ]
         open_ones = as_list(client.get_service_requests(status="open"))
         one = client.get_service_request(everything[0]["service_request_id"])
+        definition = client.get_service_definition("占道经营 / 无证设摊")  # a code with a slash and spaces
     squad_of = squads(engine)
     in_window = {o.id: o for o in db_orders(engine) if o.dispatched_at >= NOW - timedelta(days=90)}
     assert len(in_window) == 312  # the demo's 310 and two crafted ones; the 100-day-old one is outside the window
@@ -187,6 +188,7 @@ def test_the_georeport_client_reads_what_the_database_holds_for_the_public(
         i for i, o in in_window.items() if o.state not in CLOSED_STATES
     }
     assert one == everything[0]
+    assert definition["service_code"] == "占道经营 / 无证设摊" and definition["attributes"] in ([], None)
     assert {s["service_code"] for s in as_list(services)} >= {o.category or "未分类" for o in in_window.values()}
     service = next(s for s in as_list(services) if s["service_code"] == "油烟扰民")
     assert service["group"] == "环境扰民" and service["type"] == "realtime"
@@ -383,3 +385,36 @@ def test_unknown_ids_paths_and_jurisdictions_are_open311_404s(make_app: Any) -> 
     wrong = client.get(f"{BASE}/services.json?jurisdiction_id=elsewhere")
     assert error_of(wrong)[0] == 404 and "只服务「jingan.sh.cn」" in error_of(wrong)[1]
     assert json.loads(client.get(f"{BASE}/discovery.json").get_data())["endpoints"][0]["type"] == "production"
+
+
+def test_expected_is_the_closure_deadline_and_an_anonymised_order_stays_without_address(
+    make_app: Any, engine: Engine, calendar: Any
+) -> None:
+    app = make_app()
+    load_orders(app, engine, calendar)
+    with Session(engine) as session:
+        order = session.exec(select(Order).where(Order.order_no == "OPEN311-A")).one()
+        due = session.exec(
+            select(OrderDeadline.due_at).where(OrderDeadline.order_id == order.id, OrderDeadline.stage == "closure")
+        ).one()
+        gone = session.exec(select(Order).where(Order.order_no == "OPEN311-B")).one()
+        gone.address, gone.complainant, gone.phone, gone.content, gone.anonymised_at = None, None, None, None, NOW
+        session.add(gone)
+        session.commit()
+        ids = (order.id, gone.id)
+    with time_machine.travel(NOW, tick=False):
+        body = app.test_client().get(f"{BASE}/requests.json?service_request_id={ids[0]},{ids[1]}").get_json()
+    found = {r["service_request_id"]: r for r in body}
+    assert datetime.fromisoformat(found[str(ids[0])]["expected_datetime"]) == due.replace(microsecond=0)
+    assert found[str(ids[0])]["agency_responsible"] == "静安寺街道综合行政执法队"
+    assert found[str(ids[1])]["address"] is None and found[str(ids[1])]["service_code"] == "未分类"
+
+
+def test_each_worker_reuses_an_answer_until_it_expires(make_app: Any, engine: Engine, calendar: Any) -> None:
+    kept, fresh = make_app(OPEN311_CACHE_SECONDS=600), make_app(OPEN311_CACHE_SECONDS=0)
+    url = f"{BASE}/services.json"
+    before = [app.test_client().get(url).get_json() for app in (kept, fresh)]
+    assert before[0] == before[1] == []
+    load_orders(kept, engine, calendar)
+    assert kept.test_client().get(url).get_json() == []  # the same answer for the next minutes
+    assert len(fresh.test_client().get(url).get_json()) == 17  # 16 categories of the demo and 未分类
