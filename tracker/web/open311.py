@@ -169,6 +169,12 @@ def serve(fmt: str, root: str, produce: Callable[[], tuple[Any, dict[str, str]]]
     return response.make_conditional(request)
 
 
+def query_args() -> dict[str, str]:
+    """The query string with a repeated parameter joined by commas (``status=open&status=closed``): the
+    specification lets a filter be "declared multiple times, comma delimited"."""
+    return {name: ",".join(values) for name, values in request.args.lists()}
+
+
 def base_url() -> str:
     """Where this endpoint is reached from outside: TRACKER_PUBLIC_URL, else as the request came in."""
     public = str(current_app.config.get("PUBLIC_URL") or "").rstrip("/")
@@ -218,7 +224,7 @@ def requests_list(fmt: str) -> Response:
     """Service requests by id (comma list), or by service code, dispatch period and status, paged."""
 
     def produce() -> tuple[Any, dict[str, str]]:
-        filters = parse_request_query(request.args, now=utcnow(), bounds=bounds())
+        filters = parse_request_query(query_args(), now=utcnow(), bounds=bounds())
         found, more = find_requests(get_session(), filters=filters, settings=settings())
         headers = {}
         if more:  # the next page, as a Link header (Open311's body is a bare list)
