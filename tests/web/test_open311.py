@@ -268,6 +268,20 @@ def test_with_the_description_setting_the_text_is_shown_masked(make_app: Any, en
     assert description == "我是欧***，电话139****5678，住上海市静安区常德路500弄3号，楼下饭店油烟直排。"
 
 
+def test_with_the_description_setting_still_no_name_phone_or_flat_in_any_answer(
+    make_app: Any, engine: Engine, calendar: Any
+) -> None:
+    app = make_app(OPEN311_RATE_LIMIT=10_000, OPEN311_DESCRIPTION=True)
+    load_orders(app, engine, calendar)
+    complaints = {o.content for o in db_orders(engine)}
+    secrets = {s for s in personal_strings(engine) if s not in complaints}  # shown now, masked; replies never
+    assert {"欧阳建国", "司马光明", "13912345678", "18600001111", "上海市静安区常德路500弄3号401室"} <= secrets
+    with time_machine.travel(NOW, tick=False):
+        answers = all_answers(app.test_client())
+    assert leaks(answers, secrets) == []
+    assert any("楼下饭店油烟直排" in body for _, body in answers)  # the setting does show the texts
+
+
 def test_off_by_default_every_route_answers_404(app: Any, client: Any) -> None:
     assert app.config["OPEN311"] is False
     for path in ("discovery.json", "services.xml", "requests.json", "requests/1.json", "nothing"):
