@@ -19,7 +19,7 @@ from tracker.domain.open311 import (
     to_xml,
     w3c,
 )
-from tracker.domain.privacy import mask_names_in_text
+from tracker.domain.privacy import mask_names_in_text, mask_numbers_in_text
 from tracker.domain.ratelimit import ExpiringCache, RateLimiter
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -52,6 +52,14 @@ def test_names_are_masked_inside_a_text_but_one_character_is_left_alone() -> Non
     text = "我是王建国，王建国的邻居李四也反映过。"
     assert mask_names_in_text(text, ["王建国", "李四", "王", None]) == "我是王**，王**的邻居李*也反映过。"
     assert mask_names_in_text(None, ["王建国"]) == ""
+
+
+def test_every_phone_like_number_is_masked_for_the_public_but_short_numbers_stay() -> None:
+    text = "手机13912345678，座机021-62781234，或+8613700001111，或62781234；常德路500弄3号，2026-11-20晚"
+    assert mask_numbers_in_text(text) == (
+        "手机139****5678，座机********1234，或+*********1111，或****1234；常德路500弄3号，2026-11-20晚"
+    )
+    assert mask_numbers_in_text(None) == ""
 
 
 def test_statuses_and_times_as_the_public_reads_them() -> None:

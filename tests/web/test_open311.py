@@ -54,7 +54,7 @@ CRAFTED = (
         "complainant": "司马光明",
         "phone": "021-62781234",
         "address": "上海市静安区江宁路195号2单元301室",
-        "content": "司马光明反映：楼道堆物，联系 18600001111。",
+        "content": "司马光明反映：楼道堆物，联系 18600001111，家里 021-62781234，或 +8613700001111。",
         "extras": {},
     },
     {
@@ -207,7 +207,7 @@ def personal_strings(engine: Engine) -> set[str]:
                 found.add(value)
         if order.address and street_number_address(order.address) != order.address:
             found.add(order.address)
-    found.update({"401室", "301室", "1202室", "2单元", "18600001111", "13912345678"})
+    found.update({"401室", "301室", "1202室", "2单元", "18600001111", "13912345678", "62781234", "13700001111"})
     return found
 
 

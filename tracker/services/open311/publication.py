@@ -31,7 +31,7 @@ from tracker.domain.open311 import (
     status_notes,
     w3c,
 )
-from tracker.domain.privacy import mask_names_in_text, mask_phones_in_text
+from tracker.domain.privacy import mask_names_in_text, mask_numbers_in_text
 from tracker.domain.vocabulary import Stage
 from tracker.models import Category, Order, OrderDeadline, Street
 
@@ -145,9 +145,9 @@ def _coordinate(extras: dict[str, Any], keys: tuple[str, ...], limit: float) -> 
 
 
 def _description(row: Any) -> str | None:
-    """The complaint text with phone numbers and the caller's and contact's names masked, the address cut to the
-    house number."""
-    text = mask_names_in_text(mask_phones_in_text(row.content), [row.complainant, row.contact_person])
+    """The complaint text with phone numbers (landlines and long digit runs too) and the caller's and contact's names
+    masked, the address cut to the house number."""
+    text = mask_names_in_text(mask_numbers_in_text(row.content), [row.complainant, row.contact_person])
     if row.address and row.address in text:
         text = text.replace(row.address, street_number_address(row.address) or "")
     return text or None
