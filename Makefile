@@ -120,3 +120,10 @@ bench-csv: $(VENV)/.installed-dev
 .PHONY: bench-analysis
 bench-analysis: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.analysis --orders $(BENCH_ORDERS)
+
+## bench-open311: one bounded page (1,000 requests) of Open311 requests.json over BENCH_OPEN311_ORDERS orders (default
+## 300,000) in a temporary SQLite: first and deep page of a 90-day window, a category, 1,000 ids, a cached answer,
+## against the raw SQL reading the same rows
+.PHONY: bench-open311
+bench-open311: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.open311

@@ -99,6 +99,7 @@ ALLOWED = {
     "operations": {"imports", "orders", "accounts"},
     "notify": {"orders", "accounts"},
     "verifications": {"imports", "orders", "accounts"},
+    "open311": set(),
 }
 
 

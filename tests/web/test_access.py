@@ -39,6 +39,8 @@ SUPERVISOR_ONLY = ("/spot-checks", "/notices")  # supervisors and administrators
 OPEN = {"auth.login", "static"}
 # probes for the process manager and Prometheus: open by design, no personal data (tests/operations)
 PROBES = {"health.healthz", "health.readyz", "metrics.metrics"}
+# public by design, no sign-in, nothing personal and off by default (tests/web/test_open311.py walks them)
+OPEN_BLUEPRINTS = {"open311"}
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
@@ -92,7 +94,7 @@ FOREIGN: dict[str, Callable[[Engine], object]] = {
 def routes(app) -> Iterator[tuple[str, str, list[str], set[str]]]:  # type: ignore[no-untyped-def]
     """(endpoint, rule, argument names, methods) of every route but the open ones."""
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in OPEN | PROBES:
+        if rule.endpoint in OPEN | PROBES or rule.endpoint.split(".")[0] in OPEN_BLUEPRINTS:
             continue
         yield rule.endpoint, rule.rule, sorted(rule.arguments), set(rule.methods or ()) - {"HEAD", "OPTIONS"}
 
@@ -163,9 +165,11 @@ def test_the_walker_sees_every_blueprint(app) -> None:  # type: ignore[no-untype
 
 
 def test_the_open_endpoints_are_the_known_ones(app) -> None:  # type: ignore[no-untyped-def]
+    from tracker.web.auth import OPEN_BLUEPRINTS as APP_OPEN_BLUEPRINTS
     from tracker.web.auth import OPEN_ENDPOINTS
 
     assert set(OPEN_ENDPOINTS) == OPEN | PROBES  # a new open endpoint must be declared here on purpose
+    assert set(APP_OPEN_BLUEPRINTS) == OPEN_BLUEPRINTS
 
 
 def test_signed_out_every_route_leads_to_sign_in(world, engine) -> None:  # type: ignore[no-untyped-def]

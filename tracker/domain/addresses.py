@@ -67,3 +67,30 @@ def building_of(address: str | None) -> str | None:
         return None
     match = _FLAT.match(key)
     return match.group(1) if match else key
+
+
+# the first house or building number ends the public part: 1266号, 500弄3号, 5栋, 2座
+_HOUSE_NUMBER = re.compile(r"^(.*?\d+(?:号|栋|幢|座))")
+# without a house number, a room, floor, unit or household marks where the private part starts
+_PRIVATE_PART = re.compile(r"\d+(?:室|层|楼|单元|户|F)")
+_SPACE_PUNCT_KEEP = re.compile(r"\s+")
+
+
+def street_number_address(address: str | None) -> str | None:
+    """The address as far as the house number (``上海市静安区常德路500弄3号401室`` → ``…500弄3号``).
+
+    What a public feed may show (Open311): the building, never the flat, floor or unit behind it, which
+    would point at the complainant's own door. Unlike :func:`normalise_address` the text stays as written
+    (city and district kept) except for width and spaces. ``None`` when nothing is left.
+    """
+    if not address:
+        return None
+    text = _SPACE_PUNCT_KEEP.sub("", unicodedata.normalize("NFKC", address))
+    text = _DASH_ROOM.sub(r"\1号\2", text)  # 3-401 → 3号401, then cut after 3号
+    match = _HOUSE_NUMBER.match(text)
+    if match:
+        return match.group(1)
+    private = _PRIVATE_PART.search(text)
+    if private:
+        text = text[: private.start()]
+    return text.rstrip("-—,，、.。 ") or None

@@ -76,3 +76,33 @@ def audit_value(field: str, value: object) -> object:
 def audit_changes(changes: dict[str, object]) -> dict[str, object]:
     """An event's ``{field: [before, after]}`` with every value as :func:`audit_value` keeps it."""
     return {name: audit_value(name, pair) for name, pair in changes.items()}
+
+
+def mask_names_in_text(text: str | None, names: list[str | None]) -> str:
+    """Free text with each of ``names`` (the complainant, the contact person) masked wherever it is written.
+
+    A caller often writes their own name into the complaint ("我姓王，王建国"); a text shown outside the
+    bureau keeps the surname only, as :func:`mask_name` does. Names of one character are left alone
+    (masking every 王 would garble the text and protect nothing).
+    """
+    if not text:
+        return ""
+    for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True):
+        text = text.replace(name, mask_name(name))
+    return text
+
+
+LANDLINE_IN_TEXT = re.compile(r"(?<!\d)0\d{2,3}[- ]\d{7,8}(?!\d)")
+LONG_NUMBER_IN_TEXT = re.compile(r"(?<![\d*])\d{7,}(?![\d*])")
+
+
+def mask_numbers_in_text(text: str | None) -> str:
+    """Free text for the public (Open311): mobiles as 138****5678, and also landlines (021-62781234) and any run of
+    7 or more digits (+8613812345678, a number written without its area code) down to their last 4 digits.
+
+    Stricter than :func:`mask_phones_in_text`, which staff texts use: outside the bureau a date written 20261120
+    masked by mistake costs less than a phone number let through.
+    """
+    text = mask_phones_in_text(text)
+    text = LANDLINE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+    return LONG_NUMBER_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)

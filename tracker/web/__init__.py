@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
         health,
         imports,
         metrics,
+        open311,
         orders,
         params,
         security,
@@ -88,6 +89,7 @@ def init_app(app: Flask) -> None:
     metrics.init_app(app)
     for module in (orders, attachments, checks, alerts, dashboard, analysis, spot_checks, imports, admin, api, health):
         app.register_blueprint(module.bp)
+    open311.init_app(app)  # public, read-only, answers 404 while TRACKER_OPEN311 is off
     errors.init_app(app)
     app.jinja_env.filters["local"] = labels.format_local
     app.jinja_env.filters["mask_phone"] = mask_phone

@@ -29,6 +29,7 @@ from tracker.services.accounts import Viewer, log_refusal, users
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
 OPEN_ENDPOINTS = frozenset({"auth.login", "static", "health.healthz", "health.readyz", "metrics.metrics"})
+OPEN_BLUEPRINTS = frozenset({"open311"})  # public data for anyone (off unless TRACKER_OPEN311=1)
 # what a user who must first replace a given password may still open
 FORCED_CHANGE_ENDPOINTS = frozenset(
     {"auth.change_password", "auth.logout", "static", "charts.plotly_js", "charts.plotly_stylesheet"}
@@ -101,7 +102,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def gate() -> Response | tuple[dict[str, str], int] | None:
-        if request.endpoint in OPEN_ENDPOINTS:
+        if request.endpoint in OPEN_ENDPOINTS or request.blueprint in OPEN_BLUEPRINTS:
             return None
         if not current_user.is_authenticated:
             if request.path.startswith("/api/"):

@@ -15,6 +15,7 @@ UPLOAD_ENDPOINTS = frozenset({"imports.upload"})  # the only routes that take an
 # routes that take photos and PDFs: an action, the attachment form, a spot-check review (核查)
 ATTACHMENT_ENDPOINTS = frozenset({"orders.act", "attachments.add", "spot_checks.save_review"})
 CACHEABLE = frozenset({"static", "charts.plotly_js", "charts.plotly_stylesheet"})  # files without personal data
+OWN_CACHING = frozenset({"open311"})  # public answers that set their own Cache-Control (max-age, or no-store)
 
 # No inline script anywhere: scripts and styles come from our own static files only.
 CONTENT_SECURITY_POLICY = (
@@ -89,7 +90,7 @@ def init_app(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
-        if request.endpoint not in CACHEABLE:  # every page may show personal data
+        if request.endpoint not in CACHEABLE and request.blueprint not in OWN_CACHING:  # pages may show personal data
             response.headers["Cache-Control"] = "no-store"
         return response
 
