@@ -16,7 +16,6 @@ from typing import Any
 from flask import Response, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
-from pydantic_core import core_schema
 
 from tracker.domain import labels
 from tracker.web.api import schemas
@@ -59,14 +58,6 @@ class Untitled(GenerateJsonSchema):
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
-
-    def enum_schema(self, schema: core_schema.EnumSchema) -> dict[str, Any]:
-        """An enum with its values' Chinese labels as its description."""
-        result = super().enum_schema(schema)
-        mapping = ENUM_LABELS.get(schema["cls"].__name__)
-        if mapping:
-            result["description"] = labelled(mapping)
-        return result
 
 
 @dataclass(frozen=True)
@@ -213,6 +204,10 @@ def document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(model, "serialization") for model in RESPONSE_MODELS], ref_template=REF, schema_generator=Untitled
     )
+    components = defs.get("$defs", {})
+    for name, mapping in ENUM_LABELS.items():  # an enum's English docstring gives way to its values' labels
+        if name in components:
+            components[name]["description"] = labelled(mapping)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -228,7 +223,7 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}, {"session": []}],
         "paths": {op.path: {"get": operation_object(op)} for op in OPERATIONS},
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": components,
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -13,7 +13,15 @@ from datetime import date
 from typing import Annotated, Any, NoReturn, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationError,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -31,12 +39,14 @@ KEYWORD_LENGTH = 100  # the list page reads no more of a keyword either
 PARAM_LABELS = {**labels.FILTER_LABELS, "from": "统计期间自", "to": "统计期间至"}
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 DIGITS = re.compile(r"[0-9]+")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 REASONS = {
     "iso_day": "不是有效日期，应写作 2026-11-20",
     "whole_number": "不是正整数",
     "greater_than_equal": "不是正整数",
     "less_than_equal": "超出范围：应为 1 至 {le} 的整数",
     "choice": "无效，可选：{choices}",
+    "control_character": "含有控制字符（如换行、NUL），请只写文字",
     "before_start": "早于参数 from 的值「{start}」",
 }
 Q = TypeVar("Q", bound="Query")
@@ -58,6 +68,13 @@ def whole_number(value: Any) -> Any:
     """Digits only (no sign, no decimals, no spaces inside), as the pages read page numbers."""
     if isinstance(value, str) and not DIGITS.fullmatch(value):
         raise PydanticCustomError("whole_number", "not a whole number")
+    return value
+
+
+def plain_text(value: Any) -> Any:
+    """Free text without control characters (PostgreSQL refuses NUL in a string; nobody types one)."""
+    if isinstance(value, str) and CONTROL.search(value):
+        raise PydanticCustomError("control_character", "control character in text")
     return value
 
 
@@ -104,6 +121,7 @@ class WholeNumber:
 
 
 Day = Annotated[date | None, IsoDay]
+Text = Annotated[str | None, BeforeValidator(plain_text)]
 
 
 class Query(BaseModel):
@@ -145,8 +163,8 @@ STAGES = tuple(s.value for s in Stage)
 class OrdersQuery(PageQuery):
     """The order list's filters (the same as the list page's) and paging."""
 
-    street: str | None = Field(None, description="街镇名称，如 静安寺街道（执法队只能看到本街镇）")
-    category: str | None = Field(None, description="问题分类，如 油烟扰民")
+    street: Text = Field(None, description="街镇名称，如 静安寺街道（执法队只能看到本街镇）")
+    category: Text = Field(None, description="问题分类，如 油烟扰民")
     state: Annotated[str | None, OneOf(STATES)] = Field(
         None, description="状态：" + labelled(labels.STATE_LABELS, {OPEN_STATE: "所有未办结"})
     )
@@ -160,7 +178,7 @@ class OrdersQuery(PageQuery):
     dispatched_to: Day = Field(None, description="派单日期至（北京时间，含当天），YYYY-MM-DD")
     closed_from: Day = Field(None, description="办结日期自（北京时间，含当天），YYYY-MM-DD")
     closed_to: Day = Field(None, description="办结日期至（北京时间，含当天），YYYY-MM-DD")
-    q: str | None = Field(None, description=f"关键词：工单编号、诉求内容或地址（只取前 {KEYWORD_LENGTH} 个字）")
+    q: Text = Field(None, description=f"关键词：工单编号、诉求内容或地址（只取前 {KEYWORD_LENGTH} 个字）")
     sort: Annotated[str, OneOf(tuple(SORTS))] = Field(
         "dispatched_desc", description="排序：" + labelled({k: label for k, (label, _) in SORTS.items()})
     )
@@ -188,7 +206,7 @@ class AlertsQuery(PageQuery):
 
     level: Annotated[str | None, OneOf(LEVELS)] = Field(None, description="预警级别：" + labelled(labels.ALERT_LABELS))
     stage: Annotated[str | None, OneOf(STAGES)] = Field(None, description="环节：" + labelled(labels.STAGE_LABELS))
-    street: str | None = Field(None, description="街镇名称（执法队只能看到本街镇）")
+    street: Text = Field(None, description="街镇名称（执法队只能看到本街镇）")
 
 
 class PeriodQuery(Query):
@@ -198,7 +216,7 @@ class PeriodQuery(Query):
         None, alias="from", description="期间自（北京时间，含当天），YYYY-MM-DD；默认为期间至所在月的 1 日"
     )
     end: Day = Field(None, alias="to", description="期间至（北京时间，含当天），YYYY-MM-DD；默认为今天")
-    street: str | None = Field(None, description="只看此街镇（执法队只能看到本街镇）")
+    street: Text = Field(None, description="只看此街镇（执法队只能看到本街镇）")
 
     def period(self, today: date) -> tuple[date, date]:
         """The first and last day asked for, defaults filled in; a period ending before it starts is a 400."""

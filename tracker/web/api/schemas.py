@@ -1,6 +1,7 @@
 """What /api/v1 answers, as pydantic models: the source of the OpenAPI document's response schemas.
 
-The views build their JSON in :mod:`.shapes`; these models describe it, field by field, in Chinese.
+The views build their JSON in :mod:`.shapes`; these models describe it, field by field, in Chinese
+(their docstrings are the schemas' descriptions, read by the API's users, hence Chinese).
 ``extra="forbid"`` makes the description exact: a key a view adds without describing it fails the
 property test (tests/web/test_api_openapi.py), which checks every answer against these schemas.
 """
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tracker.domain import labels
 from tracker.domain.vocabulary import Action, AlertLevel, ExtensionStatus, Outcome, Stage, State
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
@@ -24,14 +26,14 @@ class Shape(BaseModel):
 
 
 class Error(Shape):
-    """An error: a Chinese sentence; a refused query parameter also lists the fields."""
+    """错误：中文说明；参数有误时另列出被拒绝的参数。"""
 
     error: str = Field(description="错误说明（中文）")
     fields: list[FieldProblem] | None = Field(None, description="被拒绝的参数（仅参数有误时）")
 
 
 class FieldProblem(Shape):
-    """One refused query parameter."""
+    """一个被拒绝的查询参数。"""
 
     field: str = Field(description="参数名")
     value: str = Field(description="收到的值（最多 40 个字）")
@@ -39,31 +41,31 @@ class FieldProblem(Shape):
 
 
 class LevelCounts(Shape):
-    """A count per alert level."""
+    """各预警级别的数量。"""
 
-    red: int = Field(description="红色（已超期）")
-    yellow: int = Field(description="黄色（即将到期）")
-    blue: int = Field(description="蓝色（临近到期）")
+    red: int = Field(description=labels.ALERT_LABELS[AlertLevel.RED])
+    yellow: int = Field(description=labels.ALERT_LABELS[AlertLevel.YELLOW])
+    blue: int = Field(description=labels.ALERT_LABELS[AlertLevel.BLUE])
 
 
 class Units(Shape):
-    """The units counted."""
+    """计数单位。"""
 
     orders: str = Field(description="按工单计的单位")
     stages: str = Field(description="按环节计的单位")
 
 
 class CurrentCounts(Shape):
-    """The viewer's open work per level now, in orders and in stages (the navigation badge's numbers)."""
+    """此刻本人范围内各预警级别的未完成工作，按工单和按环节计（与导航栏提示相同）。"""
 
     as_of: Timestamp = Field(description="计数时刻")
     orders: LevelCounts = Field(description="各级别工单数（每件工单按最紧急的未完成环节计一次）")
     stages: LevelCounts = Field(description="各级别未完成环节数")
-    units: Units
+    units: Units = Field(description="两种计数的单位")
 
 
 class Links(Shape):
-    """Pagination links, relative to this server, with the same parameters."""
+    """翻页链接（本站相对地址），保留本次请求的其他参数。"""
 
     self: str = Field(description="本页")
     first: str = Field(description="第一页")
@@ -73,7 +75,7 @@ class Links(Shape):
 
 
 class OpenDeadline(Shape):
-    """An open stage deadline of an order and its level now."""
+    """工单的一个未完成环节期限及其当前预警级别。"""
 
     stage: Stage = Field(description="环节")
     stage_label: str = Field(description="环节名称")
@@ -84,7 +86,7 @@ class OpenDeadline(Shape):
 
 
 class OrderSummary(Shape):
-    """The fields of an order a list shows; the complainant's name and phone number masked."""
+    """列表中显示的工单字段；诉求人姓名和电话已脱敏。"""
 
     id: int = Field(description="工单内部编号（用于 /orders/{order_id}）")
     source: str = Field(description="来源平台")
@@ -113,7 +115,7 @@ class OrderSummary(Shape):
 
 
 class OrderListLine(OrderSummary):
-    """A line of the order list: the order with its open deadlines."""
+    """工单列表的一行：工单及其未完成的期限。"""
 
     open_deadlines: list[OpenDeadline] = Field(description="未完成的各环节期限")
     worst_level: AlertLevel | None = Field(description="最严重的当前预警级别")
@@ -121,19 +123,19 @@ class OrderListLine(OrderSummary):
 
 
 class OrdersPage(Shape):
-    """A page of the order list."""
+    """工单列表的一页。"""
 
     total: int = Field(description="符合条件的工单总数")
     total_unit: str = Field(description="总数的单位")
     page: int = Field(description="页码")
     page_size: int = Field(description="每页条数（最多 200）")
-    current: CurrentCounts
-    orders: list[OrderListLine]
-    links: Links
+    current: CurrentCounts = Field(description="此刻本人范围内各预警级别的计数（不受筛选影响）")
+    orders: list[OrderListLine] = Field(description="本页的工单")
+    links: Links = Field(description="翻页链接")
 
 
 class DeadlineDetail(Shape):
-    """A stage deadline on the order page, with how it was computed."""
+    """工单页上的一个环节期限，及其计算说明。"""
 
     cycle: int = Field(description="办理轮次")
     stage: Stage = Field(description="环节")
@@ -153,7 +155,7 @@ class DeadlineDetail(Shape):
 
 
 class Event(Shape):
-    """One entry of the order's trail; changed personal fields are masked."""
+    """操作记录的一条；改动的个人信息已脱敏。"""
 
     at: Timestamp = Field(description="时间（UTC）")
     cycle: int = Field(description="办理轮次")
@@ -170,14 +172,14 @@ class Event(Shape):
 
 
 class AllowedAction(Shape):
-    """An action the viewer may take on the order now."""
+    """本人此刻可对该工单进行的操作。"""
 
     action: Action = Field(description="操作")
     label: str = Field(description="操作名称")
 
 
 class OrderDetail(OrderSummary):
-    """One order: every field, its deadlines, its trail and the viewer's actions."""
+    """单个工单：全部字段、各环节期限、操作记录、本人可做的操作。"""
 
     address: str | None = Field(description="地址")
     content: str | None = Field(description="诉求内容（其中的手机号已脱敏）")
@@ -192,13 +194,13 @@ class OrderDetail(OrderSummary):
     reply_method: str | None = Field(description="答复方式")
     repeat_of: str | None = Field(description="重复工单号；其他街镇的工单对执法队不显示编号")
     extras: dict[str, Any] = Field(description="导出文件中的其他列：列名 → 值")
-    deadlines: list[DeadlineDetail]
-    events: list[Event]
-    actions: list[AllowedAction]
+    deadlines: list[DeadlineDetail] = Field(description="各轮次各环节的期限")
+    events: list[Event] = Field(description="操作记录，按时间先后")
+    actions: list[AllowedAction] = Field(description="本人此刻可做的操作")
 
 
 class AlertOrder(Shape):
-    """The order an alert is on."""
+    """预警所属的工单。"""
 
     id: int = Field(description="工单内部编号")
     order_no: str = Field(description="工单编号")
@@ -209,7 +211,7 @@ class AlertOrder(Shape):
 
 
 class AlertLine(Shape):
-    """An open stage at a level now, and its alert once the scan raised it."""
+    """此刻处于某预警级别的未完成环节，及扫描生成的预警（如已生成）。"""
 
     id: int | None = Field(description="预警编号；扫描尚未生成时为 null")
     deadline_id: int = Field(description="期限编号")
@@ -222,24 +224,24 @@ class AlertLine(Shape):
     level_changed_at: Timestamp | None = Field(description="级别变化时间")
     acknowledged_at: Timestamp | None = Field(description="确认时间")
     acknowledged_by: str | None = Field(description="确认人")
-    order: AlertOrder
+    order: AlertOrder = Field(description="所属工单")
 
 
 class AlertsPage(Shape):
-    """A page of the open alerts."""
+    """预警列表的一页。"""
 
     total: int = Field(description="未完成环节总数")
     total_unit: str = Field(description="总数的单位")
     page: int = Field(description="页码")
     page_size: int = Field(description="每页条数（最多 200）")
     counts: LevelCounts = Field(description="各级别环节数")
-    current: CurrentCounts
-    alerts: list[AlertLine]
-    links: Links
+    current: CurrentCounts = Field(description="此刻本人范围内各预警级别的计数（按 street、stage 筛选）")
+    alerts: list[AlertLine] = Field(description="本页的预警，最严重的在前")
+    links: Links = Field(description="翻页链接")
 
 
 class RateValue(Shape):
-    """One rate: numerator, denominator, the rate and the date that puts an order into the period."""
+    """一项指标：分子、分母、比率，以及按哪个日期计入期间。"""
 
     metric: str = Field(description="指标代码，如 return_rate")
     label: str = Field(description="指标名称，如 退单率")
@@ -251,35 +253,35 @@ class RateValue(Shape):
 
 
 class StreetRateSet(Shape):
-    """Every rate of one street (or of the total)."""
+    """一个街镇（或合计）的各项指标。"""
 
     street: str = Field(description="街镇（合计行为 合计）")
     intake: int = Field(description="期间内派单数")
-    rates: list[RateValue]
+    rates: list[RateValue] = Field(description="各项指标")
 
 
 class RatesPeriod(Shape):
-    """The rates of a period per street and in total."""
+    """一个期间按街镇及合计的各项指标。"""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     start: Day = Field(alias="from", description="期间自")
     end: Day = Field(alias="to", description="期间至")
     note: str = Field(description="口径说明")
-    streets: list[StreetRateSet]
-    total: StreetRateSet
+    streets: list[StreetRateSet] = Field(description="按街镇")
+    total: StreetRateSet = Field(description="合计")
 
 
 class Ratio(Shape):
-    """A numerator over a denominator."""
+    """分子与分母。"""
 
-    numerator: int
-    denominator: int
+    numerator: int = Field(description="分子")
+    denominator: int = Field(description="分母")
     rate: float | None = Field(description="比率；分母为 0 时为 null")
 
 
 class CheckNumbersPeriod(Shape):
-    """The 核查 numbers of a period in the viewer's scope."""
+    """本人范围内一个期间的通报核查数字。"""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -293,7 +295,7 @@ class CheckNumbersPeriod(Shape):
 
 
 class ApiIndex(Shape):
-    """The list of endpoints."""
+    """接口一览。"""
 
     version: str = Field(description="接口版本")
     endpoints: dict[str, str] = Field(description="接口 → 说明")
