@@ -1,8 +1,9 @@
 """Numbers in URLs and query strings kept within what the databases can bind.
 
-SQLite and PostgreSQL integers are 64-bit: a larger id or page number raised OverflowError (500)
-when bound. An id out of range cannot name anything, so it answers 404 like an unknown one; a
-``page`` or ``page_size`` out of range answers 400 with the allowed range.
+A number past 64 bits raised OverflowError (500) when bound. Row ids are ``INTEGER`` columns, which
+PostgreSQL keeps in 32 bits: an id above 2^31-1 failed there as "integer out of range" (answered 503,
+found by the API's property test). An id out of range cannot name anything, so it answers 404 like an
+unknown one; a ``page`` or ``page_size`` out of range answers 400 with the allowed range.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.routing import IntegerConverter, Map
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # the largest value of an INTEGER id column on PostgreSQL
 MAX_PAGE = 1_000_000  # with at most 200 rows a page the offset stays far inside 64 bits
 PAGE_ARGS = ("page", "page_size")
 
 
 class BoundedIntegerConverter(IntegerConverter):
-    """``<int:…>`` that matches only 0 … 2^63-1: a longer number is an unknown path (404)."""
+    """``<int:…>`` that matches only 0 … MAX_ID: a larger number is an unknown path (404)."""
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
@@ -26,7 +27,7 @@ class BoundedIntegerConverter(IntegerConverter):
 
 
 def in_id_range(value: int) -> bool:
-    """Whether ``value`` can be a row id (a positive 64-bit integer)."""
+    """Whether ``value`` can be a row id (a positive INTEGER)."""
     return 0 < value <= MAX_ID
 
 
