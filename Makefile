@@ -120,3 +120,9 @@ bench-csv: $(VENV)/.installed-dev
 .PHONY: bench-analysis
 bench-analysis: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.analysis --orders $(BENCH_ORDERS)
+
+## bench-api: reading /api/v1's query parameters through the pydantic models against the hand-written reading they
+## replaced, and building the OpenAPI document
+.PHONY: bench-api
+bench-api: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.api_params
