@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 Token = tuple[str, str]  # ("text", "整数") or ("ref", "OrdersPage")
-WHERE = {"query": "查询参数", "path": "路径参数"}
+WHERE = {"query": "查询", "path": "路径"}
 FORMATS = {"date-time": "时间（ISO 8601，UTC）", "date": "日期（YYYY-MM-DD）"}
 TYPES = {"string": "文本", "integer": "整数", "number": "数字", "boolean": "是/否", "null": "null", "object": "对象"}
 
@@ -46,14 +46,16 @@ def choices(schema: dict[str, Any]) -> str:
 def parameter_row(param: dict[str, Any]) -> dict[str, Any]:
     """One parameter of a route."""
     schema = param.get("schema", {})
+    description = param.get("description", "")
+    if any(str(v) not in description for v in schema.get("enum", [])):  # the values with their labels, else bare
+        description = f"{description}（可选：{choices(schema)}）"
     return {
         "name": param["name"],
         "where": WHERE.get(param["in"], param["in"]),
         "required": "必填" if param.get("required") else "可选",
         "type": type_tokens(schema),
-        "choices": choices(schema),
         "default": schema.get("default"),
-        "description": param.get("description", ""),
+        "description": description,
     }
 
 
