@@ -97,6 +97,8 @@ def test_the_docs_page_lists_routes_parameters_and_schemas_without_scripts(as_ro
         ("/api/v1/rates?from=2026-11-31", {"from"}, "参数 from（统计期间自）的值「2026-11-31」不是有效日期"),
         ("/api/v1/checks?to=2026-11-01&from=2026-11-02", {"to"}, "早于参数 from 的值「2026-11-02」"),
         ("/api/v1/checks?street=%0A静安寺街道%09x", {"street"}, "含有控制字符"),
+        ("/api/v1/alerts?page=1000001", {"page"}, "参数 page 的值「1000001」超出范围：应为 1 至 1000000 的整数"),
+        ("/api/v1/orders?page_size=" + "9" * 30, {"page_size"}, "超出范围"),
     ],
 )
 def test_bad_parameters_are_400_naming_each_field_and_value(as_role, query: str, fields: set[str], named: str) -> None:  # type: ignore[no-untyped-def]

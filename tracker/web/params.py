@@ -31,12 +31,13 @@ def in_id_range(value: int) -> bool:
     return 0 < value <= MAX_ID
 
 
-def page_arg_problem() -> str | None:
-    """A Chinese sentence when ``page`` or ``page_size`` is a number out of range, else None."""
+def page_arg_problem() -> dict[str, str] | None:
+    """The parameter, its value and a Chinese sentence when ``page`` or ``page_size`` is out of range, else None."""
     for name in PAGE_ARGS:
         text = request.args.get(name, "").strip()
         if text.isdigit() and (len(text) > len(str(MAX_PAGE)) or int(text) > MAX_PAGE):
-            return f"参数 {name} 的值「{text[:40]}」超出范围：应为 1 至 {MAX_PAGE} 的整数"
+            message = f"参数 {name} 的值「{text[:40]}」超出范围：应为 1 至 {MAX_PAGE} 的整数"
+            return {"field": name, "value": text[:40], "message": message}
     return None
 
 
@@ -49,6 +50,6 @@ def init_app(app: Flask) -> None:
         problem = page_arg_problem()
         if problem is None:
             return None
-        if request.path.startswith("/api/"):
-            return {"error": problem}, 400
-        return render_template("error.html", title="请求有误", message=problem), 400
+        if request.path.startswith("/api/"):  # the API's 400 shape: the sentence, and the field it names
+            return {"error": problem["message"], "fields": [problem]}, 400
+        return render_template("error.html", title="请求有误", message=problem["message"]), 400
