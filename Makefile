@@ -127,3 +127,9 @@ bench-analysis: $(VENV)/.installed-dev
 .PHONY: bench-open311
 bench-open311: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.open311
+
+## bench-api: reading /api/v1's query parameters through the pydantic models against the hand-written reading they
+## replaced, and building the OpenAPI document
+.PHONY: bench-api
+bench-api: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.api_params

@@ -280,6 +280,7 @@ def test_api_token_is_shown_once_and_only_its_hash_is_stored(as_role, engine) ->
     assert "API 令牌：无" in text(admin.get(f"/admin/users/{user_id}"))
     response = post(admin, f"/admin/users/{user_id}/token")
     assert response.status_code == 200 and "只显示这一次" in text(response)
+    assert 'href="/api/v1/docs"' in text(response)  # where the token's user reads what the API answers
     token = re.search(r'id="api-token">([^<]+)<', text(response))
     assert token
     first = token.group(1)

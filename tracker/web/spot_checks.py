@@ -31,6 +31,7 @@ from tracker.services.spot_checks import reviews as review_service
 from tracker.web import attachments, csv_download
 from tracker.web.auth import viewer
 from tracker.web.orders import actor_of_viewer
+from tracker.web.params import in_id_range
 
 bp = Blueprint("spot_checks", __name__, template_folder="templates", url_prefix="/spot-checks")
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -429,7 +430,8 @@ def reviews() -> str:
     """钻取：某个合格率背后的已评查工单。"""
     db = get_session()
     plan_text = request.args.get("plan", "").strip()
-    plan_ids = [int(plan_text)] if plan_text.isdigit() and len(plan_text) < 19 else None
+    in_range = plan_text.isdigit() and len(plan_text) < 19 and in_id_range(int(plan_text))  # else PostgreSQL refuses
+    plan_ids = [int(plan_text)] if in_range else None
     month_from, month_to, _ = _month_args()
     rows, _labels = results_service.reviewed_rows(
         db, viewer=viewer(), plan_ids=plan_ids, month_from=month_from, month_to=month_to
