@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any, Protocol
 
+from tracker.domain.calendar import WorkCalendar
+from tracker.domain.deadlines import DeadlineRule, RuleTable, StageDue, try_compute_due
 from tracker.domain.errors import TrackerError
 from tracker.domain.lifecycle import INITIAL_STATE, STAGE_EFFECTS, ActionInput, OrderFacts, decide
 from tracker.domain.privacy import audit_value, mask_phones_in_text
-from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State
+from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State, Unit
 from tracker.services.orders import deadlines as deadline_rows
 from tracker.services.orders.actions import (
     ORDER_DEFAULTS,
@@ -71,7 +72,7 @@ class _Life:
         self.store = store
         self.values = values
         self.ctx = ctx
-        self.rule_order = SimpleNamespace(cycle=1, request_type=values["request_type"], urgency=values["urgency"])
+        self.dues = _memo(ctx)
 
     def open_rows(self) -> list[Any]:
         return [row for row in self.store.rows if row.completed_at is None]
@@ -108,9 +109,7 @@ class _Life:
         deadline_rows.end_stages(open_rows, effect=effect, at=at, done_at=done_at)
         values["state"], values["updated_at"] = next_state.value, at
         for stage in effect.opens:
-            row = deadline_rows.stage_values(
-                self.rule_order, stage=stage, start=at, rules=ctx.rules, calendar=ctx.calendar
-            )
+            row = self.dues.stage_values(stage, values["request_type"], values["urgency"], at)
             self.store.add_row(None, row)
         changes: dict[str, Any] = {}
         if before_state != next_state.value:
@@ -129,6 +128,56 @@ class _Life:
         self.store.add_event(
             None, _event(action, before_state, next_state.value, changes, ctx, at, _note(action, data))
         )
+
+
+class _Dues:
+    """Rule labels and due times already computed under one rule table and calendar.
+
+    Both are pure functions of their inputs (the rule of a stage, request type and urgency; the due time of
+    a start under a rule), and an export repeats them: a day's orders share a few rules and many start
+    minutes. The values are those :func:`deadlines.stage_values` gives, for an order in its first cycle.
+    """
+
+    LIMIT = 100_000  # due times kept before starting over (memory stays bounded over a long file)
+
+    def __init__(self, rules: RuleTable, calendar: WorkCalendar) -> None:
+        self.rules, self.calendar = rules, calendar
+        self.labels: dict[DeadlineRule, str] = {}
+        self.due: dict[tuple[datetime, int, Unit], StageDue] = {}
+
+    def stage_values(
+        self, stage: Stage, request_type: str | None, urgency: str | None, start: datetime
+    ) -> dict[str, Any]:
+        rule = self.rules.match(stage, request_type=request_type, urgency=urgency)
+        label = self.labels.get(rule)
+        if label is None:
+            label = self.labels[rule] = rule.label()
+        key = (start, rule.amount, rule.unit)
+        due = self.due.get(key)
+        if due is None:
+            if len(self.due) >= self.LIMIT:
+                self.due.clear()
+            due = self.due[key] = try_compute_due(start, rule.amount, rule.unit, self.calendar)
+        return {
+            "cycle": 1,
+            "stage": stage.value,
+            "started_at": start,
+            "amount": rule.amount,
+            "unit": rule.unit.value,
+            "rule_label": label,
+            "due_at": due.due_at,
+            "due_error": due.error,
+        }
+
+
+_MEMO: list[_Dues] = []  # the last import's (it holds its rule table and calendar, so identity is safe)
+
+
+def _memo(ctx: Context) -> _Dues:
+    """The memo for this context's rule table and calendar (a new one when either is another object)."""
+    if not _MEMO or _MEMO[0].rules is not ctx.rules or _MEMO[0].calendar is not ctx.calendar:
+        _MEMO[:] = [_Dues(ctx.rules, ctx.calendar)]
+    return _MEMO[0]
 
 
 STAGES = tuple(stage.value for stage in Stage)  # the order of the due times in an event's changes
@@ -283,11 +332,8 @@ def _opened(data: NewOrder, ctx: Context) -> dict[str, Any]:
 
 def _open_rows(life: _Life, data: NewOrder) -> None:
     """The deadlines the dispatch opens (first contact, closure), the platform's 处理时限 applied."""
-    ctx = life.ctx
     for stage in STAGE_EFFECTS[Action.DISPATCH].opens:
-        values = deadline_rows.stage_values(
-            life.rule_order, stage=stage, start=data.dispatched_at, rules=ctx.rules, calendar=ctx.calendar
-        )
+        values = life.dues.stage_values(stage, data.request_type, data.urgency, data.dispatched_at)
         row = life.store.add_row(None, values)
         if stage is Stage.CLOSURE and data.platform_due_at is not None:
             deadline_rows.set_platform_due(row, data.platform_due_at)
