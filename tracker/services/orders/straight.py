@@ -107,27 +107,30 @@ class _Life:
         fields = FIELDS[action](values, data, at, ctx.actor.name, done_at)
         effect = STAGE_EFFECTS[action]
         deadline_rows.end_stages(open_rows, effect=effect, at=at, done_at=done_at)
-        values["state"], values["updated_at"] = next_state.value, at
+        state = next_state.value
+        values["state"], values["updated_at"] = state, at
         for stage in effect.opens:
             row = self.dues.stage_values(stage, values["request_type"], values["urgency"], at)
             self.store.add_row(None, row)
         changes: dict[str, Any] = {}
-        if before_state != next_state.value:
-            changes["state"] = [before_state, next_state.value]
+        if before_state != state:
+            changes["state"] = [before_state, state]
         for name, old, new in fields:
             if old != new:
-                changes[name] = [_audited(name, old), _audited(name, new)]
+                changes[name] = [
+                    None if old is None else _audited(name, old),
+                    None if new is None else _audited(name, new),
+                ]
         dues_after = {row.stage: row.due_at for row in self.open_rows()}
-        for name in STAGES:
-            old, new = dues_before.get(name), dues_after.get(name)
-            if old != new:
-                changes[f"{name}_due_at"] = [_iso(old), _iso(new)]
+        if dues_after != dues_before:
+            for name in STAGES:
+                old, new = dues_before.get(name), dues_after.get(name)
+                if old != new:
+                    changes[f"{name}_due_at"] = [_iso(old), _iso(new)]
         late = _late_entry(action, data, at, open_rows)
         if late is not None:
             changes["late_entry"] = audit_value("late_entry", late)
-        self.store.add_event(
-            None, _event(action, before_state, next_state.value, changes, ctx, at, _note(action, data))
-        )
+        self.store.add_event(None, _event(action, before_state, state, changes, ctx, at, _note(action, data)))
 
 
 class _Dues:
