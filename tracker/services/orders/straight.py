@@ -4,10 +4,14 @@ An import replays each new order's history through :func:`~tracker.services.orde
 over a memory store; for the common patterns (dispatched; signed; first contact; closed; a return asked
 for and approved, and their combinations, see :data:`PATTERNS`) this module builds the same store
 contents directly: the same order values, deadline rows and audit events, field for field. Each step is
-still decided by the lifecycle (:func:`~tracker.domain.lifecycle.decide`), its deadlines computed by the
-same functions, its event written by the same helpers; what is left out is the generic machinery (two
-snapshots and a diff per step, a context per step, the store's scans). The state recorded is always the
-value the lifecycle returned.
+still decided by the lifecycle (:func:`~tracker.domain.lifecycle.decide`); deadlines come from the same
+rule table and calendar functions (``RuleTable.match``, ``try_compute_due``, ``set_platform_due``,
+``end_stages``), notes and masking from the same helpers. Three small things are written out here beside
+their originals, and the differential test holds them to those: the fields each action sets (``FIELDS``,
+as ``actions._apply_fields``), the event (``_event``, as ``actions._event_values``) and a first-cycle
+deadline row (``_Dues.stage_values``, as ``deadlines.stage_values``). What is left out is the generic
+machinery: two snapshots and a diff per step, a context per step, the store's scans. The state recorded
+is always the value the lifecycle returned (kept in the order's values until the draft is made).
 
 Anything else (another pattern, a step the lifecycle refuses, a status the steps do not reach) returns
 ``None`` and the caller replays the order as before, so that every refusal and every inferred step keeps
