@@ -153,9 +153,12 @@ def release_memory() -> None:
     """After a file was read (or refused): collect what it left, and give freed heap back to the system.
 
     A workbook is read whole; without this a worker kept the memory of its largest file for good
-    (glibc keeps freed small blocks in the heap until asked to trim it).
+    (glibc keeps freed small blocks in the heap until asked to trim it). The collector was paused
+    for the whole import, so everything the import allocated is still in the youngest generation:
+    collecting that one finds what the import left, without walking the whole process (the app,
+    its modules and metadata), which cost about a fifth of an unchanged re-import of 100,000 rows.
     """
-    gc.collect()
+    gc.collect(0)
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

@@ -21,7 +21,20 @@ from tracker.domain.lifecycle import ActionInput
 from tracker.domain.vocabulary import Action, State
 from tracker.models import Order, OrderDeadline, OrderEvent, UTCDateTime
 from tracker.services.imports.rows import ParsedRow, RowError, RowProblem
-from tracker.services.orders import Context, MemoryStore, Store, address_key, open_order, transition
+from tracker.services.orders import (
+    Context,
+    MemoryStore,
+    NewOrder,
+    Store,
+    address_key,
+    open_order,
+    plan_straight,
+    transition,
+)
+
+BUILD_STRAIGHT = True
+"""Common step patterns are built straight (orders.plan_straight); off, every new order is replayed. Only the
+differential test (tests/services/test_import_straight.py) turns it off, to compare the two."""
 
 
 def apply_step(
@@ -156,10 +169,22 @@ def plan_new_order(parsed: ParsedRow, ctx: Context, repeats: RepeatIndex) -> Mem
         earlier = repeats.earlier(key, data.category, data.dispatched_at)
         if earlier is not None:
             data = replace(data, is_repeat=True, repeat_of=earlier)
+    note = f"导入：第 {parsed.number} 行"
+    store = plan_straight(data, parsed.steps, parsed.status, ctx, note) if BUILD_STRAIGHT else None
+    if store is None:  # not a common pattern, or a step to refuse or infer: the replay decides
+        store = _replay(parsed, data, ctx, note)
+    store.order.import_hash = parsed.digest
+    store.order.line_hash = parsed.line_hash
+    repeats.add(key, data.category, data.dispatched_at, parsed.order_no)
+    return store
+
+
+def _replay(parsed: ParsedRow, data: NewOrder, ctx: Context, note: str) -> MemoryStore:
+    """The order's life step by step through the lifecycle: every pattern, every refusal, every inferred step."""
     store = MemoryStore()
     create_ctx = Context(ctx.actor, data.dispatched_at, ctx.calendar, ctx.rules)
     try:
-        order = open_order(store, data=data, ctx=create_ctx, note=f"导入：第 {parsed.number} 行")
+        order = open_order(store, data=data, ctx=create_ctx, note=note)
         for step in parsed.steps:
             apply_step(store, order, step.action, step.data, ctx, step.at, step.column, step.value)
         reach_status(store, order, parsed, ctx)
@@ -168,9 +193,6 @@ def plan_new_order(parsed: ParsedRow, ctx: Context, repeats: RepeatIndex) -> Mem
         raise RowProblem(RowError(parsed.number, error.column, error.value, error.reason, parsed.order_no)) from None
     except TrackerError as exc:  # e.g. no deadline rule matches the row
         raise RowProblem(RowError(parsed.number, "工单编号", parsed.order_no, exc.message, parsed.order_no)) from None
-    order.import_hash = parsed.digest
-    order.line_hash = parsed.line_hash
-    repeats.add(key, data.category, data.dispatched_at, parsed.order_no)
     return store
 
 

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from tracker.services.imports.profiles import Profile
 from tracker.services.imports.reader import ExportFile
-from tracker.services.imports.rows import CellDigest, line_digester
+from tracker.services.imports.rows import CellDigest, line_digests
 
 
 @dataclass
@@ -80,11 +80,19 @@ def line_survey(session: Session, export: ExportFile, profile: Profile, source: 
     complete = True  # every data row so far settled, no number twice
     rows = 0
     chunk: list[tuple[int, str, str]] = []  # (row number, order number as stored, line digest)
+    pending: list[tuple[int, str]] = []  # (row number, order number as stored) of the lines below
+    pending_lines: list[bytes] = []  # the lines of the coming chunk, digested together when it is full
 
     # SQLite compares text by its bytes, as Python sorts it; PostgreSQL by the database's collation
     between = connection.dialect.name == "sqlite"
 
     def settle() -> int:
+        chunk.extend(
+            (row_number, number, digest)
+            for (row_number, number), digest in zip(pending, line_digests(key, pending_lines), strict=True)
+        )
+        pending.clear()
+        pending_lines.clear()
         chunk.sort(key=itemgetter(1))  # by number (a file sorted by number is sorted already)
         low, high, limit = chunk[0][1], chunk[-1][1], 2 * len(chunk)
         if between and not mapped:
@@ -119,7 +127,7 @@ def line_survey(session: Session, export: ExportFile, profile: Profile, source: 
 
     ended = True
     lines = export.plain_lines()
-    add_seen, add_to_chunk, digest = seen.add, chunk.append, line_digester(key)
+    add_seen, add_pending, add_line = seen.add, pending.append, pending_lines.append
     for row_number, line, cell in lines:
         if cell is None:
             blanks.append(row_number)
@@ -129,9 +137,10 @@ def line_survey(session: Session, export: ExportFile, profile: Profile, source: 
             complete = False  # no number, or twice in the file: reported by the full survey
             continue
         add_seen(cell)
-        add_to_chunk((row_number, profile.map_value("工单编号", cell) if mapped else cell, digest(line)))
-        if len(chunk) >= chunk_rows:
-            expected = len(chunk)
+        add_pending((row_number, profile.map_value("工单编号", cell) if mapped else cell))
+        add_line(line)
+        if len(pending) >= chunk_rows:
+            expected = len(pending)
             settled = settle()
             complete = complete and settled == expected
             if not settled:
@@ -140,8 +149,8 @@ def line_survey(session: Session, export: ExportFile, profile: Profile, source: 
     else:
         ended = export.plain_ended
     lines.close()
-    if chunk:
-        expected = len(chunk)
+    if pending:
+        expected = len(pending)
         complete = settle() == expected and complete
     if ended and complete:
         export.skipped = [(row_number, "空行") for row_number in blanks]

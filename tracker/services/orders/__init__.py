@@ -85,6 +85,7 @@ from tracker.services.orders.overview import (
     visible_repeat_of,
 )
 from tracker.services.orders.rules import VerificationRule, rule_table, verification_rule
+from tracker.services.orders.straight import plan_straight
 
 __all__ = [
     "CURRENT_SHEET",
@@ -146,6 +147,7 @@ __all__ = [
     "order_detail",
     "order_notes",
     "overdue_by_street_stage",
+    "plan_straight",
     "remove_attachment",
     "rule_table",
     "rules",
