@@ -20,6 +20,7 @@ from tracker.services.orders.actions import (
     apply_action,
     available_actions,
     open_order,
+    revise_details,
     transition,
     update_details,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "order_notes",
     "overdue_by_street_stage",
     "remove_attachment",
+    "revise_details",
     "rule_table",
     "rules",
     "scan",
