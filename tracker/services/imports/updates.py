@@ -146,7 +146,8 @@ def _replay_one(loaded: Loaded, order_id: int, parsed: ParsedRow, ctx: Context) 
     refuses is reconciled again, order by order."""
     before = loaded.orders[order_id]
     rows_before = loaded.rows.get(order_id, [])
-    store = KnownOrderStore(SimpleNamespace(**before), [SimpleNamespace(**row) for row in rows_before])
+    order = SimpleNamespace(**before | {"extras": dict(before["extras"])})  # its own dict: compared when written
+    store = KnownOrderStore(order, [SimpleNamespace(**row) for row in rows_before])
     try:
         outcome = replay(store, store.order, parsed, ctx, loaded.events.get(order_id, []))
     except Conflict as conflict:
