@@ -58,6 +58,16 @@ bench-import: $(VENV)/.installed-dev
 	@command -v sqlite3 >/dev/null || { echo "需要 sqlite3 命令行工具：apt-get install sqlite3"; exit 1; }
 	$(BIN)/python -m benchmarks.import_orders --rows $(BENCH_ROWS)
 
+## bench-import-daily: the clerk's morning, a 2,000-row export (1,500 new orders, 500 updates of open ones) into
+## BENCH_BASE_ROWS orders (default 1,000,000; the base built once under instance/bench-daily/ and reused): the CLI
+## import and the web dry run + commit on SQLite, against sqlite3 .import of the same rows into a table of that size;
+## TRACKER_BENCH_PG_URL adds PostgreSQL against psql \copy (its public schema is dropped); BENCH_BASE_ROWS=200000 for a shorter run
+BENCH_BASE_ROWS ?= 1000000
+.PHONY: bench-import-daily
+bench-import-daily: $(VENV)/.installed-dev
+	@command -v sqlite3 >/dev/null || { echo "需要 sqlite3 命令行工具：apt-get install sqlite3"; exit 1; }
+	$(BIN)/python -m benchmarks.import_daily --base-rows $(BENCH_BASE_ROWS)
+
 ## bench-jobs: one overdue scan over 1,000,000 orders (300,000 open) in SQLite; TRACKER_BENCH_PG_URL adds
 ## PostgreSQL (its public schema is dropped), e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test
 bench-jobs: $(VENV)/.installed-dev

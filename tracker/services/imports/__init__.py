@@ -3,7 +3,8 @@
 A row's journey: ``reader`` (bytes, sheets, header, cells as text) with a ``profiles`` layout →
 ``rows`` (a row's fields parsed into a new order or an update) → ``survey`` (which rows are new,
 changed or unchanged) → ``plan`` (new orders' lifecycle in memory) and ``reconcile`` (changes
-to stored orders) → written by ``importer``, which owns the batch and the write lock (on SQLite it
+to stored orders, replayed a chunk at a time in memory and written in batches by ``updates``) →
+written by ``importer``, which owns the batch and the write lock (on SQLite it
 plans the whole file before it takes the lock, then writes in one short transaction; ``steps``
 are the pieces both ways share); ``report`` says what happened per row; ``uploads`` (web: dry
 run, then commit) and ``inbox`` (a watched folder) start it.

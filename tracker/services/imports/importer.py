@@ -212,7 +212,8 @@ def _import_file(session: Session, path: Path, options: ImportOptions) -> Import
     ctx = Context(Actor.importer(batch.batch), options.now, options.calendar, options.rules)
     survey = survey_file(session, opened, options, report)
     writer = NewOrderWriter()
-    repeats = RepeatIndex(options.repeat_window)
+    # the window's stored orders only when one chunk is planned: a later chunk would read what this import wrote
+    repeats = RepeatIndex(options.repeat_window, bounded=len(survey.pending) <= options.chunk_rows)
     for chunk in pending_chunks(opened, survey, options):
         planned = plan_chunk(session, chunk, opened, options, ctx, report, repeats, survey.changed)
         write_chunk(session, planned, writer, ctx, report)
@@ -274,7 +275,7 @@ def _plan_file(session: Session, opened: Opened, options: ImportOptions) -> _Fil
     if survey.total > PLAN_FIRST_MAX_ROWS:
         return _FilePlan(report, marker, too_large=True)
     planned = _FilePlan(report, marker, name, ctx)
-    repeats = RepeatIndex(options.repeat_window)
+    repeats = RepeatIndex(options.repeat_window, bounded=True)  # nothing is written while the file is planned
     for chunk in pending_chunks(opened, survey, options):
         planned.chunks.append(plan_chunk(session, chunk, opened, options, ctx, report, repeats, survey.changed))
     return planned

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
@@ -123,42 +124,97 @@ def _stage_not_judged(store: Store, order: Any, at: datetime) -> None:
             row.outcome = None
 
 
-class RepeatIndex:
-    """Earlier orders by (normalised address, category): the database's and this import's own."""
+REPEAT_COLUMNS = [col(getattr(Order, name)) for name in ("address_key", "category", "dispatched_at", "order_no", "id")]
 
-    def __init__(self, window: timedelta) -> None:
+
+def repeat_query(keys: set[str], categories: set[str], low: datetime, high: datetime) -> Any:
+    """Stored orders at these addresses and categories dispatched between ``low`` and ``high`` (one range
+    of ix_work_order_repeat per address and category)."""
+    return sa_select(*REPEAT_COLUMNS).where(
+        col(Order.address_key).in_(keys),
+        col(Order.category).in_(categories),
+        col(Order.dispatched_at) >= low,
+        col(Order.dispatched_at) <= high,
+    )
+
+
+class RepeatIndex:
+    """Earlier orders by (normalised address, category): the database's and this import's own.
+
+    ``bounded``: read only the stored orders that can be a chunk's earlier order (its addresses and
+    categories, dispatched within the window before its rows), in one query on ix_work_order_repeat,
+    and more of an address's time later if a later chunk needs it. Only where the database holds still
+    while the file is planned (planned first, or one chunk): else, as before, an address's stored
+    orders are read whole, once, as they were when the file first reached it.
+    """
+
+    def __init__(self, window: timedelta, *, bounded: bool = False) -> None:
         self.window = window
+        self.bounded = bounded
         self.known: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
+        self.added: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
+        self.spans: dict[tuple[str, str], tuple[datetime, datetime]] = {}  # dispatch times read, per pair
         self.loaded: set[str] = set()
 
     def load(self, session: Session, rows: list[ParsedRow]) -> None:
-        """Fetch the stored orders at the chunk's addresses (once per address)."""
+        """Fetch the stored orders the chunk's rows may repeat."""
         keys = {k for k in (address_key(r.order.address) for r in rows) if k and k not in self.loaded}
-        if not keys:
-            return
-        found = session.exec(
-            select(Order.address_key, Order.category, Order.dispatched_at, Order.order_no).where(
-                col(Order.address_key).in_(keys), col(Order.category).is_not(None)
-            )
-        ).all()
-        for key, category, dispatched_at, order_no in found:
-            self.known[(key or "", category or "")].append((dispatched_at, order_no))
+        if self.bounded:
+            self._load_window(session, rows)
+        elif keys:
+            found = session.exec(
+                select(Order.address_key, Order.category, Order.dispatched_at, Order.order_no).where(
+                    col(Order.address_key).in_(keys), col(Order.category).is_not(None)
+                )
+            ).all()
+            for key, category, dispatched_at, order_no in found:
+                self.known[(key or "", category or "")].append((dispatched_at, order_no))
         self.loaded |= keys
 
+    def _load_window(self, session: Session, rows: list[ParsedRow]) -> None:
+        """The stored orders within the window before each (address, category) pair's rows, not read yet."""
+        wanted: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+        for r in rows:
+            key, category, at = address_key(r.order.address), r.order.category, r.order.dispatched_at
+            if key and category:
+                low, high = wanted.get((key, category), (at, at))
+                wanted[(key, category)] = (min(low, at - self.window), max(high, at))
+        for pair, (low, high) in list(wanted.items()):
+            span = self.spans.get(pair)
+            if span is not None and span[0] <= low and high <= span[1]:
+                del wanted[pair]
+            elif span is not None:
+                wanted[pair] = (min(low, span[0]), max(high, span[1]))
+        if not wanted:
+            return
+        keys, categories = {key for key, _ in wanted}, {category for _, category in wanted}
+        low, high = min(low for low, _ in wanted.values()), max(high for _, high in wanted.values())
+        found = session.execute(repeat_query(keys, categories, low, high)).all()
+        # in the index's order, as the whole read of an address gave them (an exact tie: the older order first)
+        for key, category, dispatched_at, order_no, _id in sorted(found, key=lambda f: (f[2], f[4])):
+            pair = (key or "", category or "")
+            need, span = wanted.get(pair), self.spans.get(pair)
+            if need is None or not need[0] <= dispatched_at <= need[1]:
+                continue
+            if span is None or not span[0] <= dispatched_at <= span[1]:
+                self.known[pair].append((dispatched_at, order_no))
+        self.spans.update(wanted)
+
     def earlier(self, key: str | None, category: str | None, dispatched_at: datetime) -> str | None:
-        """The latest earlier order within the window, if any."""
+        """The latest earlier order within the window, if any (a stored one before this import's own)."""
         if not key or not category:
             return None
         best: tuple[datetime, str] | None = None
-        for when, order_no in self.known.get((key, category), ()):
-            if dispatched_at - self.window <= when < dispatched_at and (best is None or when > best[0]):
-                best = (when, order_no)
+        for known in (self.known, self.added):
+            for when, order_no in known.get((key, category), ()):
+                if dispatched_at - self.window <= when < dispatched_at and (best is None or when > best[0]):
+                    best = (when, order_no)
         return best[1] if best else None
 
     def add(self, key: str | None, category: str | None, dispatched_at: datetime, order_no: str) -> None:
         """Remember an order created by this import."""
         if key and category:
-            self.known[(key, category)].append((dispatched_at, order_no))
+            self.added[(key, category)].append((dispatched_at, order_no))
 
 
 def plan_new_order(parsed: ParsedRow, ctx: Context, repeats: RepeatIndex) -> MemoryStore:

@@ -9,6 +9,7 @@ nothing and the report says why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from tracker.domain.vocabulary import Action, ExtensionStatus, State
 from tracker.models import Order, OrderEvent
 from tracker.services.imports.plan import apply_step, reach_status
 from tracker.services.imports.rows import ParsedRow, RowError, RowProblem, Step
-from tracker.services.orders import DETAIL_FIELDS, Context, SessionStore, update_details
+from tracker.services.orders import DETAIL_FIELDS, Context, SessionStore, Store, revise_details
 
 RANK = {State.DISPATCHED: 0, State.HANDLING: 1, State.RETURN_REQUESTED: 2, State.RETURNED: 3, State.CLOSED: 3}
 
@@ -42,13 +43,22 @@ class Outcome:
 
 def reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -> Outcome:
     """Bring a known order in line with its export row; raises :class:`Conflict` or :class:`RowProblem`."""
+    events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(col(OrderEvent.id))).all()
+    return replay(SessionStore(session), order, parsed, ctx, events)
+
+
+def replay(store: Store, order: Any, parsed: ParsedRow, ctx: Context, events: Sequence[Any]) -> Outcome:
+    """:func:`reconcile` in any store, given the order's events so far (oldest first: action, at, source).
+
+    The import replays a chunk's known orders in memory (``updates``); a refusal raises before anything
+    is written, and the caller discards what the store holds.
+    """
     state = State(order.state)
     target = parsed.status or _state_from_steps(parsed, order)
     _refuse_contradictions(order, state, target, parsed)
-    events = session.exec(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(col(OrderEvent.id))).all()
     data = parsed.order
-    changes = update_details(
-        session,
+    changes = revise_details(
+        store,
         order=order,
         values={name: getattr(data, name) for name in DETAIL_FIELDS if name != "is_repeat"}
         | ({"is_repeat": True} if data.is_repeat else {}),  # a repeat flag is never taken back by a blank
@@ -57,7 +67,6 @@ def reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -
         ctx=ctx,
         note=f"导入：第 {parsed.number} 行",
     )
-    store = SessionStore(session)
     steps = list(parsed.steps)
     redispatched = order.state == State.RETURNED and target in (State.DISPATCHED, State.HANDLING)
     if redispatched:  # the platform dispatched the returned order again: a new cycle starts at its 派单时间
@@ -85,7 +94,7 @@ def reconcile(session: Session, order: Order, parsed: ParsedRow, ctx: Context) -
     return Outcome(changed=bool(changes) or applied > 0)
 
 
-def _follow_status(store: SessionStore, order: Order, parsed: ParsedRow, ctx: Context, events: Any) -> int:
+def _follow_status(store: Store, order: Any, parsed: ParsedRow, ctx: Context, events: Any) -> int:
     """Follow the export's status where it is ahead; a return the platform turned down is rejected."""
     target = parsed.status
     assert target is not None

@@ -12,15 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
-from tracker.domain.errors import TrackerError
 from tracker.models import ImportBatch, ImportIssue, Order, utcnow
 from tracker.services.imports.columns import NUL_SIGN
 from tracker.services.imports.plan import NewOrderWriter, RepeatIndex, plan_new_order
 from tracker.services.imports.reader import ExportFile, SheetRow, open_export
-from tracker.services.imports.reconcile import Conflict, reconcile
 from tracker.services.imports.report import ImportReport
 from tracker.services.imports.rows import (
     ParsedRow,
@@ -32,6 +29,7 @@ from tracker.services.imports.rows import (
     row_digest,
 )
 from tracker.services.imports.survey import Survey, line_survey, survey_rows
+from tracker.services.imports.updates import reconcile_chunk
 from tracker.services.orders import Context, MemoryStore, directory
 
 if TYPE_CHECKING:  # the options are the importer's; it imports these steps
@@ -272,7 +270,7 @@ def plan_chunk(
 def write_chunk(
     session: Session, planned: ChunkPlan, writer: NewOrderWriter, ctx: Context, report: ImportReport
 ) -> set[str]:
-    """A chunk's new orders written in one batch, then its changed orders reconciled one by one.
+    """A chunk's new orders written in one batch, then its changed orders reconciled in batches (``updates``).
 
     Returns the addresses (keys, before and after) of the orders whose address, category or dispatch
     time the reconciling changed: what a later chunk finds there as an earlier order (a repeat).
@@ -280,40 +278,4 @@ def write_chunk(
     for plan in planned.new:
         writer.add(plan)
     writer.write(session)
-    moved: set[str] = set()
-    for order_id, parsed in planned.changed:
-        order = session.get(Order, order_id)
-        before = (order.address_key, order.category, order.dispatched_at) if order is not None else None
-        update_one(session, order_id, parsed, ctx, report)
-        after = (order.address_key, order.category, order.dispatched_at) if order is not None else None
-        if before != after:
-            moved |= {key for key in (before[0] if before else None, after[0] if after else None) if key}
-    return moved
-
-
-def update_one(session: Session, order_id: int, parsed: ParsedRow, ctx: Context, report: ImportReport) -> None:
-    """A known order whose row changed: reconciled in a savepoint, so a refusal or conflict leaves it as it was."""
-    order = session.get(Order, order_id)
-    assert order is not None
-    try:
-        with session.begin_nested():
-            outcome = reconcile(session, order, parsed, ctx)
-    except Conflict as conflict:
-        report.conflicts.append(conflict.error)
-        return
-    except RowProblem as problem:
-        error = problem.error
-        report.rejected.append(RowError(parsed.number, error.column, error.value, error.reason, parsed.order_no))
-        return
-    except TrackerError as exc:
-        report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, exc.message, parsed.order_no))
-        return
-    except DBAPIError as exc:
-        log.debug("row %s refused by the database: %s", parsed.number, exc.orig)
-        reason = "数据库拒绝写入本行（字段值格式不符），其余行不受影响"
-        report.rejected.append(RowError(parsed.number, "工单编号", parsed.order_no, reason, parsed.order_no))
-        return
-    if outcome.changed:
-        report.updated += 1
-    else:
-        report.unchanged += 1
+    return reconcile_chunk(session, planned.changed, ctx, report)

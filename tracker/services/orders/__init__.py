@@ -20,6 +20,7 @@ from tracker.services.orders.actions import (
     apply_action,
     available_actions,
     open_order,
+    revise_details,
     transition,
     update_details,
 )
@@ -149,6 +150,7 @@ __all__ = [
     "overdue_by_street_stage",
     "plan_straight",
     "remove_attachment",
+    "revise_details",
     "rule_table",
     "rules",
     "scan",

@@ -373,6 +373,23 @@ def update_details(
     note: str = "",
 ) -> dict[str, Any]:
     """Change an order's details (not its state); blanks never overwrite; one 信息更新 event when anything changed."""
+    store = SessionStore(session)
+    return revise_details(
+        store, order=order, values=values, ctx=ctx, platform_due_at=platform_due_at, extras=extras, note=note
+    )
+
+
+def revise_details(
+    store: Store,
+    *,
+    order: Any,
+    values: dict[str, Any],
+    ctx: Context,
+    platform_due_at: datetime | None = None,
+    extras: dict[str, Any] | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """:func:`update_details` in any store (the import replays known orders in memory); flushes a session's."""
     changes: dict[str, Any] = {}
     for name, value in values.items():
         if name not in DETAIL_FIELDS:
@@ -384,7 +401,7 @@ def update_details(
         if name == "address":
             order.address_key = address_key(value)
     if platform_due_at is not None:
-        row = deadline_rows.closing_deadline(deadline_rows.open_deadlines(session, order))
+        row = deadline_rows.closing_deadline(store.open_rows(order))
         if row is not None and row.platform_due_at != platform_due_at:
             changes["closure_due_at"] = [_jsonable(row.due_at), _jsonable(platform_due_at)]
             deadline_rows.set_platform_due(row, platform_due_at)
@@ -395,10 +412,8 @@ def update_details(
             order.extras = {**order.extras, **changed}
     if changes:
         order.updated_at = ctx.now
-        SessionStore(session).add_event(
-            order, _event_values(order, Action.UPDATE, State(order.state), changes, ctx, note)
-        )
-        session.flush()
+        store.add_event(order, _event_values(order, Action.UPDATE, State(order.state), changes, ctx, note))
+        store.done()
     return changes
 
 
