@@ -41,6 +41,11 @@ def check_texts(conn: sa.Connection) -> str:
     return "\n".join(rows)
 
 
+def in_lists(texts: str) -> int:
+    """How many checks are IN lists (PostgreSQL shows them as ``= ANY (ARRAY[…])``)."""
+    return texts.count(" IN (") + texts.count("= ANY (")
+
+
 def assert_guards(engine: sa.Engine) -> None:
     """Good values pass, a wrong one is refused in each checked column; the trail stays append-only."""
     with engine.begin() as conn:
@@ -74,12 +79,11 @@ def test_checks_become_comparisons_and_the_event_time_index_goes_then_back(datab
         conn.execute(sa.text(ORDER.format(id=1, state="handling")), {"t": T0})
         conn.execute(sa.text(DEADLINE.format(outcome="NULL")), {"t": T0})
         conn.execute(sa.text(EVENT.format(action="dispatch")), {"t": T0})
-        assert "state IN ('dispatched'" in check_texts(conn).replace("::text", "").replace("ARRAY[", "")
+        assert in_lists(check_texts(conn)) == 7
     command.upgrade(config, "c8f2e4a6b913")
     with engine.begin() as conn:
         texts = check_texts(conn)
-        assert " IN (" not in texts and "ANY" not in texts
-        assert "action = 'detach'" in texts.replace("::text", "") and "outcome IS NULL OR" in texts
+        assert in_lists(texts) == 0 and texts.count(" OR ") == 38 and "'detach'" in texts and "IS NULL" in texts
         assert conn.exec_driver_sql("SELECT count(*) FROM order_event").scalar() == 1  # the data stays
         assert conn.exec_driver_sql("SELECT state FROM work_order").scalar() == "handling"
         assert "ix_order_event_at" not in {i["name"] for i in sa.inspect(conn).get_indexes("order_event")}
@@ -87,7 +91,7 @@ def test_checks_become_comparisons_and_the_event_time_index_goes_then_back(datab
     command.downgrade(config, BEFORE)
     with engine.begin() as conn:
         assert "ix_order_event_at" in {i["name"] for i in sa.inspect(conn).get_indexes("order_event")}
-        assert "state = 'closed'" not in check_texts(conn).replace("::text", "")
+        assert in_lists(check_texts(conn)) == 7
     assert_guards(engine)
     command.upgrade(config, "head")
     engine.dispose()
