@@ -26,7 +26,6 @@ import platform
 import random
 import resource
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.import_floor import BEFORE_ISSUE_16, pg_floor, reset_pg, sqlite_floor
 from sample_orders.generate import STREETS
 
 HEADER = [
@@ -231,85 +231,6 @@ def pg_reference(csv_path: Path, url: str) -> float:
     return seconds
 
 
-TABLES = ("work_order", "order_deadline", "order_event")
-BEFORE_ISSUE_16 = "a5d3c8e1f702"  # IN-list checks and ix_order_event_at
-
-
-def migrate(url: str, revision: str) -> None:
-    """An empty schema at ``revision``."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config("alembic.ini")
-    config.set_main_option("sqlalchemy.url", url)
-    command.upgrade(config, revision)
-
-
-def sqlite_floor(source: Path, folder: Path, revision: str, *, bare: bool) -> float:
-    """Seconds to write the rows ``source`` holds into an empty schema at ``revision``, nothing else.
-
-    One transaction, ``executemany`` per table, the import's pragmas (WAL, foreign keys, 256 MB cache);
-    ``bare`` drops the secondary indexes first. Only the writing is timed, not reading the rows.
-    """
-    dest = folder / f"floor-{revision}-{'bare' if bare else 'indexed'}.db"
-    dest.unlink(missing_ok=True)
-    migrate(f"sqlite:///{dest}", revision)
-    src = sqlite3.connect(source)
-    out = sqlite3.connect(dest, isolation_level=None)
-    out.execute("PRAGMA journal_mode=WAL")
-    out.execute("PRAGMA foreign_keys=ON")
-    out.execute(f"PRAGMA cache_size=-{256 * 1024}")
-    if bare:
-        for (name,) in out.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN "
-            "('work_order', 'order_deadline', 'order_event') AND upper(sql) NOT LIKE 'CREATE UNIQUE%'"
-        ).fetchall():
-            out.execute(f'DROP INDEX "{name}"')
-    seconds = 0.0
-    out.execute("BEGIN")
-    for table in TABLES:
-        cursor = src.execute(f"SELECT * FROM {table} ORDER BY id")
-        names = [d[0] for d in cursor.description]
-        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        while batch := cursor.fetchmany(20_000):
-            started = time.perf_counter()
-            out.executemany(sql, batch)
-            seconds += time.perf_counter() - started
-    started = time.perf_counter()
-    out.execute("COMMIT")
-    seconds += time.perf_counter() - started
-    src.close()
-    out.close()
-    dest.unlink()
-    return seconds
-
-
-def pg_floor(url: str, folder: Path) -> float:
-    """Seconds to COPY the rows the fresh PostgreSQL import stored back into an empty schema at head."""
-    import psycopg
-
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    files = {table: folder / f"{table}.copy" for table in TABLES}
-    with psycopg.connect(plain) as conn, conn.cursor() as cursor:
-        for table, path in files.items():
-            with path.open("wb") as handle, cursor.copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
-                for data in copy:
-                    handle.write(data)
-    reset_pg(url)
-    migrate(url, "head")
-    with psycopg.connect(plain) as conn, conn.cursor() as cursor:
-        started = time.perf_counter()
-        for table, path in files.items():
-            with path.open("rb") as handle, cursor.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
-                while block := handle.read(1 << 20):
-                    copy.write(block)
-        conn.commit()
-        seconds = time.perf_counter() - started
-    for path in files.values():
-        path.unlink()
-    return seconds
-
-
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -337,15 +258,6 @@ def xlsx_figures(folder: Path, rows: int) -> dict[str, float]:
         "xlsx_reader_s": round(ours, 3),
         "xlsx_ratio": round(ours / calamine, 2),
     }
-
-
-def reset_pg(url: str) -> None:
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    engine.dispose()
 
 
 def sqlite_figures(export: Path, folder: Path, rows: int, repeat: int) -> dict[str, object]:
@@ -407,7 +319,7 @@ def pg_figures(export: Path, folder: Path, url: str, rows: int, repeat: int) -> 
         run = run_child(url, export, folder)
         assert run["created"] == rows, run
         fresh.append(run["seconds"])
-    floor = pg_floor(url, folder)
+    floor, floor_executemany = pg_floor(url, folder)
     reset_pg(url)
     reference = median(references)
     return {
@@ -416,6 +328,8 @@ def pg_figures(export: Path, folder: Path, url: str, rows: int, repeat: int) -> 
         "fresh_pg_vs_reference": round(median(fresh) / reference, 2),
         "floor_pg_copy_s": round(floor, 3),
         "floor_pg_vs_reference": round(floor / reference, 2),
+        "floor_pg_executemany_s": round(floor_executemany, 3),
+        "floor_pg_executemany_vs_reference": round(floor_executemany / reference, 2),
         "pg_runs": {"fresh_s": fresh, "reference_s": references},
     }
 
