@@ -21,6 +21,7 @@ from tracker.services.imports import (
     ImportOptions,
     ImportReport,
     Limits,
+    backfill_file,
     import_file,
     load_profile,
     lock_imports,
@@ -54,6 +55,11 @@ def print_report(report: ImportReport, *, limit: int = 50) -> None:
     help="内置导入配置名（12345、城管诉件、nyc311）或 TOML 文件路径；不填则按表头自动识别",
 )
 @click.option("--dry-run", is_flag=True, help="完整试导入并报告结果，但不保存任何改动")
+@click.option(
+    "--backfill",
+    is_flag=True,
+    help="向空数据库导入历史数据：导入期间先去掉辅助索引，导入后重建（更快）；数据库中已有工单时拒绝执行",
+)
 @click.option("--report-json", type=click.Path(dir_okay=False, path_type=Path), help="把导入报告写成 JSON 文件")
 @click.option("--report-xlsx", type=click.Path(dir_okay=False, path_type=Path), help="把导入报告写成 Excel 文件")
 @click.option(
@@ -68,6 +74,7 @@ def import_orders_command(
     source: str | None,
     profile_name: str | None,
     dry_run: bool,
+    backfill: bool,
     report_json: Path | None,
     report_xlsx: Path | None,
     report_csv: Path | None,
@@ -93,7 +100,9 @@ def import_orders_command(
     refused: list[dict[str, str]] = []
     for path in paths:
         try:
-            reports.append(_import_one_file(path, profile=profile, source=source, dry_run=dry_run, user=user))
+            reports.append(
+                _import_one_file(path, profile=profile, source=source, dry_run=dry_run, user=user, backfill=backfill)
+            )
         except TrackerError as exc:
             click.echo(f"{path.name}：整个文件未导入。{exc.message}", err=True)
             refused.append({"file": path.name, "reason": exc.message})
@@ -122,7 +131,9 @@ def _check_writable(option: str, path: Path) -> None:
         raise click.ClickException(f"{option} {path}：{problem}。未导入任何文件，请换一个可写的路径。")
 
 
-def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: bool, user: str) -> ImportReport:
+def _import_one_file(
+    path: Path, *, profile: Any, source: str | None, dry_run: bool, user: str, backfill: bool = False
+) -> ImportReport:
     bar: Any = None
 
     def progress(done: int, total: int) -> None:
@@ -136,8 +147,9 @@ def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: b
 
     try:
         with unit_of_work() as session:
-            plan_first = plan_first_default(session)  # SQLite: plan before taking the write lock
-            if not plan_first:
+            # SQLite: plan before taking the write lock (a backfill holds it throughout: nobody else uses the database)
+            plan_first = plan_first_default(session) and not backfill
+            if not plan_first and not backfill:
                 lock_imports(session)  # before any read: see lock_imports
             options = ImportOptions(
                 actor=Actor(id="cli", name=user, source="cli"),
@@ -151,7 +163,10 @@ def _import_one_file(path: Path, *, profile: Any, source: str | None, dry_run: b
                 progress=progress,
                 plan_first=plan_first,
             )
-            report = import_file(session, path, options=options)
+            if backfill:  # indexes dropped, the file imported, indexes built again; refused if any order is stored
+                report = backfill_file(session, path, options=options)
+            else:
+                report = import_file(session, path, options=options)
             if dry_run:
                 session.rollback()
     finally:

@@ -272,10 +272,10 @@ class _Rows:
         ]
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
         quote = dialect.identifier_preparer.quote
-        self.sql = (
-            f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in self.names)}) "
-            f"VALUES ({', '.join([marker] * len(self.names))})"
-        )
+        columns = ", ".join(quote(n) for n in self.names)
+        self.sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({', '.join([marker] * len(self.names))})"
+        # PostgreSQL takes the same converted values through COPY about 2.5× faster than executemany (issue 16)
+        self.copy_sql = f"COPY {quote(table.name)} ({columns}) FROM STDIN" if dialect.name == "postgresql" else None
 
     def params(self, values: dict[str, Any]) -> tuple[Any, ...]:
         out = [values[name] for name in self.names]
@@ -292,6 +292,17 @@ class _Rows:
                     done = memo[value] = convert(value)
                 out[i] = done
         return tuple(out)
+
+    def insert(self, cursor: Any, params: list[tuple[Any, ...]]) -> None:
+        """Write a batch of converted rows: COPY on PostgreSQL (psycopg 3), executemany elsewhere."""
+        if not params:
+            return
+        if self.copy_sql is None:
+            cursor.executemany(self.sql, params)
+            return
+        with cursor.copy(self.copy_sql) as copy:
+            for values in params:
+                copy.write_row(values)
 
     def forget(self) -> None:
         """Drop the batch's converted times (memory stays bounded over a long file)."""
@@ -339,9 +350,9 @@ class NewOrderWriter:
             table.forget()
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(orders.sql, order_params)
-            cursor.executemany(rows.sql, row_params)
-            cursor.executemany(events.sql, event_params)
+            orders.insert(cursor, order_params)
+            rows.insert(cursor, row_params)
+            events.insert(cursor, event_params)
         finally:
             cursor.close()
         return len(plans)
