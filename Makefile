@@ -52,17 +52,18 @@ bench-deadlines: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks.deadlines
 
 ## bench-import: needs the sqlite3 command-line shell (Debian package sqlite3) as the reference;
-## BENCH_ROWS=100000 for a shorter run; TRACKER_BENCH_PG_URL adds PostgreSQL (its public schema is dropped)
+## BENCH_ROWS=100000 for a shorter run; TRACKER_BENCH_PG_URL adds PostgreSQL (its public schema is dropped);
+## the clerk's morning (bench-import-daily's figures, into BENCH_BASE_ROWS orders) joins its one JSON line
 BENCH_ROWS ?= 1000000
+BENCH_BASE_ROWS ?= 1000000
 bench-import: $(VENV)/.installed-dev
 	@command -v sqlite3 >/dev/null || { echo "需要 sqlite3 命令行工具：apt-get install sqlite3"; exit 1; }
-	$(BIN)/python -m benchmarks.import_orders --rows $(BENCH_ROWS)
+	$(BIN)/python -m benchmarks.import_orders --rows $(BENCH_ROWS) --daily-base-rows $(BENCH_BASE_ROWS)
 
 ## bench-import-daily: the clerk's morning, a 2,000-row export (1,500 new orders, 500 updates of open ones) into
 ## BENCH_BASE_ROWS orders (default 1,000,000; the base built once under instance/bench-daily/ and reused): the CLI
 ## import and the web dry run + commit on SQLite, against sqlite3 .import of the same rows into a table of that size;
 ## TRACKER_BENCH_PG_URL adds PostgreSQL against psql \copy (its public schema is dropped); BENCH_BASE_ROWS=200000 for a shorter run
-BENCH_BASE_ROWS ?= 1000000
 .PHONY: bench-import-daily
 bench-import-daily: $(VENV)/.installed-dev
 	@command -v sqlite3 >/dev/null || { echo "需要 sqlite3 命令行工具：apt-get install sqlite3"; exit 1; }

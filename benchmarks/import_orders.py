@@ -344,6 +344,12 @@ def main() -> None:
         default=os.environ.get("TRACKER_BENCH_PG_URL", ""),
         help="PostgreSQL URL whose public schema may be dropped (e.g. the test database)",
     )
+    parser.add_argument(
+        "--daily-base-rows",
+        type=int,
+        default=1_000_000,
+        help="每日导入（1,500 新单、500 更新）所入大库的工单数；0 则不测（benchmarks.import_daily）",
+    )
     parser.add_argument("--child", nargs=3, metavar=("URL", "FILE", "RESULT"), help=argparse.SUPPRESS)
     parser.add_argument("--backfill", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -385,6 +391,12 @@ def main() -> None:
                 f"XLSX {args.xlsx_rows:,} 行：读取 {xlsx['xlsx_reader_s']} 秒，为 calamine 单独读取"
                 f"（{xlsx['xlsx_calamine_s']} 秒）的 {xlsx['xlsx_ratio']} 倍（目标 ≤ 2）"
             )
+    if args.daily_base_rows:  # the clerk's morning: its figures join this run's one JSON line
+        from benchmarks import import_daily  # it builds on this module's generator
+
+        daily = import_daily.run(args.daily_base_rows, max(args.repeat, 3), args.pg_url)
+        del daily["benchmark"]
+        figures.update({key if key.startswith(("daily_", "web_")) else f"daily_{key}": v for key, v in daily.items()})
     figures["load_after"] = round(os.getloadavg()[0], 2)
     figures.update({"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()})
     print(json.dumps(figures, ensure_ascii=False))
