@@ -122,6 +122,8 @@ def base_files(folder: Path, base_rows: int) -> tuple[Path, Path, Path, bool]:
         )
         subprocess.run(["sqlite3", str(ref_db)], input=script, text=True, check=True)
         _mark(ref_db, info)
+    else:
+        run_mode("migrate", f"sqlite:///{base_db}", base_csv, folder)
     return base_csv, base_db, ref_db, reused
 
 
@@ -185,7 +187,13 @@ def child(mode: str, url: str, path: Path, result: Path) -> None:
 
     app = create_app()
     with app.app_context():
-        figures = _web(app, path) if mode == "web" else _cli(path, commit=mode == "cli")
+        if mode == "migrate":  # a base built by an earlier schema: brought to the newest before it is measured
+            from tracker.cli.common import upgrade_database
+
+            before, after = upgrade_database()
+            figures: dict[str, Any] = {"before": before, "after": after}
+        else:
+            figures = _web(app, path) if mode == "web" else _cli(path, commit=mode == "cli")
     result.write_text(json.dumps(figures))
 
 
