@@ -180,34 +180,37 @@ def create_order(session: Session, *, data: NewOrder, ctx: Context, note: str = 
     return order
 
 
+def opened_values(data: NewOrder, at: datetime) -> dict[str, Any]:
+    """An order's values as dispatched (派单), created and updated ``at``: what :func:`open_order` stores."""
+    return {
+        "source": data.source,
+        "order_no": data.order_no,
+        "state": INITIAL_STATE.value,
+        "dispatched_at": data.dispatched_at,
+        "cycle_started_at": data.dispatched_at,
+        "received_at": data.received_at,
+        "request_type": data.request_type,
+        "urgency": data.urgency,
+        "category": data.category,
+        "content": data.content,
+        "address": data.address,
+        "street": data.street,
+        "handling_unit": data.handling_unit,
+        "complainant": data.complainant,
+        "phone": data.phone,
+        "satisfaction": data.satisfaction,
+        "is_repeat": data.is_repeat,
+        "repeat_of": data.repeat_of,
+        "address_key": address_key(data.address),
+        "extras": dict(data.extras),
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
 def open_order(store: Store, *, data: NewOrder, ctx: Context, note: str = "") -> Any:
     """The order as dispatched, in ``store``: its first deadlines and the 派单 event."""
-    order = store.new_order(
-        {
-            "source": data.source,
-            "order_no": data.order_no,
-            "state": INITIAL_STATE.value,
-            "dispatched_at": data.dispatched_at,
-            "cycle_started_at": data.dispatched_at,
-            "received_at": data.received_at,
-            "request_type": data.request_type,
-            "urgency": data.urgency,
-            "category": data.category,
-            "content": data.content,
-            "address": data.address,
-            "street": data.street,
-            "handling_unit": data.handling_unit,
-            "complainant": data.complainant,
-            "phone": data.phone,
-            "satisfaction": data.satisfaction,
-            "is_repeat": data.is_repeat,
-            "repeat_of": data.repeat_of,
-            "address_key": address_key(data.address),
-            "extras": dict(data.extras),
-            "created_at": ctx.now,
-            "updated_at": ctx.now,
-        }
-    )
+    order = store.new_order(opened_values(data, ctx.now))
     for stage in STAGE_EFFECTS[Action.DISPATCH].opens:
         values = deadline_rows.stage_values(
             order, stage=stage, start=data.dispatched_at, rules=ctx.rules, calendar=ctx.calendar

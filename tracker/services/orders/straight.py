@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from tracker.domain.calendar import WorkCalendar
 from tracker.domain.deadlines import DeadlineRule, RuleTable, StageDue, try_compute_due
 from tracker.domain.errors import TrackerError
-from tracker.domain.lifecycle import INITIAL_STATE, STAGE_EFFECTS, ActionInput, OrderFacts, decide
+from tracker.domain.lifecycle import STAGE_EFFECTS, ActionInput, OrderFacts, decide
 from tracker.domain.privacy import audit_value, mask_phones_in_text
 from tracker.domain.vocabulary import Action, ExtensionStatus, Stage, State, Unit
 from tracker.services.orders import deadlines as deadline_rows
@@ -39,7 +39,7 @@ from tracker.services.orders.actions import (
     NewOrder,
     _late_entry,
     _note,
-    address_key,
+    opened_values,
 )
 
 SIGN, CONTACT, CLOSE = Action.SIGN, Action.FIRST_CONTACT, Action.PLATFORM_CLOSE
@@ -310,31 +310,7 @@ def plan_straight(
 
 def _opened(data: NewOrder, ctx: Context) -> dict[str, Any]:
     """The order's values as :func:`open_order` gives them, plus the fields later steps set."""
-    return {
-        **ORDER_DEFAULTS,
-        "source": data.source,
-        "order_no": data.order_no,
-        "state": INITIAL_STATE.value,
-        "dispatched_at": data.dispatched_at,
-        "cycle_started_at": data.dispatched_at,
-        "received_at": data.received_at,
-        "request_type": data.request_type,
-        "urgency": data.urgency,
-        "category": data.category,
-        "content": data.content,
-        "address": data.address,
-        "street": data.street,
-        "handling_unit": data.handling_unit,
-        "complainant": data.complainant,
-        "phone": data.phone,
-        "satisfaction": data.satisfaction,
-        "is_repeat": data.is_repeat,
-        "repeat_of": data.repeat_of,
-        "address_key": address_key(data.address),
-        "extras": dict(data.extras),
-        "created_at": data.dispatched_at,
-        "updated_at": data.dispatched_at,
-    }
+    return {**ORDER_DEFAULTS, **opened_values(data, data.dispatched_at)}
 
 
 def _open_rows(life: _Life, data: NewOrder) -> None:
