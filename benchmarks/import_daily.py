@@ -12,8 +12,9 @@ Figures (medians of ``--repeat`` runs, each on a fresh copy of the base database
   as the web runs them (target ≤ 2.5× the CLI import).
 
 The base database is built once by the importer itself (the rows the tracker writes) and kept under
-instance/ beside the reference table, like benchmarks/web.py's. Every measurement runs in a child
-process of its own. The last line printed is one JSON object.
+instance/ beside the reference table, like benchmarks/web.py's; the PostgreSQL base is kept between runs
+in the schema ``bench_daily_base`` (out of the test suite's way) and analysed before it is measured.
+Every measurement runs in a child process of its own. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
