@@ -345,3 +345,23 @@ def test_a_batch_the_database_refuses_is_reconciled_order_by_order(
     monkeypatch.setattr(updates, "_write", refused)
     both_ways(fresh, tmp_path, RECONCILE_CASES["an extension requested and approved, a supervision"], monkeypatch)
     assert calls == [2]  # the batched way tried once, then fell back
+
+
+def test_events_the_driver_refuses_are_reconciled_order_by_order(
+    fresh: Callable[[str], Engine], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The events go through the driver's own cursor (COPY on PostgreSQL): its error, not SQLAlchemy's, also
+    sends the chunk order by order, and the rows written are the per-order path's."""
+    calls = []
+
+    def refused(connection: Any, events: list[dict[str, Any]]) -> None:
+        calls.append(len(events))
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT * FROM no_such_table")  # the driver's own error, on either database
+        finally:
+            cursor.close()
+
+    monkeypatch.setattr(updates, "insert_events", refused)
+    both_ways(fresh, tmp_path, RECONCILE_CASES["an extension requested and approved, a supervision"], monkeypatch)
+    assert len(calls) == 1 and calls[0] > 0  # the batched way tried once, then fell back

@@ -7,7 +7,8 @@ deadline rows and what reconciling reads of their events (action, time, source) 
 lists; each order is replayed over a store seeded from its rows; a row refused or in conflict drops
 its copy, so its order stays exactly as it was (what the savepoint did). What the replays changed is
 then written in a few executemany statements: the changed columns of orders and deadline rows, the
-new deadline rows and events, then the notices a decision tells the street (rare: one insert each).
+new deadline rows and events (the events through COPY on PostgreSQL, as a new order's), then the
+notices a decision tells the street (rare: one insert each).
 
 If the database refuses the batch (a value the reader let through but a column does not hold), the
 chunk is reconciled again one order at a time in savepoints (``reconcile_each``), which names the row.
@@ -28,6 +29,7 @@ from sqlmodel import Session
 from tracker.domain.errors import TrackerError
 from tracker.domain.vocabulary import Action
 from tracker.models import Order, OrderDeadline, OrderEvent
+from tracker.services.imports.plan import insert_events
 from tracker.services.imports.reconcile import Conflict, reconcile, replay
 from tracker.services.imports.report import ImportReport
 from tracker.services.imports.rows import ParsedRow, RowError, RowProblem
@@ -124,8 +126,8 @@ def reconcile_chunk(
     savepoint = session.begin_nested()
     try:
         _write(session, done)
-    except DBAPIError as exc:
-        log.info("a chunk's updates were refused by the database (%s); reconciling its orders one by one", exc.orig)
+    except (DBAPIError, session.connection().dialect.loaded_dbapi.Error) as exc:  # the events' COPY: the driver's
+        log.info("a chunk's updates were refused by the database (%s); reconciling its orders one by one", exc)
         savepoint.rollback()
         return reconcile_each(session, changed, ctx, report)
     savepoint.commit()
@@ -183,8 +185,7 @@ def _write(session: Session, done: list[Replayed]) -> None:
             connection.execute(table.update().where(table.c.id == bindparam("changed_id")), params)
     if new_rows:
         connection.execute(insert(DEADLINES), new_rows)
-    if events:
-        connection.execute(insert(EVENTS), events)
+    insert_events(connection, events)
     for item in done:
         for action, open_rows, order_then, at in item.store.notices:
             notices.enqueue_order_notice(session, order=order_then, action=action, open_rows=open_rows, now=at)
