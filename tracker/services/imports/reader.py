@@ -19,10 +19,12 @@ import re
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cached_property
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -340,37 +342,66 @@ class ExportFile:
         max_rows = self.limits.max_rows
         count = 0
         with self.path.open("rb") as handle:
-            for _ in range(self.header_row):
-                head = handle.readline()
-                if b'"' in head or b"\r" in head.rstrip(b"\r\n"):
-                    return  # a title or header that may span lines: row numbers would not be the lines'
+            if not _plain_head(handle, self.header_row):
+                return
             for index, raw in enumerate(handle, start=self.header_row + 1):
-                line = raw.rstrip(b"\r\n")
-                if b"\r" in line:
+                read = _plain_line(raw, later, order_index)
+                if read is None:
                     return
-                if b'"' in line:
-                    try:
-                        cells = next(csv.reader([line.decode(later)], strict=True))
-                    except (csv.Error, StopIteration, UnicodeDecodeError):
-                        return  # the record goes on to the next line (or is malformed): the csv module decides
-                    cell = cells[order_index].strip(CELL_SPACES) if order_index < len(cells) else ""
-                    blank = not cell and not any(c.strip(CELL_SPACES) for c in cells)
-                else:
-                    if order_index == 0:
-                        cut = line.find(b",")
-                        raw_cell = line if cut < 0 else line[:cut]
-                    else:
-                        parts = line.split(b",", order_index + 1)
-                        raw_cell = parts[order_index] if order_index < len(parts) else b""
-                    cell = raw_cell.decode(later).strip(CELL_SPACES)
-                    blank = not cell and not any(c.strip(CELL_SPACES) for c in line.decode(later).split(","))
-                if blank:
-                    yield index, line, None
-                    continue
-                count += 1
-                if count > max_rows:
-                    return
+                line, cell = read
+                if cell is not None:
+                    count += 1
+                    if count > max_rows:
+                        return
                 yield index, line, cell
+        self.plain_ended = True
+
+    def plain_blocks(self, block_bytes: int = 1 << 20) -> Generator[tuple[int, list[bytes], Sequence[str | None]]]:
+        """CSV only: what :meth:`plain_lines` yields, a block of the file at a time: (first row number, lines, cells).
+
+        The lines and cells of a block are lists in row order, as :meth:`plain_lines` would yield them
+        one by one (a blank line's cell is None). A block without a quote, without a carriage return
+        outside a line end, whose every line has a non-blank 工单编号 cell, is split, its numbers taken
+        and decoded in a few bulk operations (no Python per line); any other block is read line by line
+        exactly as :meth:`plain_lines` reads it, and stops where it stops.
+        """
+        self.plain_ended = False
+        if self.line_key is None or self.order_index is None or self.encoding is None or self.may_hold_nul:
+            return
+        later = _after_first_line(self.encoding)
+        order_index = self.order_index
+        room = self.limits.max_rows  # data rows the pass may still yield
+        with self.path.open("rb") as handle:
+            if not _plain_head(handle, self.header_row):
+                return
+            index = self.header_row + 1
+            while block := handle.read(block_bytes):
+                if not block.endswith(b"\n"):
+                    block += handle.readline()  # the rest of the block's last line
+                bulk = _bulk_block(block, later, order_index)
+                if bulk is not None and len(bulk[0]) <= room:
+                    lines, cells = bulk
+                    room -= len(lines)
+                    yield index, lines, cells
+                    index += len(lines)
+                    continue
+                taken: list[bytes] = []  # the block read line by line, as plain_lines reads it
+                named: list[str | None] = []
+                stopped = False
+                for raw in _lf_lines(block):
+                    read = _plain_line(raw, later, order_index)
+                    if read is not None and read[1] is not None:
+                        room -= 1
+                    if read is None or room < 0:
+                        stopped = True
+                        break
+                    taken.append(read[0])
+                    named.append(read[1])
+                if taken:
+                    yield index, taken, named
+                    index += len(taken)
+                if stopped:
+                    return
         self.plain_ended = True
 
     @cached_property
@@ -792,6 +823,81 @@ def _tracked_lines(handle: Any, encoding: str, taken: list[bytes], plain: list[b
 def _after_first_line(encoding: str) -> str:
     """How a CSV's lines after the first decode: a UTF-8 BOM stands in the first line only."""
     return "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def _plain_head(handle: Any, header_rows: int) -> bool:
+    """Read past the title rows and the header: False when one may span lines (row numbers would not be lines')."""
+    for _ in range(header_rows):
+        head = handle.readline()
+        if b'"' in head or b"\r" in head.rstrip(b"\r\n"):
+            return False
+    return True
+
+
+def _plain_line(raw: bytes, encoding: str, order_index: int) -> tuple[bytes, str | None] | None:
+    """One raw line as (its bytes without the line end, its 工单编号 cell or None when blank); None: not plain."""
+    line = raw.rstrip(b"\r\n")
+    if b"\r" in line:
+        return None
+    if b'"' in line:
+        try:
+            cells = next(csv.reader([line.decode(encoding)], strict=True))
+        except (csv.Error, StopIteration, UnicodeDecodeError):
+            return None  # the record goes on to the next line (or is malformed): the csv module decides
+        cell = cells[order_index].strip(CELL_SPACES) if order_index < len(cells) else ""
+        blank = not cell and not any(c.strip(CELL_SPACES) for c in cells)
+    else:
+        if order_index == 0:
+            cut = line.find(b",")
+            raw_cell = line if cut < 0 else line[:cut]
+        else:
+            parts = line.split(b",", order_index + 1)
+            raw_cell = parts[order_index] if order_index < len(parts) else b""
+        cell = raw_cell.decode(encoding).strip(CELL_SPACES)
+        blank = not cell and not any(c.strip(CELL_SPACES) for c in line.decode(encoding).split(","))
+    return line, None if blank else cell
+
+
+def _lf_lines(block: bytes) -> list[bytes]:
+    """A block's lines as iterating the file hands them out: each ends at a line feed, which it keeps."""
+    parts = block.split(b"\n")
+    raws = [part + b"\n" for part in parts[:-1]]
+    if parts[-1]:
+        raws.append(parts[-1])
+    return raws
+
+
+_LINE_SPACES = (" ", "\t", "\u3000", "\u00a0")  # CELL_SPACES that a plain line's cell may hold
+
+
+def _bulk_block(block: bytes, encoding: str, order_index: int) -> tuple[list[bytes], list[str]] | None:
+    """A block of whole lines split and its numbers read in bulk, or None when a line needs reading on its own.
+
+    The same as :func:`_plain_line` for each line: no quote to parse, every line ends in the same
+    line end (so splitting on it is what ``rstrip`` does), and every number cell non-blank (no blank
+    line). A block mixing line ends, or with a lone carriage return, is read line by line.
+    """
+    if b'"' in block:
+        return None
+    returns = block.count(b"\r")
+    end = b"\r\n" if returns else b"\n"
+    if returns and returns != block.count(b"\n"):
+        return None
+    body = block[: -len(end)] if block.endswith(end) else block
+    lines = body.split(end)
+    if returns and len(lines) - 1 + (len(body) < len(block)) != returns:
+        return None  # a carriage return or line feed outside the CR LF pairs
+    try:  # the number cell of each line: C loops, no Python per line
+        raw = list(map(itemgetter(order_index), map(bytes.split, lines, repeat(b","), repeat(order_index + 1))))
+    except IndexError:
+        return None  # a line with fewer cells than the number's column
+    text = b",".join(raw).decode(encoding)  # a number cell holds no comma; a comma is never part of a character
+    cells = text.split(",")
+    if any(space in text for space in _LINE_SPACES):
+        cells = [cell.strip(CELL_SPACES) for cell in cells]
+    if "" in cells:
+        return None  # a row without a number, or a blank line
+    return lines, cells
 
 
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # where a text file opened with newline="" ends a line at a lone \r
