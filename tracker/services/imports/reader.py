@@ -42,6 +42,7 @@ Grid = Callable[[bool], Iterator[tuple[list[str], bytes | None]]]  # rows as (ra
 HEADER_SCAN_ROWS = 20
 MIN_HEADER_MATCHES = 3
 TOTALS_PATTERN = re.compile(r"^\s*(合计|总计|小计|共计)")
+PLAIN_BLOCK_BYTES = 1 << 20  # what the line pass reads at a time (then on to the end of that line)
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 
@@ -356,7 +357,7 @@ class ExportFile:
                 yield index, line, cell
         self.plain_ended = True
 
-    def plain_blocks(self, block_bytes: int = 1 << 20) -> Generator[tuple[int, list[bytes], Sequence[str | None]]]:
+    def plain_blocks(self, block_bytes: int | None = None) -> Generator[tuple[int, list[bytes], Sequence[str | None]]]:
         """CSV only: what :meth:`plain_lines` yields, a block of the file at a time: (first row number, lines, cells).
 
         The lines and cells of a block are lists in row order, as :meth:`plain_lines` would yield them
@@ -371,11 +372,12 @@ class ExportFile:
         later = _after_first_line(self.encoding)
         order_index = self.order_index
         room = self.limits.max_rows  # data rows the pass may still yield
+        size = block_bytes or PLAIN_BLOCK_BYTES
         with self.path.open("rb") as handle:
             if not _plain_head(handle, self.header_row):
                 return
             index = self.header_row + 1
-            while block := handle.read(block_bytes):
+            while block := handle.read(size):
                 if not block.endswith(b"\n"):
                     block += handle.readline()  # the rest of the block's last line
                 bulk = _bulk_block(block, later, order_index)
