@@ -875,20 +875,20 @@ _LINE_SPACES = (" ", "\t", "\u3000", "\u00a0")  # CELL_SPACES that a plain line'
 def _bulk_block(block: bytes, encoding: str, order_index: int) -> tuple[list[bytes], list[str]] | None:
     """A block of whole lines split and its numbers read in bulk, or None when a line needs reading on its own.
 
-    The same as :func:`_plain_line` for each line: no quote to parse, every line ends in the same
-    line end (so splitting on it is what ``rstrip`` does), and every number cell non-blank (no blank
-    line). A block mixing line ends, or with a lone carriage return, is read line by line.
+    The same as :func:`_plain_line` for each line: no quote to parse, every line ends in LF or CR LF
+    (so splitting there is what ``rstrip`` does), and every number cell non-blank (no blank line).
+    A block with a lone carriage return is read line by line.
     """
     if b'"' in block:
         return None
-    returns = block.count(b"\r")
-    end = b"\r\n" if returns else b"\n"
-    if returns and returns != block.count(b"\n"):
-        return None
-    body = block[: -len(end)] if block.endswith(end) else block
-    lines = body.split(end)
-    if returns and len(lines) - 1 + (len(body) < len(block)) != returns:
-        return None  # a carriage return or line feed outside the CR LF pairs
+    if b"\r" in block:
+        lines = block.splitlines()  # at LF, CR LF and a lone CR (which plain_lines does not split at)
+        ends = len(lines) - (not block.endswith((b"\n", b"\r")))  # the line ends among them
+        # every end is CR LF when they take two bytes each (a file from Windows); else none may be a lone CR
+        if len(block) - sum(map(len, lines)) != 2 * ends and ends != block.count(b"\n"):
+            return None  # a lone carriage return: where it ends a line is the csv module's call
+    else:
+        lines = (block[:-1] if block.endswith(b"\n") else block).split(b"\n")
     try:  # the number cell of each line: C loops, no Python per line
         raw = list(map(itemgetter(order_index), map(bytes.split, lines, repeat(b","), repeat(order_index + 1))))
     except IndexError:
