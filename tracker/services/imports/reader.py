@@ -387,23 +387,12 @@ class ExportFile:
                     yield index, lines, cells
                     index += len(lines)
                     continue
-                taken: list[bytes] = []  # the block read line by line, as plain_lines reads it
-                named: list[str | None] = []
-                stopped = False
-                for raw in _lf_lines(block):
-                    read = _plain_line(raw, later, order_index)
-                    if read is not None and read[1] is not None:
-                        room -= 1
-                    if read is None or room < 0:
-                        stopped = True
-                        break
-                    taken.append(read[0])
-                    named.append(read[1])
+                taken, named, room = _block_by_lines(block, later, order_index, room)
                 if taken:
                     yield index, taken, named
                     index += len(taken)
-                if stopped:
-                    return
+                if room < 0:
+                    return  # a line the plain reading cannot vouch for, or past the row limit
         self.plain_ended = True
 
     @cached_property
@@ -858,6 +847,26 @@ def _plain_line(raw: bytes, encoding: str, order_index: int) -> tuple[bytes, str
         cell = raw_cell.decode(encoding).strip(CELL_SPACES)
         blank = not cell and not any(c.strip(CELL_SPACES) for c in line.decode(encoding).split(","))
     return line, None if blank else cell
+
+
+def _block_by_lines(
+    block: bytes, encoding: str, order_index: int, room: int
+) -> tuple[list[bytes], list[str | None], int]:
+    """A block read line by line as :meth:`ExportFile.plain_lines` reads it: its lines and cells up to the
+    first it cannot vouch for, and the rows still allowed (negative: the pass stops after these lines)."""
+    taken: list[bytes] = []
+    named: list[str | None] = []
+    for raw in _lf_lines(block):
+        read = _plain_line(raw, encoding, order_index)
+        if read is None:
+            return taken, named, -1
+        if read[1] is not None:
+            room -= 1
+            if room < 0:
+                return taken, named, -1
+        taken.append(read[0])
+        named.append(read[1])
+    return taken, named, room
 
 
 def _lf_lines(block: bytes) -> list[bytes]:
