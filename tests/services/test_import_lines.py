@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from tests.helpers_import import count, run_import
 from tracker.models import Order, OrderEvent
+from tracker.services.imports import reader
 from tracker.services.imports import steps as importing  # the import's steps: the survey it runs
 from tracker.services.imports.profiles import load_profile
 from tracker.services.imports.reader import open_export
@@ -190,6 +191,7 @@ def test_lines_ending_in_a_lone_carriage_return_are_read_as_before(tmp_path: Pat
         max_size=6,
     ),
     chunk_rows=st.integers(1, 4),
+    block_bytes=st.sampled_from([1, 150, 400, 1 << 20]),  # blocks of one line, a few, the whole file
 )
 def test_the_line_pass_never_changes_what_an_import_decides(
     session: Session,
@@ -198,6 +200,7 @@ def test_the_line_pass_never_changes_what_an_import_decides(
     base: list[str],
     edits: list[tuple[int, str]],
     chunk_rows: int,
+    block_bytes: int,
 ) -> None:
     first = [row(f"H{n}", content=text) for n, text in enumerate(base)]
     second = [list(r) for r in first]
@@ -222,6 +225,7 @@ def test_the_line_pass_never_changes_what_an_import_decides(
     results = []
     for use_lines in (True, False):
         with monkeypatch.context() as patch, session.begin_nested() as nested:
+            patch.setattr(reader, "PLAIN_BLOCK_BYTES", block_bytes)
             if not use_lines:
                 patch.setattr(importing, "line_survey", lambda *a, **k: LineSurvey())
             run_import(session, write(tmp_path / "first.csv", first), chunk_rows=chunk_rows)
@@ -229,3 +233,29 @@ def test_the_line_pass_never_changes_what_an_import_decides(
             results.append((outcome(report), stored(session), count(session, OrderEvent)))
             nested.rollback()
     assert results[0] == results[1]
+
+
+def test_a_number_twice_in_different_blocks_and_chunks_goes_to_the_full_survey(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [row(f"T{n}") for n in range(9)]
+    run_import(session, write(tmp_path / "a.csv", rows), chunk_rows=2)
+    monkeypatch.setattr(reader, "PLAIN_BLOCK_BYTES", 200)  # a few lines a block: T1 comes back blocks later
+    again = write(tmp_path / "b.csv", [*rows, row("T1", content="改过的内容")])
+    report = run_import(session, again, chunk_rows=2)
+    assert (report.rows_read, report.unchanged, report.updated) == (10, 8, 0)
+    assert sorted({e.row for e in report.rejected}) == [3, 11]  # both rows of T1, as the full survey reports them
+
+
+def test_a_bulk_read_file_with_blank_lines_and_no_last_line_end_is_settled_by_its_lines(
+    session: Session, tmp_path: Path, request: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "a.csv", [row(f"K{n}") for n in range(12)])
+    run_import(session, path)
+    monkeypatch.setattr(reader, "PLAIN_BLOCK_BYTES", 300)
+    lines = path.read_bytes().split(b"\r\n")
+    again = tmp_path / "b.csv"
+    again.write_bytes(b"\r\n".join([*lines[:6], b"", *lines[6:-1]]))  # a blank line after row 6, no last line end
+    request.getfixturevalue("no_full_survey")
+    report = run_import(session, again)
+    assert (report.rows_read, report.unchanged) == (12, 12)

@@ -19,10 +19,12 @@ import re
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import cached_property
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ Grid = Callable[[bool], Iterator[tuple[list[str], bytes | None]]]  # rows as (ra
 HEADER_SCAN_ROWS = 20
 MIN_HEADER_MATCHES = 3
 TOTALS_PATTERN = re.compile(r"^\s*(合计|总计|小计|共计)")
+PLAIN_BLOCK_BYTES = 1 << 20  # what the line pass reads at a time (then on to the end of that line)
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 
@@ -340,37 +343,56 @@ class ExportFile:
         max_rows = self.limits.max_rows
         count = 0
         with self.path.open("rb") as handle:
-            for _ in range(self.header_row):
-                head = handle.readline()
-                if b'"' in head or b"\r" in head.rstrip(b"\r\n"):
-                    return  # a title or header that may span lines: row numbers would not be the lines'
+            if not _plain_head(handle, self.header_row):
+                return
             for index, raw in enumerate(handle, start=self.header_row + 1):
-                line = raw.rstrip(b"\r\n")
-                if b"\r" in line:
+                read = _plain_line(raw, later, order_index)
+                if read is None:
                     return
-                if b'"' in line:
-                    try:
-                        cells = next(csv.reader([line.decode(later)], strict=True))
-                    except (csv.Error, StopIteration, UnicodeDecodeError):
-                        return  # the record goes on to the next line (or is malformed): the csv module decides
-                    cell = cells[order_index].strip(CELL_SPACES) if order_index < len(cells) else ""
-                    blank = not cell and not any(c.strip(CELL_SPACES) for c in cells)
-                else:
-                    if order_index == 0:
-                        cut = line.find(b",")
-                        raw_cell = line if cut < 0 else line[:cut]
-                    else:
-                        parts = line.split(b",", order_index + 1)
-                        raw_cell = parts[order_index] if order_index < len(parts) else b""
-                    cell = raw_cell.decode(later).strip(CELL_SPACES)
-                    blank = not cell and not any(c.strip(CELL_SPACES) for c in line.decode(later).split(","))
-                if blank:
-                    yield index, line, None
-                    continue
-                count += 1
-                if count > max_rows:
-                    return
+                line, cell = read
+                if cell is not None:
+                    count += 1
+                    if count > max_rows:
+                        return
                 yield index, line, cell
+        self.plain_ended = True
+
+    def plain_blocks(self, block_bytes: int | None = None) -> Generator[tuple[int, list[bytes], Sequence[str | None]]]:
+        """CSV only: what :meth:`plain_lines` yields, a block of the file at a time: (first row number, lines, cells).
+
+        The lines and cells of a block are lists in row order, as :meth:`plain_lines` would yield them
+        one by one (a blank line's cell is None). A block without a quote, without a carriage return
+        outside a line end, whose every line has a non-blank 工单编号 cell, is split, its numbers taken
+        and decoded in a few bulk operations (no Python per line); any other block is read line by line
+        exactly as :meth:`plain_lines` reads it, and stops where it stops.
+        """
+        self.plain_ended = False
+        if self.line_key is None or self.order_index is None or self.encoding is None or self.may_hold_nul:
+            return
+        later = _after_first_line(self.encoding)
+        order_index = self.order_index
+        room = self.limits.max_rows  # data rows the pass may still yield
+        size = block_bytes or PLAIN_BLOCK_BYTES
+        with self.path.open("rb") as handle:
+            if not _plain_head(handle, self.header_row):
+                return
+            index = self.header_row + 1
+            while block := handle.read(size):
+                if not block.endswith(b"\n"):
+                    block += handle.readline()  # the rest of the block's last line
+                bulk = _bulk_block(block, later, order_index)
+                if bulk is not None and len(bulk[0]) <= room:
+                    lines, cells = bulk
+                    room -= len(lines)
+                    yield index, lines, cells
+                    index += len(lines)
+                    continue
+                taken, named, room = _block_by_lines(block, later, order_index, room)
+                if taken:
+                    yield index, taken, named
+                    index += len(taken)
+                if room < 0:
+                    return  # a line the plain reading cannot vouch for, or past the row limit
         self.plain_ended = True
 
     @cached_property
@@ -792,6 +814,101 @@ def _tracked_lines(handle: Any, encoding: str, taken: list[bytes], plain: list[b
 def _after_first_line(encoding: str) -> str:
     """How a CSV's lines after the first decode: a UTF-8 BOM stands in the first line only."""
     return "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def _plain_head(handle: Any, header_rows: int) -> bool:
+    """Read past the title rows and the header: False when one may span lines (row numbers would not be lines')."""
+    for _ in range(header_rows):
+        head = handle.readline()
+        if b'"' in head or b"\r" in head.rstrip(b"\r\n"):
+            return False
+    return True
+
+
+def _plain_line(raw: bytes, encoding: str, order_index: int) -> tuple[bytes, str | None] | None:
+    """One raw line as (its bytes without the line end, its 工单编号 cell or None when blank); None: not plain."""
+    line = raw.rstrip(b"\r\n")
+    if b"\r" in line:
+        return None
+    if b'"' in line:
+        try:
+            cells = next(csv.reader([line.decode(encoding)], strict=True))
+        except (csv.Error, StopIteration, UnicodeDecodeError):
+            return None  # the record goes on to the next line (or is malformed): the csv module decides
+        cell = cells[order_index].strip(CELL_SPACES) if order_index < len(cells) else ""
+        blank = not cell and not any(c.strip(CELL_SPACES) for c in cells)
+    else:
+        if order_index == 0:
+            cut = line.find(b",")
+            raw_cell = line if cut < 0 else line[:cut]
+        else:
+            parts = line.split(b",", order_index + 1)
+            raw_cell = parts[order_index] if order_index < len(parts) else b""
+        cell = raw_cell.decode(encoding).strip(CELL_SPACES)
+        blank = not cell and not any(c.strip(CELL_SPACES) for c in line.decode(encoding).split(","))
+    return line, None if blank else cell
+
+
+def _block_by_lines(
+    block: bytes, encoding: str, order_index: int, room: int
+) -> tuple[list[bytes], list[str | None], int]:
+    """A block read line by line as :meth:`ExportFile.plain_lines` reads it: its lines and cells up to the
+    first it cannot vouch for, and the rows still allowed (negative: the pass stops after these lines)."""
+    taken: list[bytes] = []
+    named: list[str | None] = []
+    for raw in _lf_lines(block):
+        read = _plain_line(raw, encoding, order_index)
+        if read is None:
+            return taken, named, -1
+        if read[1] is not None:
+            room -= 1
+            if room < 0:
+                return taken, named, -1
+        taken.append(read[0])
+        named.append(read[1])
+    return taken, named, room
+
+
+def _lf_lines(block: bytes) -> list[bytes]:
+    """A block's lines as iterating the file hands them out: each ends at a line feed, which it keeps."""
+    parts = block.split(b"\n")
+    raws = [part + b"\n" for part in parts[:-1]]
+    if parts[-1]:
+        raws.append(parts[-1])
+    return raws
+
+
+_LINE_SPACES = (" ", "\t", "\u3000", "\u00a0")  # CELL_SPACES that a plain line's cell may hold
+
+
+def _bulk_block(block: bytes, encoding: str, order_index: int) -> tuple[list[bytes], list[str]] | None:
+    """A block of whole lines split and its numbers read in bulk, or None when a line needs reading on its own.
+
+    The same as :func:`_plain_line` for each line: no quote to parse, every line ends in LF or CR LF
+    (so splitting there is what ``rstrip`` does), and every number cell non-blank (no blank line).
+    A block with a lone carriage return is read line by line.
+    """
+    if b'"' in block:
+        return None
+    if b"\r" in block:
+        lines = block.splitlines()  # at LF, CR LF and a lone CR (which plain_lines does not split at)
+        ends = len(lines) - (not block.endswith((b"\n", b"\r")))  # the line ends among them
+        # every end is CR LF when they take two bytes each (a file from Windows); else none may be a lone CR
+        if len(block) - sum(map(len, lines)) != 2 * ends and ends != block.count(b"\n"):
+            return None  # a lone carriage return: where it ends a line is the csv module's call
+    else:
+        lines = (block[:-1] if block.endswith(b"\n") else block).split(b"\n")
+    try:  # the number cell of each line: C loops, no Python per line
+        raw = list(map(itemgetter(order_index), map(bytes.split, lines, repeat(b","), repeat(order_index + 1))))
+    except IndexError:
+        return None  # a line with fewer cells than the number's column
+    text = b",".join(raw).decode(encoding)  # a number cell holds no comma; a comma is never part of a character
+    cells = text.split(",")
+    if any(space in text for space in _LINE_SPACES):
+        cells = [cell.strip(CELL_SPACES) for cell in cells]
+    if "" in cells:
+        return None  # a row without a number, or a blank line
+    return lines, cells
 
 
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # where a text file opened with newline="" ends a line at a lone \r

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,10 +71,19 @@ class ChunkPlan:
 
 
 def open_file(path: Path, options: ImportOptions) -> Opened:
-    """Digest and open the file (file-level problems raise here, before anything is read from the database)."""
-    sha = file_sha256(path)
-    export = open_export(path, profile=options.profile, limits=options.limits)
-    return Opened(path, sha, export, options.source or export.profile.source)
+    """Digest and open the file (file-level problems raise here, before anything is read from the database).
+
+    The digest is taken in a thread beside the opening: hashlib lets go of the GIL on large pieces,
+    so on a second core it costs no wall time (a third of an unchanged re-import's otherwise).
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(file_sha256, path)
+        try:
+            export = open_export(path, profile=options.profile, limits=options.limits)
+        except Exception:
+            digest.result()  # the digest's own error first, as when it ran before the opening
+            raise
+        return Opened(path, digest.result(), export, options.source or export.profile.source)
 
 
 def new_report(opened: Opened) -> ImportReport:

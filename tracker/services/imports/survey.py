@@ -8,10 +8,12 @@ the file, and the stored digests of the orders they name.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import cast
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, bindparam, text
 from sqlmodel import Session
 
 from tracker.services.imports.profiles import Profile
@@ -79,83 +81,159 @@ def line_survey(session: Session, export: ExportFile, profile: Profile, source: 
     mapped = bool(profile.values.get("工单编号"))
     complete = True  # every data row so far settled, no number twice
     rows = 0
-    chunk: list[tuple[int, str, str]] = []  # (row number, order number as stored, line digest)
-    pending: list[tuple[int, str]] = []  # (row number, order number as stored) of the lines below
-    pending_lines: list[bytes] = []  # the lines of the coming chunk, digested together when it is full
-
-    # SQLite compares text by its bytes, as Python sorts it; PostgreSQL by the database's collation
-    between = connection.dialect.name == "sqlite"
+    # the coming chunk, as parallel lists (row number, order number as stored, line): digested together when full
+    pending_rows: list[int] = []
+    pending_numbers: list[str] = []
+    pending_lines: list[bytes] = []
 
     def settle() -> int:
-        chunk.extend(
-            (row_number, number, digest)
-            for (row_number, number), digest in zip(pending, line_digests(key, pending_lines), strict=True)
-        )
-        pending.clear()
+        digests = line_digests(key, pending_lines)
+        numbers = pending_numbers
+        if numbers == sorted(numbers):  # a file sorted by number: no tuple per row
+            chunk: list[tuple[str, str, int]] | None = None
+            low, high = numbers[0], numbers[-1]
+        else:
+            chunk = sorted(zip(numbers, digests, pending_rows, strict=True), key=itemgetter(0))
+            low, high = chunk[0][0], chunk[-1][0]
+        limit = 2 * len(numbers)
+        settled_rows = _settled(connection, source, low, high, limit, numbers, digests, pending_rows, chunk, mapped)
+        result.settled.update(settled_rows)
+        pending_rows.clear()
+        pending_numbers.clear()
         pending_lines.clear()
-        chunk.sort(key=itemgetter(1))  # by number (a file sorted by number is sorted already)
-        low, high, limit = chunk[0][1], chunk[-1][1], 2 * len(chunk)
-        if between and not mapped:
-            # every line is its order's when the stored digests of the numbers from the first to the last
-            # are the chunk's, in number order (a line's bytes hold its number: no other order has its digest)
-            joined = connection.execute(
-                STORED_LINES_JOINED, {"source": source, "low": low, "high": high, "limit": limit}
-            ).scalar()
-            if joined == "".join(map(itemgetter(2), chunk)):
-                result.settled.update(map(itemgetter(0), chunk))
-                settled = len(chunk)
-                chunk.clear()
-                return settled
-        found = (
-            connection.execute(
-                STORED_LINES_BETWEEN, {"source": source, "low": low, "high": high, "limit": limit + 1}
-            ).all()
-            if between
-            else []
-        )
-        if not between or len(found) > limit:  # numbers scattered over the stored ones: looked up one by one
-            numbers = list({number for _, number, _ in chunk})
-            found = connection.execute(STORED_LINES, {"source": source, "numbers": numbers}).all()
-        stored: dict[str, str | None] = dict(found)
-        settled = 0
-        for row_number, number, line in chunk:
-            if stored.get(number) == line:
-                result.settled.add(row_number)
-                settled += 1
-        chunk.clear()
-        return settled
+        return len(settled_rows)
 
     ended = True
-    lines = export.plain_lines()
-    add_seen, add_pending, add_line = seen.add, pending.append, pending_lines.append
-    for row_number, line, cell in lines:
-        if cell is None:
-            blanks.append(row_number)
-            continue
-        rows += 1
-        if not cell or cell in seen:
-            complete = False  # no number, or twice in the file: reported by the full survey
-            continue
-        add_seen(cell)
-        add_pending((row_number, profile.map_value("工单编号", cell) if mapped else cell))
-        add_line(line)
-        if len(pending) >= chunk_rows:
-            expected = len(pending)
-            settled = settle()
-            complete = complete and settled == expected
-            if not settled:
-                ended = False
-                break
+    blocks = export.plain_blocks()
+    for start, lines, cells in blocks:
+        new = _new_numbers(cells, seen)
+        if new is not None:
+            # every line a row with a number not seen before: taken as a whole, in chunks
+            rows += len(new)
+            numbers = [profile.map_value("工单编号", cell) for cell in new] if mapped else new
+            taken = _take_block(start, lines, numbers, pending_rows, pending_numbers, pending_lines, chunk_rows, settle)
+            if taken is not None:
+                complete = complete and taken
+                continue
+            ended = False
+            break
+        # a block with blank lines, rows without a number or numbers seen before: line by line
+        stop = False
+        for row_number, line, cell in zip(range(start, start + len(lines)), lines, cells, strict=True):
+            if cell is None:
+                blanks.append(row_number)
+                continue
+            rows += 1
+            if not cell or cell in seen:
+                complete = False  # no number, or twice in the file: reported by the full survey
+                continue
+            seen.add(cell)
+            pending_rows.append(row_number)
+            pending_numbers.append(profile.map_value("工单编号", cell) if mapped else cell)
+            pending_lines.append(line)
+            if len(pending_rows) >= chunk_rows:
+                expected = len(pending_rows)
+                settled = settle()
+                complete = complete and settled == expected
+                if not settled:
+                    stop = True
+                    break
+        if stop:
+            ended = False
+            break
     else:
         ended = export.plain_ended
-    lines.close()
-    if pending:
-        expected = len(pending)
+    blocks.close()
+    if pending_rows:
+        expected = len(pending_rows)
         complete = settle() == expected and complete
     if ended and complete:
         export.skipped = [(row_number, "空行") for row_number in blanks]
         result.survey = Survey(total=rows, unchanged=rows)
     return result
+
+
+def _new_numbers(cells: Sequence[str | None], seen: set[str]) -> list[str] | None:
+    """A block's cells when each is a number seen neither before nor elsewhere in the block (then added to
+    ``seen``); None when the block has a blank line, a row without a number, or a number twice."""
+    if None in cells:
+        return None
+    numbers = cast(list[str], cells)
+    fresh = set(numbers)
+    if len(fresh) != len(numbers) or "" in fresh or not fresh.isdisjoint(seen):
+        return None
+    seen |= fresh
+    return numbers
+
+
+def _take_block(
+    start: int,
+    lines: list[bytes],
+    numbers: list[str],
+    pending_rows: list[int],
+    pending_numbers: list[str],
+    pending_lines: list[bytes],
+    chunk_rows: int,
+    settle: Callable[[], int],
+) -> bool | None:
+    """A block's rows added to the pending chunk, each full chunk settled as the line-by-line pass settles it.
+
+    True when every full chunk settled whole, False when one settled only in part; None when one
+    settled nothing (the pass stops there, as it does line by line).
+    """
+    whole = True
+    at, count = 0, len(lines)
+    while at < count:
+        take = min(chunk_rows - len(pending_rows), count - at)
+        pending_rows.extend(range(start + at, start + at + take))
+        pending_numbers.extend(numbers[at : at + take])
+        pending_lines.extend(lines[at : at + take])
+        at += take
+        if len(pending_rows) >= chunk_rows:
+            expected = len(pending_rows)
+            settled = settle()
+            if not settled:
+                return None
+            whole = whole and settled == expected
+    return whole
+
+
+def _settled(
+    connection: Connection,
+    source: str,
+    low: str,
+    high: str,
+    limit: int,
+    numbers: list[str],
+    digests: list[str],
+    rows: list[int],
+    chunk: list[tuple[str, str, int]] | None,
+    mapped: bool,
+) -> list[int]:
+    """The rows of a chunk whose line digest is the one stored with their order.
+
+    ``chunk`` is None when ``numbers`` are in order already, else (number, digest, row) sorted by number.
+    """
+    # SQLite compares text by its bytes, as Python sorts it; PostgreSQL by the database's collation
+    between = connection.dialect.name == "sqlite"
+    if between and not mapped:
+        # every line is its order's when the stored digests of the numbers from the first to the last
+        # are the chunk's, in number order (a line's bytes hold its number: no other order has its digest)
+        joined = connection.execute(
+            STORED_LINES_JOINED, {"source": source, "low": low, "high": high, "limit": limit}
+        ).scalar()
+        if joined == ("".join(digests) if chunk is None else "".join(map(itemgetter(1), chunk))):
+            return list(rows)
+    found = (
+        connection.execute(STORED_LINES_BETWEEN, {"source": source, "low": low, "high": high, "limit": limit + 1}).all()
+        if between
+        else []
+    )
+    if not between or len(found) > limit:  # numbers scattered over the stored ones: looked up one by one
+        found = connection.execute(STORED_LINES, {"source": source, "numbers": list(set(numbers))}).all()
+    stored: dict[str, str | None] = dict(found)
+    get = stored.get
+    return [row for row, number, digest in zip(rows, numbers, digests, strict=True) if get(number) == digest]
 
 
 def survey_rows(
