@@ -73,4 +73,8 @@ def backfill_file(session: Session, path: Path, *, options: ImportOptions) -> Im
     report = import_file(session, path, options=replace(options, plan_first=False))
     for _name, sql in indexes:
         connection.exec_driver_sql(sql)
+    if connection.dialect.name == "postgresql":
+        # the planner's statistics of tables that were empty: without them the next import's lookups read
+        # whole tables until autovacuum gets round to them (or never, where it is off)
+        connection.exec_driver_sql(f"ANALYZE {', '.join(BACKFILL_TABLES)}")
     return report
